@@ -1,0 +1,98 @@
+"""Connection types and their UI form metadata: pure data, read by ``get_provider_info()`` and the hooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _text(label: str, description: str, *, default: str | None = None, secret: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ["string", "null"]}
+    if default is not None:
+        schema["default"] = default
+    if secret:
+        # "password" makes Airflow mask the field in the UI and treat its value as sensitive.
+        schema["format"] = "password"
+    return {"label": label, "schema": schema, "description": description}
+
+
+_ENDPOINT_HELP = (
+    "Base URL; may contain {placeholders}. https:// is required, except http:// for loopback hosts "
+    "(the local emulator, e.g. http://127.0.0.1:8765)."
+)
+
+CONNECTION_TYPES: dict[str, dict[str, Any]] = {
+    "tencentcloud": {
+        "hook-class-name": "airflow_provider_cloudflows.hooks.tencent.TencentCloudHook",
+        "hook-name": "Tencent Cloud",
+        "connection-type": "tencentcloud",
+        "conn-fields": {
+            "region": _text("Region", "Default region, e.g. ap-guangzhou; a task's `region` overrides it."),
+            "token": _text("Session token", "Temporary credentials (STS) token, if any.", secret=True),
+            "endpoint": _text(
+                "Endpoint",
+                _ENDPOINT_HELP.replace("{placeholders}", "{service} and {region}")
+                + " International accounts: https://{service}.intl.tencentcloudapi.com",
+                default="https://{service}.tencentcloudapi.com",
+            ),
+        },
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "host"],
+            "relabeling": {"login": "SecretId", "password": "SecretKey"},
+            "placeholders": {"login": "AKID...", "region": "ap-guangzhou"},
+        },
+    },
+    "alibabacloud": {
+        "hook-class-name": "airflow_provider_cloudflows.hooks.alibaba.AlibabaCloudHook",
+        "hook-name": "Alibaba Cloud",
+        "connection-type": "alibabacloud",
+        "conn-fields": {
+            "region": _text("Region", "Default region, e.g. cn-hangzhou; a task's `region` overrides it."),
+            "security_token": _text("STS security token", "Temporary credentials token, if any.", secret=True),
+            "endpoint": _text(
+                "Endpoint",
+                _ENDPOINT_HELP.replace("{placeholders}", "{region}"),
+                default="https://{region}.fnf.aliyuncs.com",
+            ),
+            "signature_version": {
+                "label": "Signature version",
+                "schema": {"type": ["string", "null"], "default": "v2", "enum": ["v2", "v3"]},
+                "description": "v2: RPC HMAC-SHA1 (what the official fnf SDK sends); v3: ACS3-HMAC-SHA256.",
+            },
+        },
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "host"],
+            "relabeling": {"login": "AccessKey ID", "password": "AccessKey Secret"},
+            "placeholders": {"login": "LTAI...", "region": "cn-hangzhou"},
+        },
+    },
+    "huaweicloud": {
+        "hook-class-name": "airflow_provider_cloudflows.hooks.huawei.HuaweiCloudHook",
+        "hook-name": "Huawei Cloud",
+        "connection-type": "huaweicloud",
+        "conn-fields": {
+            "region": _text("Region", "Default region, e.g. cn-north-4; a task's `region` overrides it."),
+            "project_id": _text("Project ID", "The project of the region; a task's `project_id` overrides it."),
+            "security_token": _text("Security token", "Temporary AK/SK token, if any.", secret=True),
+            "endpoint": _text(
+                "Endpoint",
+                _ENDPOINT_HELP.replace("{placeholders}", "{region}")
+                + " Default: https://dws.{region}.myhuaweicloud.com (.eu / .cn for the regions that use them).",
+            ),
+        },
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "host"],
+            "relabeling": {"login": "Access Key (AK)", "password": "Secret Key (SK)"},
+            "placeholders": {"region": "cn-north-4"},
+        },
+    },
+}
+
+
+def ui_field_behaviour(conn_type: str) -> dict[str, Any]:
+    """The Airflow-2-style ``get_ui_field_behaviour()`` dict for a connection type."""
+    behaviour = CONNECTION_TYPES[conn_type]["ui-field-behaviour"]
+    return {
+        "hidden_fields": list(behaviour["hidden-fields"]),
+        "relabeling": dict(behaviour["relabeling"]),
+        "placeholders": dict(behaviour["placeholders"]),
+    }

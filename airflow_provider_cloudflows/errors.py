@@ -1,0 +1,94 @@
+"""Typed errors: every failure of a cloud call carries the vendor, its code, message and request id."""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException
+
+
+class CloudApiError(Exception):
+    """A cloud API call failed.
+
+    ``retryable`` tells the transport whether another attempt can help; ``retry_after`` (seconds) is the
+    server's own hint, when it gave one.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        vendor: str,
+        code: str | None = None,
+        request_id: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.vendor = vendor
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.http_status = http_status
+        self.retry_after = retry_after
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = [self.vendor]
+        if self.code:
+            parts.append(self.code)
+        text = " ".join(parts) + f": {self.message}"
+        if self.http_status is not None:
+            text += f" (HTTP {self.http_status})"
+        text += f" [RequestId: {self.request_id or 'none'}]"
+        return text
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-safe form for trigger events."""
+        return {
+            "error_type": type(self).__name__,
+            "vendor": self.vendor,
+            "code": self.code,
+            "message": self.message,
+            "request_id": self.request_id,
+            "http_status": self.http_status,
+        }
+
+
+class AuthError(CloudApiError):
+    """Credentials, signature or permission refused. Never retried (Huawei locks a key after five)."""
+
+
+class NotFoundError(CloudApiError):
+    """The execution, flow, job or cluster does not exist."""
+
+
+class InvalidRequestError(CloudApiError):
+    """The request was rejected as malformed or invalid; repeating it cannot help."""
+
+
+class ThrottledError(CloudApiError):
+    """The vendor's rate limit was hit."""
+
+    retryable = True
+
+
+class ServerError(CloudApiError):
+    """A 5xx or a vendor-internal error."""
+
+    retryable = True
+
+
+class TransportError(CloudApiError):
+    """No usable HTTP exchange: connect failure, timeout, dropped connection."""
+
+    retryable = True
+
+
+class MalformedResponseError(CloudApiError):
+    """The reply was not the documented envelope (truncated or non-JSON body, say)."""
+
+    retryable = True
+
+
+class CloudExecutionFailed(AirflowException):
+    """The awaited execution ended in a failure state (failed, cancelled, timed out or blocked)."""

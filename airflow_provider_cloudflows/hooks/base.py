@@ -1,0 +1,117 @@
+"""The hook machinery shared by every vendor: connection → credentials → client, and connection tests."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_cloudflows.connection_forms import ui_field_behaviour
+from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.errors import AuthError, CloudApiError
+from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
+from airflow_provider_cloudflows.transport.retry import RetryPolicy
+
+
+def extra_value(extra: Mapping[str, Any], conn_type: str, name: str) -> str | None:
+    """Read an extra field stored plain (``region``) or UI-prefixed (``extra__tencentcloud__region``)."""
+    for key in (name, f"extra__{conn_type}__{name}"):
+        value = extra.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+class CloudHook(BaseHook):
+    """Base of the vendor hooks. A subclass names its connection type and builds its :class:`VendorApi`.
+
+    Credentials are read from the connection when a client is built, never stored in task or trigger
+    arguments. The async path reads the connection with Airflow's async connection API so a trigger
+    never blocks the triggerer's event loop.
+    """
+
+    conn_name_attr: ClassVar[str]
+    default_conn_name: ClassVar[str]
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
+    vendor_label: ClassVar[str]
+
+    def __init__(
+        self,
+        conn_id: str | None = None,
+        *,
+        region: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        **overrides: Any,
+    ) -> None:
+        super().__init__()
+        self.conn_id = conn_id or self.default_conn_name
+        self.region = region
+        self.overrides = {k: v for k, v in overrides.items() if v not in (None, "")}
+        self.retry_policy = retry_policy
+        self._client: CloudClient[Any] | None = None
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Form metadata (also declared in ``get_provider_info()`` for Airflow 3's UI)."""
+        return ui_field_behaviour(cls.conn_type)
+
+    @abc.abstractmethod
+    def build_api(self, credentials: Credentials, extra: Mapping[str, Any]) -> VendorApi[Any]:
+        """Bind the vendor protocol to this connection's account, region and endpoint."""
+
+    @abc.abstractmethod
+    def probe_call(self) -> Any:
+        """A cheap signed read used by ``test_connection`` (usually a lookup of a resource that doesn't exist)."""
+
+    def token_from(self, extra: Mapping[str, Any]) -> str | None:
+        """The temporary-credentials token, under whatever extra name this vendor uses."""
+        return None
+
+    def _client_from(self, conn: Any) -> CloudClient[Any]:
+        if not conn.login or not conn.password:
+            raise ValueError(
+                f"connection {self.conn_id!r} needs login ({self.vendor_label} key id) and password (secret key)"
+            )
+        extra = conn.extra_dejson if isinstance(conn.extra_dejson, Mapping) else {}
+        credentials = Credentials(conn.login, conn.password, self.token_from(extra))
+        return CloudClient(self.build_api(credentials, extra), self.retry_policy)
+
+    def extra(self, extra: Mapping[str, Any], name: str) -> str | None:
+        """A task-level override, else the connection's extra field."""
+        value = self.overrides.get(name)
+        return str(value) if value is not None else extra_value(extra, self.conn_type, name)
+
+    def resolved_region(self, extra: Mapping[str, Any]) -> str:
+        """The task's region, else the connection's, else empty (the vendor decides whether that's ok)."""
+        return self.region or extra_value(extra, self.conn_type, "region") or ""
+
+    def get_conn(self) -> CloudClient[Any]:
+        """The synchronous client (built once per hook; its HTTP pool is process-wide)."""
+        if self._client is None:
+            self._client = self._client_from(self.get_connection(self.conn_id))
+        return self._client
+
+    async def aget_conn(self) -> CloudClient[Any]:
+        """The client for async code, reading the connection with the async connection API."""
+        if self._client is None:
+            self._client = self._client_from(await self.aget_connection(self.conn_id))
+        return self._client
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap signed read call; say in plain words whether the credentials were accepted."""
+        try:
+            client = self.get_conn()
+            client.call(self.probe_call())
+        except AuthError as exc:
+            return False, f"{self.vendor_label} rejected the credentials or signature: {exc}"
+        except CloudApiError as exc:
+            if exc.retryable:
+                return False, f"{self.vendor_label} could not be reached reliably: {exc}"
+            # Any other vendor answer (not found, invalid parameter) proves the signature was accepted.
+            return True, f"Credentials accepted by {self.vendor_label} (probe answered {exc.code})"
+        except ValueError as exc:
+            return False, str(exc)
+        return True, f"Credentials accepted by {self.vendor_label}"

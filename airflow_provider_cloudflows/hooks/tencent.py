@@ -1,0 +1,37 @@
+"""Tencent Cloud connections (``tencentcloud``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.hooks.base import CloudHook, extra_value
+from airflow_provider_cloudflows.transport.tencent import DEFAULT_ENDPOINT, TencentApi, TencentCall
+
+
+class TencentCloudHook(CloudHook):
+    """Tencent Cloud API 3.0 access: login = SecretId, password = SecretKey.
+
+    Extras: ``region`` (default region), ``token`` (temporary credentials), ``endpoint`` (base URL with
+    optional ``{service}`` / ``{region}``; default ``https://{service}.tencentcloudapi.com``).
+    """
+
+    conn_name_attr = "tencentcloud_conn_id"
+    default_conn_name = "tencentcloud_default"
+    conn_type = "tencentcloud"
+    hook_name = "Tencent Cloud"
+    vendor_label = "Tencent Cloud"
+
+    def token_from(self, extra: Mapping[str, Any]) -> str | None:
+        """The ``token`` extra."""
+        return extra_value(extra, self.conn_type, "token")
+
+    def build_api(self, credentials: Credentials, extra: Mapping[str, Any]) -> TencentApi:
+        """TC3 signing against the connection's endpoint template."""
+        endpoint = extra_value(extra, self.conn_type, "endpoint") or DEFAULT_ENDPOINT
+        return TencentApi(credentials, region=self.resolved_region(extra), endpoint=endpoint)
+
+    def probe_call(self) -> TencentCall:
+        """DescribeFlow of task flow 0, which does not exist: a signed read with no side effect."""
+        return TencentCall("cynosdb", "DescribeFlow", "2019-01-07", {"FlowId": 0})

@@ -1,0 +1,19 @@
+"""Sensors: thin wrappers over the shared wait, in poke, reschedule and deferrable modes."""
+
+from airflow_provider_cloudflows.sensors.alibaba import AlibabaCloudFlowExecutionSensor
+from airflow_provider_cloudflows.sensors.base import CloudExecutionSensor
+from airflow_provider_cloudflows.sensors.huawei import HuaweiDwsClusterTaskSensor
+from airflow_provider_cloudflows.sensors.tencent import (
+    TencentBatchTaskSensor,
+    TencentCynosdbFlowSensor,
+    TencentEmrFlowSensor,
+)
+
+__all__ = [
+    "AlibabaCloudFlowExecutionSensor",
+    "CloudExecutionSensor",
+    "HuaweiDwsClusterTaskSensor",
+    "TencentBatchTaskSensor",
+    "TencentCynosdbFlowSensor",
+    "TencentEmrFlowSensor",
+]

@@ -1,0 +1,155 @@
+"""The sensor machinery shared by every service: one check, then poke, reschedule or defer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+
+from airflow_provider_cloudflows.errors import CloudApiError, CloudExecutionFailed
+from airflow_provider_cloudflows.hooks import hook_class
+from airflow_provider_cloudflows.hooks.base import CloudHook
+from airflow_provider_cloudflows.services import get_service
+from airflow_provider_cloudflows.services.base import Snapshot
+from airflow_provider_cloudflows.services.driver import run_check
+from airflow_provider_cloudflows.status import Verdict
+from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+from airflow_provider_cloudflows.waiting import ERROR, TIMEOUT, Wait
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class CloudExecutionSensor(BaseSensorOperator):
+    """Wait for a cloud execution to reach a terminal status.
+
+    Subclasses declare ``service`` (a registered service spec), ``conn_id_param`` (the connection keyword of
+    their vendor) and ``identifier_fields`` (templated attributes sent to the API). Success returns the
+    final state as a dict (the XCom); a failed, cancelled, timed-out or blocked execution raises
+    :class:`CloudExecutionFailed` naming the vendor status, the reason and the RequestId; the sensor's own
+    timeout raises ``AirflowSensorTimeout`` in every mode, so ``soft_fail`` skips.
+    """
+
+    service: ClassVar[str]
+    conn_id_param: ClassVar[str]
+    identifier_fields: ClassVar[tuple[str, ...]]
+    # Per-task connection overrides forwarded to the hook (region everywhere, project_id for Huawei).
+    hook_override_fields: ClassVar[tuple[str, ...]] = ("region",)
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        region: str | None = None,
+        success_states: Iterable[Any] | None = None,
+        failure_states: Iterable[Any] | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.region = region
+        table = get_service(self.service).table
+        # Validated now, not at run time: a typo in a state name would otherwise wait until the timeout.
+        success = table.validate_overrides("success_states", success_states)
+        failure = table.validate_overrides("failure_states", failure_states)
+        self.success_states = sorted(success) if success is not None else None
+        self.failure_states = sorted(failure) if failure is not None else None
+        self.deferrable = deferrable
+        self._hook: CloudHook | None = None
+        self._wait_state: Wait | None = None
+
+    def identifiers(self) -> dict[str, Any]:
+        """The rendered identifiers."""
+        return {name: getattr(self, name) for name in self.identifier_fields}
+
+    def hook_overrides(self) -> dict[str, Any]:
+        """Rendered per-task connection overrides (``None`` means: use the connection's)."""
+        return {name: getattr(self, name) for name in self.hook_override_fields}
+
+    @property
+    def hook(self) -> CloudHook:
+        """The vendor hook, built once per task instance."""
+        if self._hook is None:
+            vendor = get_service(self.service).vendor
+            self._hook = hook_class(vendor)(self.conn_id, **self.hook_overrides())
+        return self._hook
+
+    def _wait(self) -> Wait:
+        # Kept across pokes of one process so a spec's memory (e.g. "DWS action seen running") survives.
+        if self._wait_state is not None:
+            return self._wait_state
+        try:
+            self._wait_state = Wait(
+                self.service,
+                self.identifiers(),
+                success_states=self.success_states,
+                failure_states=self.failure_states,
+            )
+        except ValueError as exc:
+            raise AirflowException(f"{self.task_id}: {exc}") from None
+        return self._wait_state
+
+    def _observe(self, wait: Wait) -> tuple[Snapshot, Verdict]:
+        try:
+            snapshot = run_check(wait.check(wait_seconds=0.0), self.hook.get_conn())
+        except CloudApiError as exc:
+            raise AirflowException(f"{wait.subject}: {exc}") from None
+        wait.report(self.log, None, snapshot)
+        return snapshot, wait.verdict(snapshot.vendor_status)
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        """One check: done with the state, failed loudly, or not yet."""
+        wait = self._wait()
+        snapshot, verdict = self._observe(wait)
+        if verdict is Verdict.FAILURE:
+            raise CloudExecutionFailed(wait.describe(snapshot))
+        if verdict is Verdict.SUCCESS:
+            return PokeReturnValue(is_done=True, xcom_value=wait.state(snapshot))
+        return False
+
+    def execute(self, context: Context) -> Any:
+        """Poke/reschedule through the base class, or check once and defer to the trigger."""
+        if not self.deferrable:
+            return super().execute(context)
+        wait = self._wait()
+        snapshot, verdict = self._observe(wait)
+        if verdict is Verdict.FAILURE:
+            raise CloudExecutionFailed(wait.describe(snapshot))
+        if verdict is Verdict.SUCCESS:
+            return wait.state(snapshot)
+        self.defer(
+            trigger=CloudExecutionTrigger(
+                service=self.service,
+                identifiers=wait.identifiers,
+                conn_id=self.conn_id,
+                deadline=time.time() + self.timeout,
+                poll_interval=self.poke_interval,
+                hook_overrides={k: v for k, v in self.hook_overrides().items() if v is not None},
+                success_states=self.success_states,
+                failure_states=self.failure_states,
+                options=wait.trigger_options(),
+            ),
+            method_name="execute_complete",
+            # Airflow enforces this even if the trigger were lost, and reports it as AirflowSensorTimeout.
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: Mapping[str, Any]) -> Any:
+        """Turn the trigger's event into the task's outcome."""
+        outcome = event.get("outcome")
+        message = str(event.get("message", event))
+        if outcome == Verdict.SUCCESS.value:
+            self.log.info("%s", message)
+            return event["state"]
+        if outcome == Verdict.FAILURE.value:
+            raise CloudExecutionFailed(message)
+        if outcome == TIMEOUT:
+            raise AirflowSensorTimeout(message)
+        if outcome == ERROR:
+            raise AirflowException(message)
+        raise AirflowException(f"unexpected trigger event: {event!r}")

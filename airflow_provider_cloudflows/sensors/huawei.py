@@ -1,0 +1,60 @@
+"""Sensor for Huawei Cloud DWS cluster tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_cloudflows.hooks.huawei import HuaweiCloudHook
+from airflow_provider_cloudflows.sensors.base import CloudExecutionSensor
+from airflow_provider_cloudflows.services.huawei_dws import FAILURE_VIEWS
+
+
+class HuaweiDwsClusterTaskSensor(CloudExecutionSensor):
+    """Wait for an ongoing Huawei Cloud DWS cluster task (scale-out, restore, snapshot, fine-grained restore).
+
+    The API only shows ongoing tasks; once the task is gone the sensor reads the paired failure view and the
+    cluster's detail, and succeeds only on evidence (see the README's "How a DWS task's end is decided").
+
+    :param cluster_id: the DWS cluster id.
+    :param action_name: GROWING, RESTORING, SNAPSHOTTING or FINE_GRAINED_RESTORING.
+    :param region: overrides the connection's region.
+    :param project_id: overrides the connection's project id.
+    :param success_states: task ``status`` values that succeed (default SUCCESS).
+    :param failure_states: task ``status`` values that fail (default FAILED, ROLLBACK_FAIL, ROLLBACK_SUCCESS).
+    """
+
+    service = "huawei_dws_cluster_task"
+    conn_id_param = "huaweicloud_conn_id"
+    identifier_fields = ("cluster_id", "action_name")
+    hook_override_fields = ("region", "project_id")
+    template_fields: Sequence[str] = ("cluster_id", "action_name", "region", "project_id", "huaweicloud_conn_id")
+
+    def __init__(
+        self,
+        *,
+        cluster_id: str,
+        action_name: str,
+        project_id: str | None = None,
+        huaweicloud_conn_id: str = HuaweiCloudHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        if "{{" not in action_name and action_name not in FAILURE_VIEWS:
+            raise ValueError(
+                f"action_name must be one of {sorted(FAILURE_VIEWS)} (an ongoing action; the failure views "
+                f"are read automatically), got {action_name!r}"
+            )
+        super().__init__(conn_id=huaweicloud_conn_id, **kwargs)
+        self.huaweicloud_conn_id = huaweicloud_conn_id
+        self.cluster_id = cluster_id
+        self.action_name = action_name
+        self.project_id = project_id
+
+    @property
+    def conn_id(self) -> str:
+        """Kept in sync with the templated ``huaweicloud_conn_id``."""
+        return self.huaweicloud_conn_id
+
+    @conn_id.setter
+    def conn_id(self, value: str) -> None:
+        self.huaweicloud_conn_id = value

@@ -1,0 +1,95 @@
+"""Sensors for Tencent Cloud EMR flows, CynosDB task flows and Batch tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
+from airflow_provider_cloudflows.sensors.base import CloudExecutionSensor
+
+
+class _TencentSensor(CloudExecutionSensor):
+    conn_id_param = "tencentcloud_conn_id"
+
+    def __init__(self, *, tencentcloud_conn_id: str = TencentCloudHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(conn_id=tencentcloud_conn_id, **kwargs)
+        self.tencentcloud_conn_id = tencentcloud_conn_id
+
+    @property
+    def conn_id(self) -> str:
+        """Kept in sync with the templated ``tencentcloud_conn_id``."""
+        return self.tencentcloud_conn_id
+
+    @conn_id.setter
+    def conn_id(self, value: str) -> None:
+        self.tencentcloud_conn_id = value
+
+
+class TencentEmrFlowSensor(_TencentSensor):
+    """Wait for a Tencent Cloud EMR flow (``DescribeClusterFlowStatusDetail``).
+
+    :param instance_id: the EMR cluster id (``emr-...``).
+    :param flow_id: the flow id, e.g. from the operation that started it; exactly one of flow_id / trace_id.
+    :param trace_id: the flow's trace id.
+    :param region: overrides the connection's region.
+    :param success_states: ``FlowTotalStatus`` values that succeed (default 2 and 3).
+    :param failure_states: ``FlowTotalStatus`` values that fail (default -1 and -3).
+    """
+
+    service = "tencent_emr_flow"
+    identifier_fields = ("instance_id", "flow_id", "trace_id")
+    template_fields: Sequence[str] = ("instance_id", "flow_id", "trace_id", "region", "tencentcloud_conn_id")
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        flow_id: str | int | None = None,
+        trace_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if (flow_id is None) == (trace_id is None):
+            raise ValueError("TencentEmrFlowSensor takes exactly one of flow_id or trace_id")
+        super().__init__(**kwargs)
+        self.instance_id = instance_id
+        self.flow_id = flow_id
+        self.trace_id = trace_id
+
+
+class TencentCynosdbFlowSensor(_TencentSensor):
+    """Wait for a Tencent CynosDB (TDSQL-C) task flow (``DescribeFlow``).
+
+    :param flow_id: the integer task flow id (a templated string is converted).
+    :param region: overrides the connection's region.
+    :param success_states: ``Status`` values that succeed (default 0).
+    :param failure_states: ``Status`` values that fail (default 1).
+    """
+
+    service = "tencent_cynosdb_flow"
+    identifier_fields = ("flow_id",)
+    template_fields: Sequence[str] = ("flow_id", "region", "tencentcloud_conn_id")
+
+    def __init__(self, *, flow_id: int | str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.flow_id = flow_id
+
+
+class TencentBatchTaskSensor(_TencentSensor):
+    """Wait for a task of a Tencent Batch job (``DescribeTask``).
+
+    :param job_id: the job id (``job-...``).
+    :param task_name: the task's name within the job.
+    :param region: overrides the connection's region.
+    :param success_states: ``TaskState`` values that succeed (default SUCCEED).
+    :param failure_states: ``TaskState`` values that fail (default FAILED, FAILED_INTERRUPTED).
+    """
+
+    service = "tencent_batch_task"
+    identifier_fields = ("job_id", "task_name")
+    template_fields: Sequence[str] = ("job_id", "task_name", "region", "tencentcloud_conn_id")
+
+    def __init__(self, *, job_id: str, task_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.task_name = task_name

@@ -1,0 +1,141 @@
+"""Alibaba Cloud CloudFlow executions: ``DescribeExecution`` (2019-03-15) with long polling."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_cloudflows.errors import CloudApiError
+from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot
+from airflow_provider_cloudflows.status import ExecutionStatus as S
+from airflow_provider_cloudflows.status import StateTable, Verdict
+from airflow_provider_cloudflows.transport.alibaba import VENDOR, AlibabaCall
+
+VERSION = "2019-03-15"
+MAX_WAIT_SECONDS = 60
+HISTORY_PAGE = 100
+# A runaway history (loops with thousands of steps) must not turn one failure into hundreds of calls.
+MAX_HISTORY_PAGES = 10
+NAME_RULE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+
+
+def _check_name(ids: Mapping[str, Any], name: str) -> str:
+    value = ids.get(name)
+    if not isinstance(value, str) or not NAME_RULE.fullmatch(value):
+        raise ValueError(
+            f"{name} {value!r} is not a valid CloudFlow name: 1-128 characters, letters, digits, '_' and '-', "
+            "starting with a letter or '_'"
+        )
+    return value
+
+
+def _is_failure_event(event: Mapping[str, Any]) -> bool:
+    kind = str(event.get("Type", ""))
+    return kind.endswith(("Failed", "TimedOut")) and kind != "ExecutionFailed"
+
+
+def failure_reason(events: list[Mapping[str, Any]]) -> str | None:
+    """The failing step and its cause, from the last failure event of an execution's history."""
+    failures = [e for e in events if _is_failure_event(e)] or [
+        e for e in events if str(e.get("Type", "")).endswith(("Failed", "TimedOut", "Stopped"))
+    ]
+    if not failures:
+        return None
+    last = failures[-1]
+    detail_text = last.get("EventDetail") or ""
+    try:
+        detail = json.loads(detail_text) if isinstance(detail_text, str) and detail_text else {}
+    except json.JSONDecodeError:
+        detail = {"cause": detail_text}
+    if not isinstance(detail, Mapping):
+        detail = {"cause": detail_text}
+    error = detail.get("error") or detail.get("Error")
+    cause = detail.get("cause") or detail.get("Cause")
+    step = last.get("StepName") or "(execution)"
+    text = f"step {step!r} {last.get('Type')}"
+    if error:
+        text += f": {error}"
+    if cause:
+        text += f": {cause}"
+    return text
+
+
+class AlibabaCloudFlowExecution(ServiceSpec):
+    """A CloudFlow (Serverless Workflow) execution, observed with long polling."""
+
+    name = "alibaba_cloudflow_execution"
+    vendor = VENDOR
+    title = "Alibaba CloudFlow execution"
+    identifiers = ("flow_name", "execution_name")
+    supports_long_polling = True
+    table = StateTable(
+        "Status",
+        {
+            "Starting": S.PENDING,
+            "Running": S.RUNNING,
+            "Succeeded": S.SUCCEEDED,
+            "Failed": S.FAILED,
+            "Stopped": S.CANCELLED,
+            "TimedOut": S.TIMED_OUT,
+        },
+    )
+
+    def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:
+        """Names are checked against the documented rules before any call."""
+        return {"flow_name": _check_name(ids, "flow_name"), "execution_name": _check_name(ids, "execution_name")}
+
+    def check(self, ids: Mapping[str, Any], ctx: CheckContext) -> Check:
+        """DescribeExecution (long-polled); on failure, GetExecutionHistory for the failing step."""
+        wait = max(0, min(MAX_WAIT_SECONDS, int(ctx.wait_seconds)))
+        names = {"FlowName": ids["flow_name"], "ExecutionName": ids["execution_name"]}
+        response = yield AlibabaCall("DescribeExecution", VERSION, {**names, "WaitTimeSeconds": str(wait)}, wait)
+        body = response.body
+        status = body.get("Status")
+        reason = None
+        if ctx.verdict(status) is Verdict.FAILURE:
+            reason = yield from self._history_reason(names)
+        details: dict[str, Any] = {
+            "FlowName": body.get("FlowName"),
+            "Name": body.get("Name"),
+            "StartedTime": body.get("StartedTime"),
+            "StoppedTime": body.get("StoppedTime"),
+        }
+        output = body.get("Output")
+        if output not in (None, ""):
+            try:
+                details["Output"], details["OutputIsJson"] = json.loads(str(output)), True
+            except json.JSONDecodeError:
+                details["Output"], details["OutputIsJson"] = output, False
+        return Snapshot(
+            vendor_status=status,
+            status=self.table.status_of(status),
+            request_id=response.request_id,
+            reason=reason,
+            details=details,
+        )
+
+    def _history_reason(self, names: Mapping[str, str]) -> Any:
+        events: list[Mapping[str, Any]] = []
+        token = ""
+        try:
+            for _ in range(MAX_HISTORY_PAGES):
+                params = {**names, "Limit": str(HISTORY_PAGE)}
+                if token:
+                    params["NextToken"] = token
+                page = yield AlibabaCall("GetExecutionHistory", VERSION, params)
+                events.extend(e for e in page.body.get("Events") or [] if isinstance(e, Mapping))
+                token = str(page.body.get("NextToken") or "")
+                if not token:
+                    break
+        except CloudApiError as exc:
+            # The execution has failed either way; an unreadable history must not hide that.
+            return f"(GetExecutionHistory failed: {exc})"
+        return failure_reason(events)
+
+    def warnings(self, snapshot: Snapshot) -> list[str]:
+        """A non-JSON Output is returned as text, with a warning."""
+        if snapshot.details.get("OutputIsJson") is False:
+            return ["Output is not valid JSON; it is returned as text"]
+        return []

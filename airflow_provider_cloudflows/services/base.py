@@ -1,0 +1,105 @@
+"""The declarative service model: what one vendor API is asked, and how its answer is read.
+
+A service spec is a small object: the identifiers it needs, the state table, and a ``check`` generator that
+yields API calls and receives their responses (sans-IO), so one spec drives both the async trigger and the
+sync poke path. Errors are thrown back into the generator, which lets a spec treat a vendor's 404 as data
+(Huawei DWS) while every other spec simply lets it propagate.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from airflow_provider_cloudflows.status import ExecutionStatus, StateTable, Verdict
+from airflow_provider_cloudflows.transport.messages import ApiResponse
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One observation of an execution, normalized."""
+
+    vendor_status: Any
+    status: ExecutionStatus
+    request_id: str | None = None
+    progress: float | None = None
+    reason: str | None = None
+    # JSON-safe vendor fields worth returning to the DAG (they become part of the XCom).
+    details: Mapping[str, Any] = field(default_factory=dict)
+    # Things whose changes are worth a log line (stage states, instance counters), never logged per poll.
+    markers: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may need besides the identifiers."""
+
+    verdict: Callable[[Any], Verdict]
+    # Long-polling services may hold the request server-side up to this many seconds (0 = answer now).
+    wait_seconds: float = 0.0
+    options: Mapping[str, Any] = field(default_factory=dict)
+    # JSON-safe facts a spec carries from one check to the next within one wait (e.g. "the action was seen
+    # running"). The sensor hands it to the trigger in the kwargs, so it survives the hand-over.
+    memory: dict[str, Any] = field(default_factory=dict)
+
+
+Check = Generator[Any, ApiResponse, Snapshot]
+
+
+class ServiceSpec(abc.ABC):
+    """One vendor API that reports the status of a long-running execution."""
+
+    name: ClassVar[str]
+    vendor: ClassVar[str]
+    title: ClassVar[str]
+    table: ClassVar[StateTable]
+    identifiers: ClassVar[tuple[str, ...]]
+    supports_long_polling: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate rendered identifiers, returning their canonical JSON-safe form.
+
+        Raises ``ValueError`` naming the offending parameter.
+        """
+
+    @abc.abstractmethod
+    def check(self, ids: Mapping[str, Any], ctx: CheckContext) -> Check:
+        """Yield the API calls that observe the execution once; return the snapshot."""
+
+    def changes(self, previous: Snapshot | None, current: Snapshot) -> list[str]:
+        """Log lines for what changed since the previous observation (status and progress by default)."""
+        lines: list[str] = []
+        if previous is None or previous.vendor_status != current.vendor_status:
+            lines.append(f"{self.table.vendor_field} is now {current.vendor_status!r} ({current.status.value})")
+        if current.progress is not None and (previous is None or previous.progress != current.progress):
+            lines.append(f"progress {current.progress:.0%}")
+        return lines
+
+    def warnings(self, snapshot: Snapshot) -> list[str]:
+        """Things worth a WARNING line about an observation (none by default)."""
+        return []
+
+    def subject(self, ids: Mapping[str, Any]) -> str:
+        """A human name of the awaited execution for messages."""
+        return f"{self.title} " + ", ".join(f"{k}={v}" for k, v in ids.items() if v is not None)
+
+
+def require_text(ids: Mapping[str, Any], name: str, *, optional: bool = False) -> str | None:
+    """A non-empty string identifier, or a ValueError naming it."""
+    value = ids.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if optional:
+            return None
+        raise ValueError(f"{name} is required and must be a non-empty string")
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+    return str(value).strip()
+
+
+def single_call(call: Any) -> Generator[Any, ApiResponse, ApiResponse]:
+    """Sub-generator for the common one-request check (``response = yield from single_call(...)``)."""
+    response = yield call
+    return response

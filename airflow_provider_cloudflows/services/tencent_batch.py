@@ -1,0 +1,112 @@
+"""Tencent Batch compute tasks: ``DescribeTask`` (2017-03-12)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot, require_text
+from airflow_provider_cloudflows.status import ExecutionStatus as S
+from airflow_provider_cloudflows.status import StateTable, Verdict
+from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentCall
+
+POLL_LIMIT = 100
+# The API's maximum page; used once, on failure, so every failed instance's reason can be reported.
+FAILURE_LIMIT = 1000
+MAX_REASONS = 5
+_FAILED_INSTANCE_STATES = ("FAILED", "FAILED_INTERRUPTED")
+
+
+def _instance_line(instance: Mapping[str, Any]) -> str:
+    reason = instance.get("StateReason") or "no StateReason"
+    detail = instance.get("StateDetailedReason")
+    text = (
+        f"instance {instance.get('TaskInstanceIndex')} {instance.get('TaskInstanceState')} "
+        f"(ExitCode {instance.get('ExitCode')}): {reason}"
+    )
+    return text + (f" ({detail})" if detail else "")
+
+
+class TencentBatchTask(ServiceSpec):
+    """A task of a Batch job; progress is read from the instance counters."""
+
+    name = "tencent_batch_task"
+    vendor = VENDOR
+    title = "Tencent Batch task"
+    identifiers = ("job_id", "task_name")
+    table = StateTable(
+        "TaskState",
+        {
+            "SUBMITTED": S.PENDING,
+            "PENDING": S.PENDING,
+            "RUNNABLE": S.PENDING,
+            "STARTING": S.PENDING,
+            "RUNNING": S.RUNNING,
+            "SUCCEED": S.SUCCEEDED,
+            "FAILED": S.FAILED,
+            "FAILED_INTERRUPTED": S.FAILED,
+        },
+    )
+
+    def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:
+        """Both identifiers are required strings."""
+        return {"job_id": require_text(ids, "job_id"), "task_name": require_text(ids, "task_name")}
+
+    def check(self, ids: Mapping[str, Any], ctx: CheckContext) -> Check:
+        """DescribeTask; on failure, one more page-wide call if some instances were not listed."""
+        params = {"JobId": ids["job_id"], "TaskName": ids["task_name"], "Offset": 0, "Limit": POLL_LIMIT}
+        response = yield TencentCall("batch", "DescribeTask", "2017-03-12", params)
+        body = response.body
+        state = body.get("TaskState")
+        instances = [i for i in body.get("TaskInstanceSet") or [] if isinstance(i, Mapping)]
+        total = body.get("TaskInstanceTotalCount")
+        if ctx.verdict(state) is Verdict.FAILURE and isinstance(total, int) and total > len(instances):
+            wide = yield TencentCall("batch", "DescribeTask", "2017-03-12", {**params, "Limit": FAILURE_LIMIT})
+            instances = [i for i in wide.body.get("TaskInstanceSet") or [] if isinstance(i, Mapping)]
+        failed = [i for i in instances if i.get("TaskInstanceState") in _FAILED_INSTANCE_STATES]
+        reason = "; ".join(_instance_line(i) for i in failed[:MAX_REASONS])
+        if len(failed) > MAX_REASONS:
+            reason += f"; and {len(failed) - MAX_REASONS} more failed instances"
+        metrics = body.get("TaskInstanceMetrics") if isinstance(body.get("TaskInstanceMetrics"), Mapping) else {}
+        assert isinstance(metrics, Mapping)
+        succeeded = metrics.get("SucceedCount")
+        progress = succeeded / total if isinstance(succeeded, int) and isinstance(total, int) and total > 0 else None
+        return Snapshot(
+            vendor_status=state,
+            status=self.table.status_of(state),
+            request_id=response.request_id,
+            progress=progress,
+            reason=reason or None,
+            details={
+                "JobId": body.get("JobId"),
+                "TaskName": body.get("TaskName"),
+                "CreateTime": body.get("CreateTime"),
+                "EndTime": body.get("EndTime"),
+                "TaskInstanceTotalCount": total,
+                "TaskInstanceMetrics": dict(metrics),
+                "FailedInstances": [
+                    {
+                        k: i.get(k)
+                        for k in (
+                            "TaskInstanceIndex",
+                            "TaskInstanceState",
+                            "ExitCode",
+                            "StateReason",
+                            "RedirectInfo",
+                        )
+                    }
+                    for i in failed
+                ],
+            },
+            markers={"counters": {k: v for k, v in metrics.items() if v}},
+        )
+
+    def changes(self, previous: Snapshot | None, current: Snapshot) -> list[str]:
+        """Task state, then the instance counters whenever they move."""
+        lines = [line for line in super().changes(previous, current) if not line.startswith("progress")]
+        counters = current.markers.get("counters", {})
+        if counters and (previous is None or previous.markers.get("counters") != counters):
+            total = current.details.get("TaskInstanceTotalCount")
+            parts = ", ".join(f"{k.removesuffix('Count')} {v}" for k, v in sorted(counters.items()))
+            lines.append(f"instances ({total} total): {parts}")
+        return lines

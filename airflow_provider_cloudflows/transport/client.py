@@ -1,0 +1,131 @@
+"""The vendor-neutral API client: prepare (sign) → send over the shared pool → parse, with retries."""
+
+from __future__ import annotations
+
+import abc
+import logging
+import time
+from typing import Any, ClassVar, Generic, TypeVar
+
+import httpx
+from tenacity import AsyncRetrying, Retrying
+
+from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.errors import CloudApiError, TransportError
+from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
+from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
+from airflow_provider_cloudflows.transport.pool import DEFAULT_TIMEOUT, POOL
+from airflow_provider_cloudflows.transport.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+CallT = TypeVar("CallT")
+
+
+class VendorApi(abc.ABC, Generic[CallT]):
+    """One vendor's wire protocol bound to an account: how a call is signed and how a reply is read.
+
+    ``prepare`` runs again for every attempt so that each retry carries a fresh timestamp and nonce.
+    """
+
+    vendor: ClassVar[str]
+
+    def __init__(self, credentials: Credentials, *, region: str, endpoint: str) -> None:
+        # Fail at construction, naming the setting, rather than at the first poll.
+        resolve_endpoint(endpoint, service="service", region=region or "region")
+        self.credentials = credentials
+        self.region = region
+        self.endpoint = endpoint
+
+    @abc.abstractmethod
+    def prepare(self, call: CallT, now: float) -> HttpRequest:
+        """Build the signed request for ``call`` at time ``now`` (epoch seconds)."""
+
+    @abc.abstractmethod
+    def parse(self, call: CallT, status: int, headers: httpx.Headers, body: bytes) -> ApiResponse:
+        """Decode a reply, raising a typed :class:`CloudApiError` for every failure envelope."""
+
+    @abc.abstractmethod
+    def describe(self, call: CallT) -> str:
+        """A short, secret-free name of the call for logs and errors."""
+
+
+def _scrub(text: str, request: HttpRequest) -> str:
+    # A query string can carry an access key id, a signature and (Alibaba RPC) an STS token.
+    query = httpx.URL(request.url).query.decode()
+    return text.replace(query, "<query redacted>") if query else text
+
+
+class CloudClient(Generic[CallT]):
+    """Calls one vendor API with the retry policy, from sync code (``call``) or async code (``acall``)."""
+
+    def __init__(self, api: VendorApi[CallT], policy: RetryPolicy | None = None) -> None:
+        self.api = api
+        self.policy = policy or RetryPolicy()
+        self.requests_sent = 0
+
+    @property
+    def vendor(self) -> str:
+        """The vendor name carried by errors."""
+        return self.api.vendor
+
+    def _timeout(self, request: HttpRequest) -> httpx.Timeout:
+        if request.read_timeout is None:
+            return DEFAULT_TIMEOUT
+        return httpx.Timeout(DEFAULT_TIMEOUT, read=request.read_timeout)
+
+    def _transport_error(self, call: CallT, request: HttpRequest, exc: Exception) -> TransportError:
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        return TransportError(
+            _scrub(f"{self.api.describe(call)} {kind}: {type(exc).__name__}: {exc}", request),
+            vendor=self.vendor,
+        )
+
+    def _send_sync(self, call: CallT) -> ApiResponse:
+        request = self.api.prepare(call, time.time())
+        self.requests_sent += 1
+        try:
+            response = POOL.sync_client().request(
+                request.method,
+                request.url,
+                headers=dict(request.headers),
+                content=request.content,
+                timeout=self._timeout(request),
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(call, request, exc) from None
+        return self.api.parse(call, response.status_code, response.headers, response.content)
+
+    async def _send_async(self, call: CallT) -> ApiResponse:
+        request = self.api.prepare(call, time.time())
+        self.requests_sent += 1
+        try:
+            response = await POOL.async_client().request(
+                request.method,
+                request.url,
+                headers=dict(request.headers),
+                content=request.content,
+                timeout=self._timeout(request),
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(call, request, exc) from None
+        return self.api.parse(call, response.status_code, response.headers, response.content)
+
+    def call(self, call: CallT, *, deadline: float | None = None) -> ApiResponse:
+        """Perform ``call`` synchronously, retrying transient failures."""
+        retrying = Retrying(**self.policy.tenacity_kwargs(deadline))  # type: ignore[arg-type]
+        result: ApiResponse = retrying(self._send_sync, call)
+        return result
+
+    async def acall(self, call: CallT, *, deadline: float | None = None) -> ApiResponse:
+        """Perform ``call`` on the running event loop, retrying transient failures."""
+        retrying = AsyncRetrying(**self.policy.tenacity_kwargs(deadline))  # type: ignore[arg-type]
+        result: ApiResponse = await retrying(self._send_async, call)
+        return result
+
+
+def error_for(exc: BaseException) -> dict[str, Any]:
+    """A JSON-safe description of any error raised while waiting."""
+    if isinstance(exc, CloudApiError):
+        return exc.to_dict()
+    return {"error_type": type(exc).__name__, "message": str(exc)}

@@ -1,0 +1,140 @@
+"""The one trigger: polls any registered service until a terminal status, an error or the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_cloudflows.errors import CloudApiError
+from airflow_provider_cloudflows.hooks import hook_class
+from airflow_provider_cloudflows.services.base import Snapshot
+from airflow_provider_cloudflows.services.driver import arun_check
+from airflow_provider_cloudflows.status import Verdict
+from airflow_provider_cloudflows.waiting import Wait
+
+MAX_LONG_POLL = 60.0
+# Long polls end a little before the deadline so the timeout event is not late by a whole request.
+LONG_POLL_MARGIN = 1.0
+JITTER = 0.1
+
+
+class CloudExecutionTrigger(BaseTrigger):
+    """Wait for a cloud execution in the triggerer.
+
+    The serialized kwargs hold only identifiers, the connection id, hook overrides (region, project id),
+    intervals, state overrides and an absolute wall-clock ``deadline`` (epoch seconds), so a trigger
+    restarted on another triggerer keeps its deadline. Credentials are read in :meth:`run` with the async
+    connection API and never pass through the kwargs, which Airflow stores as plain JSON.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        identifiers: Mapping[str, Any],
+        conn_id: str,
+        deadline: float | None,
+        poll_interval: float = 30.0,
+        hook_overrides: Mapping[str, Any] | None = None,
+        success_states: list[str] | None = None,
+        failure_states: list[str] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        if poll_interval <= 0:
+            raise ValueError("poll_interval must be positive")
+        self.service = service
+        self.identifiers = dict(identifiers)
+        self.conn_id = conn_id
+        self.deadline = deadline
+        self.poll_interval = float(poll_interval)
+        self.hook_overrides = dict(hook_overrides or {})
+        self.success_states = list(success_states) if success_states is not None else None
+        self.failure_states = list(failure_states) if failure_states is not None else None
+        self.options = dict(options or {})
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Only ids, intervals and the deadline: nothing here is a secret."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "service": self.service,
+                "identifiers": self.identifiers,
+                "conn_id": self.conn_id,
+                "deadline": self.deadline,
+                "poll_interval": self.poll_interval,
+                "hook_overrides": self.hook_overrides,
+                "success_states": self.success_states,
+                "failure_states": self.failure_states,
+                "options": self.options,
+            },
+        )
+
+    def _remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.time()
+
+    def _long_poll_seconds(self, wait: Wait) -> float:
+        if not wait.spec.supports_long_polling:
+            return 0.0
+        remaining = self._remaining()
+        budget = MAX_LONG_POLL if remaining is None else min(MAX_LONG_POLL, remaining - LONG_POLL_MARGIN)
+        return max(0.0, float(int(budget)))
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll with jitter until the execution is terminal; yield exactly one event."""
+        try:
+            wait = Wait(
+                self.service,
+                self.identifiers,
+                success_states=self.success_states,
+                failure_states=self.failure_states,
+                options=self.options,
+            )
+        except ValueError as exc:
+            yield TriggerEvent({"outcome": "error", "error": {"message": str(exc)}, "message": str(exc)})
+            return
+        try:
+            hook = hook_class(wait.spec.vendor)(self.conn_id, **self.hook_overrides)
+            client = await hook.aget_conn()
+        except Exception as exc:  # a missing connection or a bad endpoint: say which, then stop
+            yield TriggerEvent(wait.error_event({"error_type": type(exc).__name__}, str(exc)))
+            return
+        started = time.time()
+        previous: Snapshot | None = None
+        while True:
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                yield TriggerEvent(wait.timeout_event(previous, time.time() - started))
+                return
+            poll_started = time.monotonic()
+            try:
+                snapshot = await arun_check(
+                    wait.check(wait_seconds=self._long_poll_seconds(wait)), client, deadline=self.deadline
+                )
+            except CloudApiError as exc:
+                remaining = self._remaining()
+                if exc.retryable and remaining is not None and remaining <= 0:
+                    yield TriggerEvent(wait.timeout_event(previous, time.time() - started))
+                else:
+                    self.log.error("%s: %s", wait.subject, exc)
+                    yield TriggerEvent(wait.error_event(exc.to_dict(), str(exc)))
+                return
+            wait.report(self.log, previous, snapshot)
+            verdict = wait.verdict(snapshot.vendor_status)
+            if verdict is not Verdict.WAITING:
+                yield TriggerEvent(wait.event(snapshot, verdict))
+                return
+            previous = snapshot
+            # The interval is measured from the start of the poll, so a long poll that waited server-side
+            # is followed at once by the next one.
+            delay = self.poll_interval * random.uniform(1 - JITTER, 1 + JITTER) - (time.monotonic() - poll_started)
+            remaining = self._remaining()
+            if remaining is not None:
+                delay = min(delay, remaining)
+            if delay > 0:
+                await asyncio.sleep(delay)

@@ -1,0 +1,127 @@
+"""A configured wait, shared by the trigger and the sensors: classify, report changes, build events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from airflow_provider_cloudflows.errors import CloudExecutionFailed
+from airflow_provider_cloudflows.services import get_service
+from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot
+from airflow_provider_cloudflows.status import ExecutionStatus, Verdict
+
+
+class LogSink(Protocol):
+    """Anything that logs like ``logging.Logger`` (Airflow hands out structlog-backed loggers)."""
+
+    def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...  # noqa: D102
+
+    def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...  # noqa: D102
+
+
+# Event outcomes beyond the three verdicts: the wait's own deadline, and an API error that ended it.
+TIMEOUT = "timeout"
+ERROR = "error"
+
+
+class Wait:
+    """One service, one execution, the user's state overrides: everything but I/O."""
+
+    def __init__(
+        self,
+        service: str | ServiceSpec,
+        identifiers: Mapping[str, Any],
+        *,
+        success_states: Iterable[Any] | None = None,
+        failure_states: Iterable[Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.spec = get_service(service) if isinstance(service, str) else service
+        self.identifiers = self.spec.normalize(identifiers)
+        table = self.spec.table
+        self.success_states = table.validate_overrides("success_states", success_states)
+        self.failure_states = table.validate_overrides("failure_states", failure_states)
+        if self.success_states and self.failure_states and self.success_states & self.failure_states:
+            raise ValueError(
+                f"success_states and failure_states overlap: {sorted(self.success_states & self.failure_states)}"
+            )
+        self.options = {k: v for k, v in (options or {}).items() if k != "memory"}
+        self.memory: dict[str, Any] = dict((options or {}).get("memory") or {})
+        self._unknown_warned: set[str] = set()
+
+    @property
+    def subject(self) -> str:
+        """E.g. ``Tencent EMR flow instance_id=emr-123, flow_id=42``."""
+        return self.spec.subject(self.identifiers)
+
+    def trigger_options(self) -> dict[str, Any]:
+        """Options plus the memory gathered so far, for the trigger's kwargs."""
+        return {**self.options, "memory": dict(self.memory)} if self.memory else dict(self.options)
+
+    def verdict(self, vendor_status: Any) -> Verdict:
+        """Success, failure or keep waiting, after the user's overrides."""
+        return self.spec.table.verdict(vendor_status, self.success_states, self.failure_states)
+
+    def check(self, *, wait_seconds: float = 0.0) -> Check:
+        """A fresh sans-IO check of the execution."""
+        ctx = CheckContext(verdict=self.verdict, wait_seconds=wait_seconds, options=self.options, memory=self.memory)
+        return self.spec.check(self.identifiers, ctx)
+
+    def report(self, log: LogSink, previous: Snapshot | None, current: Snapshot) -> None:
+        """Log transitions (not one line per poll), warnings, and an unknown vendor value once."""
+        for line in self.spec.changes(previous, current):
+            log.info("%s: %s", self.subject, line)
+        if previous is None or previous.vendor_status != current.vendor_status:
+            for warning in self.spec.warnings(current):
+                log.warning("%s: %s", self.subject, warning)
+        if current.status is ExecutionStatus.UNKNOWN and current.vendor_status is not None:
+            key = repr(current.vendor_status)
+            if key not in self._unknown_warned:
+                self._unknown_warned.add(key)
+                log.warning(
+                    "%s: %s %s is not a documented state; treating it as not finished and waiting on (RequestId %s)",
+                    self.subject,
+                    self.spec.table.vendor_field,
+                    key,
+                    current.request_id,
+                )
+
+    def state(self, snapshot: Snapshot) -> dict[str, Any]:
+        """The execution's state as a JSON-safe dict: the sensor's return value (XCom)."""
+        return {
+            "service": self.spec.name,
+            "identifiers": dict(self.identifiers),
+            "status": snapshot.status.value,
+            "vendor_status": snapshot.vendor_status,
+            "progress": snapshot.progress,
+            "reason": snapshot.reason,
+            "request_id": snapshot.request_id,
+            **snapshot.details,
+        }
+
+    def event(self, snapshot: Snapshot, verdict: Verdict) -> dict[str, Any]:
+        """The trigger event for a terminal observation."""
+        return {"outcome": verdict.value, "state": self.state(snapshot), "message": self.describe(snapshot)}
+
+    def describe(self, snapshot: Snapshot) -> str:
+        """One line naming the vendor status, the reason and the RequestId."""
+        text = f"{self.subject} is {snapshot.status.value} ({self.spec.table.vendor_field}={snapshot.vendor_status!r})"
+        if snapshot.reason:
+            text += f": {snapshot.reason}"
+        return text + f" [RequestId: {snapshot.request_id or 'none'}]"
+
+    def timeout_event(self, last: Snapshot | None, waited: float) -> dict[str, Any]:
+        """The trigger event when the wait's deadline passes first."""
+        message = f"{self.subject} did not finish within the sensor's timeout ({waited:.0f}s)"
+        if last is not None:
+            message += f"; last seen {last.status.value} ({self.spec.table.vendor_field}={last.vendor_status!r})"
+        return {"outcome": TIMEOUT, "state": self.state(last) if last else None, "message": message}
+
+    def error_event(self, error: Mapping[str, Any], message: str) -> dict[str, Any]:
+        """The trigger event when an API error ends the wait."""
+        return {"outcome": ERROR, "error": dict(error), "message": f"{self.subject}: {message}"}
+
+
+def raise_for_failure(message: str) -> None:
+    """Fail the task for an execution that ended badly."""
+    raise CloudExecutionFailed(message)
