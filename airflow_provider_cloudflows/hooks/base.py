@@ -77,7 +77,17 @@ class CloudHook(BaseHook):
             )
         extra = conn.extra_dejson if isinstance(conn.extra_dejson, Mapping) else {}
         credentials = Credentials(conn.login, conn.password, self.token_from(extra))
-        return CloudClient(self.build_api(credentials, extra), self.retry_policy)
+        return CloudClient(self.build_api(credentials, extra), self.retry_policy or self._policy_from(extra))
+
+    def _policy_from(self, extra: Mapping[str, Any]) -> RetryPolicy:
+        # Advanced extras, not in the form: most users never need to change the retry discipline.
+        try:
+            return RetryPolicy(
+                max_attempts=int(extra.get("max_attempts", RetryPolicy.max_attempts)),
+                initial_backoff=float(extra.get("initial_backoff", RetryPolicy.initial_backoff)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"connection {self.conn_id!r}: bad max_attempts / initial_backoff extra: {exc}") from None
 
     def extra(self, extra: Mapping[str, Any], name: str) -> str | None:
         """A task-level override, else the connection's extra field."""

@@ -16,6 +16,7 @@ from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.pool import DEFAULT_TIMEOUT, POOL
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
+from airflow_provider_cloudflows.transport.throttle import DOCUMENTED_RATE_LIMITS, LIMITER
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,11 @@ class VendorApi(abc.ABC, Generic[CallT]):
     @abc.abstractmethod
     def describe(self, call: CallT) -> str:
         """A short, secret-free name of the call for logs and errors."""
+
+    def rate_limit(self, call: CallT) -> tuple[str, float | None]:
+        """The throttling key (account and action) and the documented rate, if any."""
+        action = f"{self.vendor} {self.describe(call)}"
+        return f"{self.credentials.key_id} {self.region} {action}", DOCUMENTED_RATE_LIMITS.get(action)
 
 
 def _scrub(text: str, request: HttpRequest) -> str:
@@ -82,6 +88,7 @@ class CloudClient(Generic[CallT]):
         )
 
     def _send_sync(self, call: CallT) -> ApiResponse:
+        LIMITER.wait_sync(*self.api.rate_limit(call))
         request = self.api.prepare(call, time.time())
         self.requests_sent += 1
         try:
@@ -97,6 +104,7 @@ class CloudClient(Generic[CallT]):
         return self.api.parse(call, response.status_code, response.headers, response.content)
 
     async def _send_async(self, call: CallT) -> ApiResponse:
+        await LIMITER.wait(*self.api.rate_limit(call))
         request = self.api.prepare(call, time.time())
         self.requests_sent += 1
         try:

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from tenacity import RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from airflow_provider_cloudflows.errors import CloudApiError
 
@@ -34,7 +34,10 @@ class RetryPolicy:
 
     def tenacity_kwargs(self, deadline: float | None) -> dict[str, object]:
         """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` honouring ``deadline`` (epoch seconds)."""
-        backoff = wait_exponential_jitter(initial=self.initial_backoff, max=self.max_backoff)
+        # Full jitter on top of the exponential step keeps many triggers from retrying in lockstep.
+        backoff = wait_exponential(multiplier=self.initial_backoff, max=self.max_backoff) + wait_random(
+            0, self.initial_backoff
+        )
         max_retry_after = self.max_retry_after
 
         def wait(state: RetryCallState) -> float:

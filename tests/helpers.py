@@ -1,0 +1,48 @@
+"""Test helpers: connections pointing at the emulator, and running a trigger to its single event."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_cloudflows.emulator import EmulatorServer
+from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+
+FAST = {"initial_backoff": 0.05}
+
+
+def use_connections(
+    monkeypatch: pytest.MonkeyPatch, server: EmulatorServer, *, secret: str | None = None, **extra: Any
+) -> dict[str, dict[str, Any]]:
+    """Point the three default connections at ``server`` (fast retries; optionally a wrong secret)."""
+    conns = {}
+    for name, value in server.airflow_connections().items():
+        conn = json.loads(value)
+        conn["extra"] = {**conn["extra"], **FAST, **extra}
+        if secret is not None:
+            conn["password"] = secret
+        monkeypatch.setenv(name, json.dumps(conn))
+        conns[name] = conn
+    return conns
+
+
+async def run_trigger(
+    service: str, identifiers: dict[str, Any], *, timeout: float = 30, **kwargs: Any
+) -> dict[str, Any]:
+    """Run a trigger until its one event; fail if it yields more than one."""
+    conn_id = {"tencent": "tencentcloud_default", "alibaba": "alibabacloud_default", "huawei": "huaweicloud_default"}
+    trigger = CloudExecutionTrigger(
+        service=service,
+        identifiers=identifiers,
+        conn_id=kwargs.pop("conn_id", conn_id[service.split("_")[0]]),
+        deadline=kwargs.pop("deadline", time.time() + timeout),
+        poll_interval=kwargs.pop("poll_interval", 0.2),
+        **kwargs,
+    )
+    events = [event.payload async for event in trigger.run()]
+    assert len(events) == 1, events
+    payload: dict[str, Any] = events[0]
+    return payload
