@@ -1,0 +1,28 @@
+"""DAGs for the sensor tests: one EMR sensor per mode/timeout variant, ids from params."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import DAG
+
+from airflow_provider_cloudflows.sensors import TencentEmrFlowSensor
+
+VARIANTS = {
+    "sensor_poke": {"mode": "poke", "deferrable": False, "timeout": 30},
+    "sensor_reschedule": {"mode": "reschedule", "deferrable": False, "timeout": 30},
+    "sensor_deferrable": {"deferrable": True, "timeout": 30},
+    "sensor_deferrable_timeout": {"deferrable": True, "timeout": 1},
+    "sensor_soft_fail": {"deferrable": True, "timeout": 1, "soft_fail": True},
+}
+
+for dag_id, kwargs in VARIANTS.items():
+    with DAG(dag_id, schedule=None, start_date=dt.datetime(2026, 1, 1), params={"flow": "42"}) as dag:
+        TencentEmrFlowSensor(
+            task_id="wait",
+            instance_id="emr-123",
+            flow_id="{{ params.flow }}",
+            poke_interval=0.2,
+            **kwargs,  # type: ignore[arg-type]
+        )
+    globals()[dag_id] = dag

@@ -1,0 +1,117 @@
+"""The sensors through Airflow (``dag.test()``): poke, reschedule and deferrable modes, failures, timeouts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from airflow.utils.state import TaskInstanceState
+
+from airflow_provider_cloudflows.emulator import CloudEmulator, EmrPhase, emr_flow
+from airflow_provider_cloudflows.emulator.server import EmulatorServer
+from airflow_provider_cloudflows.sensors import TencentEmrFlowSensor
+from tests.dags import sensor_dags
+from tests.helpers import use_connections
+
+DEFER_LINE = "running trigger in line"
+
+
+@pytest.fixture(autouse=True)
+def _env(
+    airflow_db: None,
+    monkeypatch: pytest.MonkeyPatch,
+    cloud_emulator_server: EmulatorServer,
+    cloud_emulator: CloudEmulator,
+) -> None:
+    use_connections(monkeypatch, cloud_emulator_server)
+
+
+class Output:
+    """Everything the run logged: Airflow's task logs go to stdout (structlog), the rest to logging."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+        self.caplog, self.capsys = caplog, capsys
+        caplog.set_level(logging.INFO)
+
+    def run(self, dag_id: str) -> tuple[Any, Any, str]:
+        run = getattr(sensor_dags, dag_id).test(run_conf={"flow": "42"})
+        captured = self.capsys.readouterr()
+        return run, run.get_task_instance("wait"), self.caplog.text + captured.out + captured.err
+
+
+@pytest.fixture
+def out(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> Output:
+    return Output(caplog, capsys)
+
+
+def _running_then(emulator: CloudEmulator, last: EmrPhase) -> None:
+    emulator.add_execution(emr_flow("emr-123", flow_id=42, phases=[EmrPhase(at=0, status=1, stage=1), last]))
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule"])
+def test_poke_and_reschedule_modes(cloud_emulator: CloudEmulator, out: Output, mode: str) -> None:
+    _running_then(cloud_emulator, EmrPhase(at=0.5, status=2))
+    run, ti, text = out.run(f"sensor_{mode}")
+    assert ti.state == TaskInstanceState.SUCCESS
+    assert ti.xcom_pull(task_ids="wait")["status"] == "SUCCEEDED"
+    assert cloud_emulator.count("emr") >= 2
+    assert DEFER_LINE not in text
+
+
+def test_deferrable_mode_defers_and_returns_the_state(cloud_emulator: CloudEmulator, out: Output) -> None:
+    _running_then(cloud_emulator, EmrPhase(at=0.6, status=2))
+    run, ti, text = out.run("sensor_deferrable")
+    assert ti.state == TaskInstanceState.SUCCESS
+    assert DEFER_LINE in text  # the task really deferred to the trigger
+    state = ti.xcom_pull(task_ids="wait")
+    assert (state["status"], state["vendor_status"], state["identifiers"]["flow_id"]) == ("SUCCEEDED", 2, "42")
+
+
+def test_deferrable_failure_names_reason_and_request_id(cloud_emulator: CloudEmulator, out: Output) -> None:
+    _running_then(cloud_emulator, EmrPhase(at=0.4, status=-1, stage=2, failed_reason="disk full on node 3"))
+    run, ti, text = out.run("sensor_deferrable")
+    assert ti.state == TaskInstanceState.FAILED
+    assert "CloudExecutionFailed" in text
+    assert "disk full on node 3" in text
+    assert "FlowTotalStatus=-1" in text
+
+
+def test_deferrable_timeout_raises_sensor_timeout(cloud_emulator: CloudEmulator, out: Output) -> None:
+    _running_then(cloud_emulator, EmrPhase(at=60, status=2))
+    run, ti, text = out.run("sensor_deferrable_timeout")
+    assert ti.state == TaskInstanceState.FAILED
+    assert "AirflowSensorTimeout" in text
+
+
+def test_soft_fail_skips_on_timeout(cloud_emulator: CloudEmulator, out: Output) -> None:
+    _running_then(cloud_emulator, EmrPhase(at=60, status=2))
+    run, ti, text = out.run("sensor_soft_fail")
+    assert ti.state == TaskInstanceState.SKIPPED
+
+
+def test_poke_mode_failure_fails_the_task(cloud_emulator: CloudEmulator, out: Output) -> None:
+    _running_then(cloud_emulator, EmrPhase(at=0.3, status=-1, stage=2, failed_reason="bootstrap script exit 2"))
+    run, ti, text = out.run("sensor_poke")
+    assert ti.state == TaskInstanceState.FAILED
+    assert "bootstrap script exit 2" in text
+
+
+def test_construction_errors_name_the_parameter() -> None:
+    with pytest.raises(ValueError, match="exactly one of flow_id or trace_id"):
+        TencentEmrFlowSensor(task_id="t", instance_id="emr-1")
+    with pytest.raises(ValueError, match="exactly one of flow_id or trace_id"):
+        TencentEmrFlowSensor(task_id="t", instance_id="emr-1", flow_id="1", trace_id="2")
+    with pytest.raises(ValueError, match="failure_states"):
+        TencentEmrFlowSensor(task_id="t", instance_id="emr-1", flow_id="1", failure_states=[-9])
+
+
+def test_deferrable_defaults_to_the_airflow_setting() -> None:
+    import inspect
+
+    from airflow.sdk import conf
+
+    from airflow_provider_cloudflows.sensors.base import CloudExecutionSensor
+
+    default = inspect.signature(CloudExecutionSensor.__init__).parameters["deferrable"].default
+    assert default == conf.getboolean("operators", "default_deferrable", fallback=False)
