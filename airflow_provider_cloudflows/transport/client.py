@@ -78,7 +78,12 @@ class CloudClient(Generic[CallT]):
     def _timeout(self, request: HttpRequest) -> httpx.Timeout:
         if request.read_timeout is None:
             return DEFAULT_TIMEOUT
-        return httpx.Timeout(DEFAULT_TIMEOUT, read=request.read_timeout)
+        return httpx.Timeout(
+            connect=DEFAULT_TIMEOUT.connect,
+            read=request.read_timeout,
+            write=DEFAULT_TIMEOUT.write,
+            pool=DEFAULT_TIMEOUT.pool,
+        )
 
     def _transport_error(self, call: CallT, request: HttpRequest, exc: Exception) -> TransportError:
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
