@@ -87,7 +87,9 @@ def test_failure_override_accepts_a_native_value() -> None:
 
 def test_override_typo_is_a_clear_error() -> None:
     table = get_service("tencent_batch_task").table
-    with pytest.raises(ValueError, match=r"success_states contains values that are not TaskState states: \['SUCCEEDED'\]"):
+    with pytest.raises(
+        ValueError, match=r"success_states contains values that are not TaskState states: \['SUCCEEDED'\]"
+    ):
         table.validate_overrides("success_states", ["SUCCEEDED"])
     with pytest.raises(ValueError, match="list of"):
         table.validate_overrides("failure_states", "FAILED")
