@@ -1,0 +1,528 @@
+"""Huawei Cloud DWS: ``ListClusterActions`` and ``ListClusterDetails``, and the :func:`dws_task` /
+:func:`dws_cluster` builders.
+
+An execution is one cluster, keyed ``(cluster_id,)``. Each payload of its timeline holds both things the two
+APIs read, ``{"cluster": <ClusterDetail>, "actions": {<view name>: <task record>}}``, so a raw timeline posted
+through the control API can script any combination.
+
+What the emulator answers (the documented parts, then its judgments):
+
+- ``GET /v1/{project_id}/clusters/{cluster_id}/actions/{action_name}`` (ListClusterActions): 200 with the
+  task record while the task is ongoing, built from the documented example response
+  (``examples/dws_list_cluster_actions.json``): ``id``, ``action_name``, ``status``, ``cluster_name``,
+  ``submit_time`` and ``items[].sub_items[]`` whose ``detail`` is escaped JSON
+  ``{"progressInfo": "<JSON with progress, errorMsg, ...>"}``. An ``action_name`` outside the documented
+  eight is 400 ``DWS.0001``.
+- *Judgment* (DWS documents only "Only some ongoing tasks can be viewed"): once the task has ended it is gone
+  from its view, which then answers 400 ``{"error_code": "DWS.0001", "error_msg": "No ongoing task <action>
+  on this cluster."}``; the failure views (``SNAPSHOTTING_FAILED``, ``RESIZE_FAILURE``, ...) answer the same
+  unless a task failed, in which case they serve its record (status ``FAILED``, ``ROLLBACK_SUCCESS`` or
+  ``ROLLBACK_FAIL``, the failed sub-item's detail carrying ``errorMsg``), as the documented example shows.
+  ``dws_task(keep_visible=True)`` scripts the alternative: the ended task stays in its view with its final
+  status (e.g. ``SUCCESS``).
+- ``GET /v1.0/{project_id}/clusters/{cluster_id}`` (ListClusterDetails): ``{"cluster": {...}}`` with
+  ``status`` AVAILABLE, ``task_status`` = the action and ``action_progress`` ``{action: "NN%"}`` while it runs;
+  ``task_status`` null, ``action_progress`` ``{}`` and ``failed_reasons`` null once it succeeded; after a
+  failure ``failed_reasons`` ``{error_code, error_msg}`` and, for GROWING, ``task_status`` ``RESIZE_FAILURE``
+  (the only failure value DWS documents for ``task_status``).
+- An unknown cluster, on either route: 401 ``DWS.0047`` "Cluster does not exist or has been deleted." (the
+  status and code Huawei's Terraform provider observes; clients must key on the code). A cluster id that is
+  not a UUID: 400 ``DWS.0001``.
+- Rate limit (*judgment*, DWS publishes none for these APIs): :data:`RATE_LIMIT` requests per second per API.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow_provider_cloudflows.emulator.core import CloudEmulator, Execution, ExecutionKey, TimedItem
+from airflow_provider_cloudflows.emulator.examples import load_example
+from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, ServiceSpec
+from airflow_provider_cloudflows.emulator.huawei import RestOperation
+from airflow_provider_cloudflows.emulator.scripting import as_phases, now_utc
+
+__all__ = [
+    "ACTION_NAMES",
+    "CLUSTER_NOT_FOUND",
+    "DWS_SERVICE",
+    "ENDS",
+    "FAILURE_VIEWS",
+    "ONGOING_STATUSES",
+    "RATE_LIMIT",
+    "DwsPhase",
+    "dws_cluster",
+    "dws_task",
+]
+
+SERVICE = "dws"
+LIST_CLUSTER_ACTIONS = "ListClusterActions"
+LIST_CLUSTER_DETAILS = "ListClusterDetails"
+RATE_LIMIT = 50
+"""Judgment: no published per-API limit; 50 requests/second per API keeps a runaway poller visible in tests
+without throttling sane use. Override with ``CloudEmulator.set_rate_limit``."""
+
+FAILURE_VIEWS = {
+    "GROWING": "RESIZE_FAILURE",
+    "RESTORING": "RESTORING_FAILED",
+    "SNAPSHOTTING": "SNAPSHOTTING_FAILED",
+    "FINE_GRAINED_RESTORING": "FINE_GRAINED_RESTORING_FAILED",
+}
+"""Ongoing action -> the view that keeps the record of its failure."""
+ACTION_NAMES = (*FAILURE_VIEWS, *FAILURE_VIEWS.values())
+"""The documented range of ``action_name``."""
+ONGOING_STATUSES = ("WAITING", "RUNNING", "ROLLBACK_RUNNING")
+ENDS = {
+    "success": "SUCCESS",
+    "failed": "FAILED",
+    "rolled_back": "ROLLBACK_SUCCESS",
+    "rollback_failed": "ROLLBACK_FAIL",
+}
+"""``dws_task(end=...)`` -> the task's final ``status``."""
+CLUSTER_NOT_FOUND = ("DWS.0047", "Cluster does not exist or has been deleted.")
+"""Code and message of the answer to an unknown cluster (HTTP 401, as Huawei's Terraform provider sees it)."""
+
+_EXAMPLE = "dws_list_cluster_actions"
+# Per action: the task's first-level item, its default sub-items and the progressInfo actionType. The
+# SNAPSHOTTING names are the documented example's; the others are the emulator's own wording.
+_ITEMS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "SNAPSHOTTING": ("Create a snapshot", ("Perform a backup",), "Backup"),
+    "GROWING": ("Scale out the cluster", ("Create nodes", "Add nodes to the cluster"), "Resize"),
+    "RESTORING": ("Restore the cluster", ("Perform a restore",), "Restore"),
+    "FINE_GRAINED_RESTORING": ("Restore tables", ("Perform a fine-grained restore",), "FineGrainedRestore"),
+}
+_DEFAULT_ERROR_CODE = "DWS.9999"
+_DEFAULT_ERROR_MSG = "host-172-16-47-24 FAILED: backup of the data node failed (emulated failure)"
+_CLUSTER_NAMESPACE = uuid.UUID("6f1c1d5e-2a43-4c55-9c0e-5d0f3f1b2a90")
+
+
+@dataclass(frozen=True)
+class DwsPhase:
+    """From ``at`` seconds on, the ongoing task reports ``status`` at ``progress`` percent (0-100).
+
+    ``status`` is WAITING, RUNNING or ROLLBACK_RUNNING; ``progress`` None keeps the previous phase's (0 at
+    first). The sub-items split the progress evenly: those before it are SUCCESS, the one it falls in has the
+    task's status and its own percentage in ``detail``, those after it are WAITING with no detail yet.
+    """
+
+    at: float
+    status: str = "RUNNING"
+    progress: float | None = None
+
+
+def dws_task(
+    cluster_id: str,
+    action_name: str = "SNAPSHOTTING",
+    phases: Sequence[DwsPhase | Sequence[Any] | Mapping[str, Any]] | None = None,
+    *,
+    end: str | None = "success",
+    end_at: float | None = None,
+    cluster_name: str | None = None,
+    sub_items: Sequence[str] | None = None,
+    error_code: str = _DEFAULT_ERROR_CODE,
+    error_msg: str = _DEFAULT_ERROR_MSG,
+    keep_visible: bool = False,
+    failure_record: bool = True,
+    number_of_node: int = 3,
+    target_number_of_node: int | None = None,
+    start_immediately: bool = False,
+) -> Execution:
+    """A cluster running the task ``action_name`` through ``phases``, then ending as ``end`` at ``end_at``.
+
+    ``phases`` are :class:`DwsPhase` or shorthands ``(at, status[, progress])`` / mappings (default: WAITING,
+    then RUNNING at 35 % after 1 s and 70 % after 2 s). ``end`` is ``"success"``, ``"failed"``,
+    ``"rolled_back"`` (``ROLLBACK_SUCCESS``: the action was undone), ``"rollback_failed"``
+    (``ROLLBACK_FAIL``) or None (the task never ends); ``end_at`` defaults to one second after the last
+    phase. On a failure end the failed sub-item's detail carries ``error_msg`` and the cluster detail
+    ``failed_reasons`` ``{error_code, error_msg}`` (a rolled-back task leaves the cluster healthy: only the
+    failure view tells). ``failure_record=False`` leaves the failure view empty, so only the cluster detail
+    shows the failure; ``keep_visible=True`` keeps the ended task in its own view with its final status.
+    ``cluster_name`` defaults to the example's ``cluster_779``; ``sub_items`` names the task's sub-items.
+    For GROWING the cluster has ``number_of_node`` nodes, ``target_number_of_node`` (default +3) after success,
+    and ``resize_info`` while it grows or after it failed.
+    """
+    _check_cluster_id(cluster_id, "dws_task")
+    if action_name not in FAILURE_VIEWS:
+        raise ValueError(f"dws_task: action_name must be one of {sorted(FAILURE_VIEWS)}, got {action_name!r}")
+    if end is not None and end not in ENDS:
+        raise ValueError(f"dws_task: end must be one of {sorted(ENDS)} or None, got {end!r}")
+    phase_list = sorted(
+        as_phases(phases or [(0, "WAITING", 0), (1, "RUNNING", 35), (2, "RUNNING", 70)], DwsPhase),
+        key=lambda p: p.at,
+    )
+    for phase in phase_list:
+        if phase.status not in ONGOING_STATUSES:
+            raise ValueError(
+                f"dws_task: phase statuses must be one of {ONGOING_STATUSES} (the end is set with end=), "
+                f"got {phase.status!r}"
+            )
+        if phase.progress is not None and not 0 <= phase.progress <= 100:
+            raise ValueError(f"dws_task: progress is a percentage 0..100, got {phase.progress!r}")
+    last_at = phase_list[-1].at
+    if end is None:
+        if end_at is not None:
+            raise ValueError("dws_task: end_at needs an end")
+    elif end_at is None:
+        end_at = last_at + 1.0
+    elif end_at <= last_at:
+        raise ValueError(f"dws_task: end_at ({end_at}) must come after the last phase ({last_at})")
+    item_name, default_subs, action_type = _ITEMS[action_name]
+    names = tuple(sub_items) if sub_items is not None else default_subs
+    if not names:
+        raise ValueError("dws_task: sub_items must not be empty")
+    target = target_number_of_node if target_number_of_node is not None else number_of_node + 3
+    task = _Task(
+        cluster_id=cluster_id,
+        action=action_name,
+        task_id=str(uuid.uuid4()),
+        cluster_name=cluster_name or load_example(_EXAMPLE)["cluster_name"],
+        item_name=item_name,
+        sub_items=names,
+        action_type=action_type,
+        start=now_utc(),
+        error_code=error_code,
+        error_msg=error_msg,
+        origin_nodes=number_of_node,
+        target_nodes=target,
+    )
+    timeline: list[TimedItem] = []
+    progress = 0.0
+    for phase in phase_list:
+        progress = phase.progress if phase.progress is not None else progress
+        timeline.append((phase.at, task.ongoing_payload(phase, progress)))
+    if end is not None and end_at is not None:
+        timeline.append((end_at, task.end_payload(ENDS[end], end_at, progress, keep_visible, failure_record)))
+    return Execution(service=SERVICE, key=(cluster_id,), timeline=timeline, start_immediately=start_immediately)
+
+
+def dws_cluster(
+    cluster_id: str,
+    *,
+    cluster_name: str | None = None,
+    status: str = "AVAILABLE",
+    sub_status: str = "NORMAL",
+    task_status: str | None = None,
+    action_progress: Mapping[str, str] | None = None,
+    failed_reasons: Mapping[str, str] | None = None,
+    number_of_node: int = 3,
+    actions: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Execution:
+    """A cluster with no task to show (by default idle and healthy): every action view answers "no task".
+
+    For a client waiting on an action that never shows up, or a cluster in a given ``status`` /
+    ``task_status`` / ``failed_reasons``. ``actions`` may serve fixed records in some views (e.g. a stale
+    ``SNAPSHOTTING_FAILED`` record).
+    """
+    _check_cluster_id(cluster_id, "dws_cluster")
+    for name in actions or {}:
+        if name not in ACTION_NAMES:
+            raise ValueError(f"dws_cluster: {name!r} is not an action view; use one of {ACTION_NAMES}")
+    cluster = _cluster_detail(cluster_id, cluster_name or load_example(_EXAMPLE)["cluster_name"], now_utc())
+    cluster.update(
+        status=status,
+        sub_status=sub_status,
+        task_status=task_status,
+        action_progress=dict(action_progress or {}),
+        failed_reasons=dict(failed_reasons) if failed_reasons else None,
+        number_of_node=number_of_node,
+    )
+    payload = {"cluster": cluster, "actions": {name: dict(record) for name, record in (actions or {}).items()}}
+    return Execution(service=SERVICE, key=(cluster_id,), timeline=[(0.0, payload)])
+
+
+# --- payloads ---------------------------------------------------------------------------------------------
+
+
+def _check_cluster_id(cluster_id: str, who: str) -> None:
+    # DWS answers a non-UUID cluster id with DWS.0001, so such a scripted cluster could never be read.
+    if not _is_uuid(cluster_id):
+        raise ValueError(f"{who}: DWS cluster ids are UUIDs, got {cluster_id!r}")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def _stamp(moment: datetime) -> str:
+    # The documented times look like "2025-05-19 09:06:18.0" (a Java timestamp's toString).
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") + ".0"
+
+
+def _plain(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _cluster_detail(cluster_id: str, name: str, created: datetime) -> dict[str, Any]:
+    """A ClusterDetail with the fields the SDK model defines; ids derived from the cluster id, so stable."""
+
+    def derived(what: str) -> str:
+        return str(uuid.uuid5(_CLUSTER_NAMESPACE, f"{cluster_id}/{what}"))
+
+    host = f"{name}.dws.myhuaweicloud.com"
+    return {
+        "id": cluster_id,
+        "name": name,
+        "status": "AVAILABLE",
+        "version": "8.2.1",
+        "updated": (created - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": (created - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "port": 8000,
+        "endpoints": [{"connect_info": f"{host}:8000", "jdbc_url": f"jdbc:postgresql://{host}:8000/gaussdb"}],
+        "nodes": [],
+        "tags": [],
+        "user_name": "dbadmin",
+        "number_of_node": 3,
+        "recent_event": 0,
+        "availability_zone": "cn-north-4a",
+        "enterprise_project_id": "0",
+        "vpc_id": derived("vpc"),
+        "subnet_id": derived("subnet"),
+        "public_ip": None,
+        "public_endpoints": [],
+        "action_progress": {},
+        "sub_status": "NORMAL",
+        "task_status": None,
+        "parameter_group": {"id": derived("parameter-group"), "name": "Default-Parameter-Group-dws", "status": "In-Sync"},
+        "node_type": "dws.m3.xlarge",
+        "node_type_id": derived("node-type"),
+        "security_group_id": derived("security-group"),
+        "order_id": None,
+        "private_ip": ["192.168.0.11", "192.168.0.12", "192.168.0.13"],
+        "maintain_window": {"day": "Thu", "start_time": "22:00", "end_time": "02:00"},
+        "resize_info": None,
+        "failed_reasons": None,
+        "elb": None,
+    }
+
+
+@dataclass(frozen=True)
+class _Task:
+    """Everything about one scripted task that does not change from phase to phase."""
+
+    cluster_id: str
+    action: str
+    task_id: str
+    cluster_name: str
+    item_name: str
+    sub_items: tuple[str, ...]
+    action_type: str
+    start: datetime
+    error_code: str
+    error_msg: str
+    origin_nodes: int
+    target_nodes: int
+
+    def at(self, offset: float) -> datetime:
+        return self.start + timedelta(seconds=offset)
+
+    def record(self, view: str, status: str, subs: list[dict[str, Any]]) -> dict[str, Any]:
+        """The task as a view returns it: the documented example with this task's values."""
+        record = load_example(_EXAMPLE)
+        example_sub = record["items"][0]["sub_items"][0]
+        record.update(
+            id=self.task_id,
+            status=status,
+            action_name=view,
+            cluster_name=self.cluster_name,
+            submit_time=_stamp(self.start),
+            items=[{**record["items"][0], "item_name": self.item_name, "sub_items": [{**example_sub, **s} for s in subs]}],
+        )
+        return record
+
+    def sub_item(
+        self,
+        index: int,
+        status: str,
+        local: float | None,
+        *,
+        now: float,
+        ended: float | None = None,
+        error: str = "",
+        current_step: str = "RUNNING",
+    ) -> dict[str, Any]:
+        """One sub-item; ``local`` is its own progress in percent (None: not started, no detail yet)."""
+        if local is None:
+            return {
+                "status": status,
+                "detail": "",
+                "sub_item_name": self.sub_items[index],
+                "begin_time": None,
+                "end_time": None,
+            }
+        # The example's progressInfo, with its fields brought up to date; serialized compactly like DWS.
+        example = load_example(_EXAMPLE)["items"][0]["sub_items"][0]["detail"]
+        info = json.loads(json.loads(example)["progressInfo"])
+        info.update(
+            actionStartTime=_plain(self.at(0)),
+            actionEndTime=_plain(self.at(ended)) if ended is not None else "",
+            failedStep=current_step if error else "N/A",
+            errorCode=self.error_code if error else "",
+            updateTime=_plain(self.at(now)),
+            errorMsg=error,
+            backupSize=int(info["backupSize"] * local / 100),
+            currentStep=current_step,
+            actionType=self.action_type,
+            progress=f"{local:.2f}%",
+            key=self.start.strftime("%Y%m%d_%H%M%S"),
+        )
+        detail = json.dumps({"progressInfo": json.dumps(info, separators=(",", ":"))}, separators=(",", ":"))
+        return {
+            "status": status,
+            "detail": detail,
+            "sub_item_name": self.sub_items[index],
+            "begin_time": _stamp(self.at(0)),
+            # Like the documented failed record, a sub-item that did not succeed has no end time.
+            "end_time": _stamp(self.at(ended)) if ended is not None and status == "SUCCESS" else None,
+        }
+
+    def split(self, progress: float) -> tuple[int, float]:
+        """The sub-item ``progress`` (overall percent) falls in, and that sub-item's own percent."""
+        count = len(self.sub_items)
+        share = 100.0 / count
+        index = min(int(progress // share), count - 1)
+        return index, min(100.0, (progress - index * share) / share * 100.0)
+
+    def ongoing_payload(self, phase: DwsPhase, progress: float) -> dict[str, Any]:
+        current, local = self.split(progress)
+        subs = []
+        for index in range(len(self.sub_items)):
+            if phase.status == "WAITING" or index > current:
+                subs.append(self.sub_item(index, "WAITING", None, now=phase.at))
+            elif index < current:
+                subs.append(self.sub_item(index, "SUCCESS", 100.0, now=phase.at, ended=phase.at, current_step="FINISH"))
+            else:
+                subs.append(self.sub_item(index, phase.status, local, now=phase.at))
+        cluster = self.cluster()
+        cluster.update(task_status=self.action, action_progress={self.action: f"{round(progress)}%"})
+        if self.action == "GROWING":
+            cluster["resize_info"] = self.resize_info("GROWING")
+        return {"cluster": cluster, "actions": {self.action: self.record(self.action, phase.status, subs)}}
+
+    def end_payload(
+        self, status: str, end_at: float, progress: float, keep_visible: bool, failure_record: bool
+    ) -> dict[str, Any]:
+        succeeded = status == "SUCCESS"
+        current, local = self.split(100.0 if succeeded else progress)
+        subs = []
+        for index in range(len(self.sub_items)):
+            if succeeded or index < current:
+                subs.append(self.sub_item(index, "SUCCESS", 100.0, now=end_at, ended=end_at, current_step="FINISH"))
+            elif index == current:
+                subs.append(
+                    self.sub_item(
+                        index, status, local, now=end_at, ended=end_at, error=self.error_msg, current_step="FINISH"
+                    )
+                )
+            else:
+                subs.append(self.sub_item(index, "WAITING", None, now=end_at))
+        actions: dict[str, Any] = {}
+        if keep_visible:
+            actions[self.action] = self.record(self.action, status, subs)
+        if not succeeded and failure_record:
+            failure = FAILURE_VIEWS[self.action]
+            actions[failure] = self.record(failure, status, subs)
+        cluster = self.cluster()
+        growing = self.action == "GROWING"
+        if succeeded and growing:
+            cluster["number_of_node"] = self.target_nodes
+        if status in ("FAILED", "ROLLBACK_FAIL"):
+            # A rolled-back task (ROLLBACK_SUCCESS) restored the cluster: nothing on it tells of the failure.
+            cluster["failed_reasons"] = {"error_code": self.error_code, "error_msg": self.error_msg}
+            if growing:
+                cluster["task_status"] = FAILURE_VIEWS["GROWING"]
+                cluster["resize_info"] = self.resize_info("RESIZE_FAILURE")
+        return {"cluster": cluster, "actions": actions}
+
+    def cluster(self) -> dict[str, Any]:
+        cluster = _cluster_detail(self.cluster_id, self.cluster_name, self.start)
+        cluster["number_of_node"] = self.origin_nodes
+        return cluster
+
+    def resize_info(self, resize_status: str) -> dict[str, Any]:
+        return {
+            "target_node_num": self.target_nodes,
+            "origin_node_num": self.origin_nodes,
+            "resize_status": resize_status,
+            "start_time": self.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+
+# --- the operations ---------------------------------------------------------------------------------------
+
+
+def _cluster_key(call: ApiCall) -> ExecutionKey:
+    cluster_id = call.params["cluster_id"]
+    call.key = (cluster_id,)
+    if not _is_uuid(cluster_id):
+        raise ApiError("DWS.0001", f"Incorrect parameter: cluster_id {cluster_id!r} is not a valid UUID.", 400)
+    return call.key
+
+
+async def list_cluster_actions(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+    """``ListClusterActions``: the record in the ``action_name`` view, or 400 "No ongoing task"."""
+    action = call.params["action_name"]
+    if action not in ACTION_NAMES:
+        raise ApiError(
+            "DWS.0001", f"Incorrect parameter: action_name must be one of {', '.join(ACTION_NAMES)}.", 400
+        )
+    key = _cluster_key(call)
+    view = emulator.observe(SERVICE, key)
+    if view is None:
+        raise ApiError(*CLUSTER_NOT_FOUND, 401)
+    record = (view.payload.get("actions") or {}).get(action)
+    if not record:
+        # Judgment: DWS only documents that "some ongoing tasks" can be viewed; a task that is not (or no
+        # longer) there is answered as a bad request, which the client must not read as success or failure.
+        raise ApiError("DWS.0001", f"No ongoing task {action} on this cluster.", 400)
+    result: dict[str, Any] = record
+    return result
+
+
+async def list_cluster_details(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+    """``ListClusterDetails``: ``{"cluster": {...}}`` as scripted for now."""
+    view = emulator.observe(SERVICE, _cluster_key(call))
+    if view is None:
+        raise ApiError(*CLUSTER_NOT_FOUND, 401)
+    return {"cluster": view.payload["cluster"]}
+
+
+def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
+    if not fields.get("cluster_id"):
+        raise ValueError("dws executions need cluster_id")
+    return [(str(fields["cluster_id"]),)]
+
+
+DWS_SERVICE = ServiceSpec(
+    vendor="huawei",
+    service=SERVICE,
+    operations=(
+        RestOperation(
+            SERVICE,
+            LIST_CLUSTER_ACTIONS,
+            "v1",
+            list_cluster_actions,
+            rate_limit=RATE_LIMIT,
+            method="GET",
+            path="/v1/{project_id}/clusters/{cluster_id}/actions/{action_name}",
+        ),
+        RestOperation(
+            SERVICE,
+            LIST_CLUSTER_DETAILS,
+            "v1.0",
+            list_cluster_details,
+            rate_limit=RATE_LIMIT,
+            method="GET",
+            path="/v1.0/{project_id}/clusters/{cluster_id}",
+        ),
+    ),
+    execution_keys=_execution_keys,
+    builders={"dws_task": dws_task, "dws_cluster": dws_cluster},
+)
+"""DWS as served by the emulator (rate limits: see :data:`RATE_LIMIT`)."""

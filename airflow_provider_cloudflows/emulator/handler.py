@@ -1,0 +1,292 @@
+"""The contract between the vendor-neutral emulator and one vendor's wire protocol.
+
+A vendor module subclasses :class:`VendorHandler` (how requests are recognised, authenticated and answered)
+and each emulated API is an :class:`Operation` grouped in a :class:`ServiceSpec` (how the control API
+addresses its executions, which builders it offers). :meth:`VendorHandler.handle` runs the shared pipeline:
+identify, inject faults, find the operation, authenticate, rate-limit, run, render, log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.emulator.core import (
+    CloudEmulator,
+    Execution,
+    ExecutionKey,
+    Fault,
+    FaultKind,
+    RequestRecord,
+)
+
+__all__ = [
+    "ApiCall",
+    "ApiError",
+    "ConnectionSpec",
+    "DropConnection",
+    "Operation",
+    "ServiceSpec",
+    "VendorHandler",
+    "dropping_connection",
+]
+
+# Set while a "drop" fault answers, so the server's log filter can silence uvicorn's complaint about the
+# response we cut short on purpose (the contextvar is visible to uvicorn code running after the app returns
+# in the same task).
+dropping_connection: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "cloudflows_emulator_dropping", default=False
+)
+
+
+class ApiError(Exception):
+    """A vendor error answer: ``code`` and ``message`` in the vendor envelope, with an HTTP ``status``.
+
+    ``status`` None lets the vendor pick its usual status (Tencent answers every error with 200).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.headers = dict(headers or {})
+
+
+@dataclass
+class ApiCall:
+    """One vendor API request as it moves through the pipeline; handlers fill the fields they learn."""
+
+    vendor: str
+    request: Request
+    body: bytes
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    service: str | None = None
+    action: str | None = None
+    version: str | None = None
+    key_id: str | None = None
+    # Business parameters, as decoded by the vendor handler (JSON object, query parameters, ...).
+    params: dict[str, Any] = field(default_factory=dict)
+    # Set by the operation once it knows which execution is addressed, for the request log.
+    key: ExecutionKey | None = None
+    # Vendor-private data parsed during identification (e.g. the Authorization header), reused later.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OperationFunc = Callable[[ApiCall, CloudEmulator], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One emulated API: where it is (service, action, version), what it does, its documented rate limit.
+
+    ``run`` returns the vendor-native success fields (the handler adds the envelope and request id) or
+    raises :class:`ApiError`. ``rate_limit`` is requests per second, None for unlimited.
+    """
+
+    service: str
+    action: str
+    version: str
+    run: OperationFunc
+    rate_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One product's emulated APIs plus what the control API needs to script its executions.
+
+    ``execution_keys`` turns control-API key fields (e.g. ``{"JobId": ..., "TaskName": ...}``) into the
+    execution's primary key and aliases, raising ``ValueError`` when fields are missing. ``builders`` are
+    the convenience constructors (by name) callable through the control API with JSON arguments.
+    """
+
+    vendor: str
+    service: str
+    operations: tuple[Operation, ...]
+    execution_keys: Callable[[Mapping[str, Any]], list[ExecutionKey]]
+    builders: Mapping[str, Callable[..., Execution]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """The Airflow connection a vendor's users configure; the emulator adds ``endpoint`` to ``extra``."""
+
+    conn_id: str
+    conn_type: str
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+class DropConnection(Response):
+    """Starts a reply announcing more body than it sends, then ends: the client sees the connection die.
+
+    Clients report it as a broken reply (httpx raises ``RemoteProtocolError``), the way a reset connection
+    or a crashed proxy looks in production.
+    """
+
+    def __init__(self, partial: bytes = b'{"Response": {"RequestId": "') -> None:
+        super().__init__(content=partial, status_code=200, media_type="application/json")
+        self.partial = partial
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the start of a reply and stop before its announced end."""
+        dropping_connection.set(True)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.partial) + 4096).encode("ascii")),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        # more_body=True and then returning: the server must close the connection, having promised more.
+        await send({"type": "http.response.body", "body": self.partial, "more_body": True})
+
+
+class VendorHandler(ABC):
+    """One vendor's wire protocol: recognise its requests, authenticate them and answer in its envelopes.
+
+    Subclasses set ``vendor``, ``default_credentials`` and ``connection`` and implement the abstract
+    methods; the shared :meth:`handle` pipeline does the rest. Operations come from the ``services`` passed
+    to the constructor, so adding an API to a vendor means adding a :class:`ServiceSpec`.
+    """
+
+    vendor: ClassVar[str]
+    default_credentials: ClassVar[tuple[Credentials, ...]] = ()
+    connection: ClassVar[ConnectionSpec | None] = None
+
+    def __init__(self, services: Sequence[ServiceSpec] = ()) -> None:
+        self.services: tuple[ServiceSpec, ...] = tuple(services)
+        for spec in self.services:
+            if spec.vendor != self.vendor:
+                raise ValueError(f"service {spec.service!r} belongs to {spec.vendor!r}, not {self.vendor!r}")
+
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        """Every operation of every service of this vendor."""
+        return tuple(op for spec in self.services for op in spec.operations)
+
+    def find_operations(self, *, service: str | None = None, action: str | None = None) -> list[Operation]:
+        """Operations matching ``service`` and/or ``action`` (None: any)."""
+        return [
+            op
+            for op in self.operations
+            if (service is None or op.service == service) and (action is None or op.action == action)
+        ]
+
+    # --- to implement per vendor ------------------------------------------------------------------------
+
+    @abstractmethod
+    def claims(self, request: Request) -> bool:
+        """Whether ``request`` speaks this vendor's protocol (checked in handler order)."""
+
+    @abstractmethod
+    def identify(self, call: ApiCall) -> None:
+        """Fill ``call.service`` / ``action`` / ``version`` / ``key_id``; raise ApiError if unroutable."""
+
+    @abstractmethod
+    def select_operation(self, call: ApiCall) -> Operation:
+        """The operation ``call`` addresses; raise the vendor's unknown-action / bad-version ApiError."""
+
+    @abstractmethod
+    def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
+        """Verify the request signature, clock skew, nonce and token; raise ApiError on failure."""
+
+    @abstractmethod
+    def decode_params(self, call: ApiCall) -> None:
+        """Fill ``call.params`` with the business parameters; raise ApiError if they cannot be decoded."""
+
+    @abstractmethod
+    def render_success(self, call: ApiCall, payload: dict[str, Any]) -> Response:
+        """Wrap an operation's fields in the vendor's success envelope."""
+
+    @abstractmethod
+    def render_error(self, call: ApiCall, error: ApiError) -> Response:
+        """Render an ApiError in the vendor's error envelope."""
+
+    @abstractmethod
+    def throttled(self, call: ApiCall, fault: Fault | None) -> ApiError:
+        """The vendor's throttling error (``fault`` is set when injected rather than rate-limited)."""
+
+    @abstractmethod
+    def internal_error(self, call: ApiCall) -> ApiError:
+        """The vendor's generic internal server error."""
+
+    # --- shared pipeline --------------------------------------------------------------------------------
+
+    async def handle(self, request: Request, emulator: CloudEmulator) -> Response:
+        """Answer one request: the same pipeline for every vendor, then log it."""
+        call = ApiCall(vendor=self.vendor, request=request, body=await request.body())
+        fault: Fault | None = None
+        error: str | None = None
+        try:
+            unidentified: ApiError | None = None
+            try:
+                self.identify(call)
+            except ApiError as exc:
+                # Faults model the network and the gateway, which strike before any protocol check.
+                unidentified = exc
+            fault = emulator.consume_fault(call.service, call.action)
+            if fault is not None:
+                if fault.delay > 0:
+                    await asyncio.sleep(fault.delay)
+                transport_reply = _transport_fault_reply(fault, call)
+                if transport_reply is not None:
+                    self._log(emulator, call, transport_reply.status_code, None, fault)
+                    return transport_reply
+                if fault.kind is FaultKind.THROTTLE:
+                    raise self.throttled(call, fault)
+                if fault.kind is FaultKind.INTERNAL_ERROR:
+                    raise self.internal_error(call)
+            if unidentified is not None:
+                raise unidentified
+            operation = self.select_operation(call)
+            self.authenticate(call, emulator)
+            if not emulator.admit(operation.service, operation.action):
+                raise self.throttled(call, None)
+            self.decode_params(call)
+            response = self.render_success(call, await operation.run(call, emulator))
+        except ApiError as exc:
+            error = exc.code
+            response = self.render_error(call, exc)
+        self._log(emulator, call, response.status_code, error, fault)
+        return response
+
+    def _log(self, emulator: CloudEmulator, call: ApiCall, status: int, error: str | None, fault: Fault | None) -> None:
+        emulator.record(
+            RequestRecord(
+                vendor=self.vendor,
+                service=call.service,
+                action=call.action,
+                key=call.key,
+                status=status,
+                error=error,
+                time=emulator.wall_clock(),
+                fault=None if fault is None else fault.kind.value,
+                key_id=call.key_id,
+            )
+        )
+
+
+def _transport_fault_reply(fault: Fault, call: ApiCall) -> Response | None:
+    # Faults below the vendor protocol look the same whoever the vendor is.
+    if fault.kind is FaultKind.SERVER_ERROR:
+        return PlainTextResponse("503 Service Unavailable (injected by the cloudflows emulator)", 503)
+    if fault.kind is FaultKind.MALFORMED:
+        truncated = f'{{"RequestId": "{call.request_id}", "Sta'.encode()
+        return Response(truncated, 200, media_type="application/json")
+    if fault.kind is FaultKind.DROP:
+        return DropConnection()
+    return None

@@ -1,0 +1,299 @@
+"""Huawei Cloud (APIG, SDK-HMAC-SHA256) protocol: REST path routing, AK/SK verification and the error envelope.
+
+Requests whose path starts with ``/v1/`` or ``/v1.0/`` are Huawei's. Each served API is a
+:class:`RestOperation` (an :class:`Operation` plus its method and path template, e.g.
+``/v1/{project_id}/clusters/{cluster_id}/actions/{action_name}``); a path no operation matches is answered
+like an unpublished API (404 ``APIG.0101``).
+
+Authentication mirrors API Gateway in front of DWS:
+
+- the SDK-HMAC-SHA256 signature is recomputed from the received method, the **raw** path (the signer
+  decodes and re-encodes it itself, so the decoded path would sign differently for e.g. ``%25``), the query,
+  the headers listed in ``SignedHeaders``, the body and ``X-Sdk-Date``;
+- ``X-Sdk-Date`` more than 15 minutes off the server clock, an unknown AK, a bad signature, or a temporary
+  AK (registered with a token) whose ``X-Security-Token`` is missing or wrong: 401 ``APIG.0301``;
+- ``X-Project-Id`` must equal the path's project (else 400 ``DWS.0001``), and that project must be one the
+  emulator serves. *Judgment*: another project is answered 403 ``APIG.0302`` (the IAM user is not
+  authorized for it), which the client reports as an authentication/permission error rather than as an
+  unknown cluster, because a wrong project id is a configuration mistake that no retry can fix.
+
+Errors are ``{"error_code", "error_msg"}``; every answer the handler renders carries ``X-Request-Id``
+(transport-level faults injected by the core, such as the plain 503, are below the gateway and do not).
+The DWS operations live in ``dws.py``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.emulator.core import CloudEmulator, CredentialCheck, Fault
+from airflow_provider_cloudflows.emulator.handler import (
+    ApiCall,
+    ApiError,
+    ConnectionSpec,
+    Operation,
+    ServiceSpec,
+    VendorHandler,
+)
+from airflow_provider_cloudflows.signing.sdk_hmac import (
+    SDK_HMAC_ALGORITHM,
+    parse_sdk_hmac_authorization,
+    sdk_hmac_canonical_request,
+    sdk_hmac_signature,
+)
+
+__all__ = [
+    "AUTH_FAILED",
+    "DEFAULT_HUAWEI_CREDENTIALS",
+    "DEFAULT_PROJECT_ID",
+    "MAX_SKEW_SECONDS",
+    "HuaweiHandler",
+    "RestOperation",
+]
+
+DEFAULT_HUAWEI_CREDENTIALS = Credentials("HWEMULATORAK0000", "emulator-huawei-secret")
+DEFAULT_PROJECT_ID = "05f2cff45100d5112f4bc00b794ea08e"
+MAX_SKEW_SECONDS = 15 * 60
+"""APIG rejects an ``X-Sdk-Date`` more than 15 minutes off its clock."""
+AUTH_FAILED = "APIG.0301"
+"""APIG's code for any AK/SK problem (unknown key, bad signature, expired date, bad token)."""
+
+_PREFIXES = ("/v1/", "/v1.0/")
+_SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+_AUTH_PREFIX = "Incorrect IAM authentication information: "
+# Headers that steer the gateway: a client must sign them when it sends them, or a proxy could swap them
+# under a valid signature (judgment; the SDK signs every header it sends anyway).
+_MUST_SIGN_IF_SENT = ("x-project-id", "x-security-token")
+_ALWAYS_SIGNED = ("host", "x-sdk-date")
+
+
+@dataclass(frozen=True)
+class RestOperation(Operation):
+    """A Huawei REST operation: where it lives (``method`` and ``path`` template) besides what it does.
+
+    ``path`` placeholders (``{name}``) match one non-empty path segment each; their percent-decoded values
+    reach the operation in ``call.params``. ``{project_id}`` is required: every Huawei API is project-scoped.
+    """
+
+    method: str = "GET"
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        if "{project_id}" not in self.path:
+            raise ValueError(f"RestOperation {self.action}: the path must contain {{project_id}}")
+
+    def match(self, method: str, raw_path: str) -> dict[str, str] | None:
+        """The decoded path parameters if ``method`` and the raw ``raw_path`` address this operation."""
+        if method != self.method:
+            return None
+        template = self.path.split("/")
+        segments = raw_path.split("/")
+        if len(template) != len(segments):
+            return None
+        params: dict[str, str] = {}
+        for expected, segment in zip(template, segments, strict=True):
+            if expected.startswith("{") and expected.endswith("}"):
+                if not segment:
+                    return None
+                params[expected[1:-1]] = unquote(segment)
+            elif expected != segment:
+                return None
+        return params
+
+
+class HuaweiHandler(VendorHandler):
+    """Huawei Cloud APIG-fronted REST APIs (DWS), signed with SDK-HMAC-SHA256.
+
+    ``project_ids`` are the projects the emulated account owns (default: the documented example project
+    ``05f2cff45100d5112f4bc00b794ea08e``, which the generated ``huaweicloud_default`` connection uses).
+    """
+
+    vendor = "huawei"
+    default_credentials = (DEFAULT_HUAWEI_CREDENTIALS,)
+    connection = ConnectionSpec(
+        "huaweicloud_default",
+        "huaweicloud",
+        {"region": "cn-north-4", "project_id": DEFAULT_PROJECT_ID},
+    )
+
+    def __init__(self, services: Sequence[ServiceSpec] = (), *, project_ids: Sequence[str] = (DEFAULT_PROJECT_ID,)):
+        super().__init__(services)
+        if not project_ids:
+            raise ValueError("HuaweiHandler: at least one project id is needed")
+        self.project_ids = frozenset(project_ids)
+        for operation in self.operations:
+            if not isinstance(operation, RestOperation):
+                raise ValueError(f"HuaweiHandler: {operation.action} must be a RestOperation (it needs a path)")
+
+    def claims(self, request: Request) -> bool:
+        """Huawei APIs are versioned REST paths."""
+        return request.url.path.startswith(_PREFIXES)
+
+    def identify(self, call: ApiCall) -> None:
+        """Route by method and raw path; remember the path parameters and the Authorization parts."""
+        call.key_id = _access_key(call.request.headers.get("authorization", ""))
+        raw_path = _raw_path(call.request)
+        call.extra["raw_path"] = raw_path
+        for operation in self.operations:
+            assert isinstance(operation, RestOperation)  # checked in __init__
+            params = operation.match(call.request.method, raw_path)
+            if params is not None:
+                call.service, call.action, call.version = operation.service, operation.action, operation.version
+                call.extra["operation"] = operation
+                call.extra["path_params"] = params
+                return
+        # Faults still apply to such requests (identify errors are raised after fault injection).
+        call.action = f"{call.request.method} {call.request.url.path}"
+        raise ApiError("APIG.0101", "The API does not exist or has not been published in the environment.", 404)
+
+    def select_operation(self, call: ApiCall) -> Operation:
+        """The operation found while identifying (unroutable requests never get here)."""
+        operation: Operation = call.extra["operation"]
+        return operation
+
+    def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
+        """Verify SDK-HMAC-SHA256, the date, the token, then that the project is the caller's."""
+        request = call.request
+        headers = _header_map(request)
+        authorization = headers.get("authorization")
+        if not authorization:
+            raise _auth_error("Authorization not found in request")
+        try:
+            auth = parse_sdk_hmac_authorization(authorization)
+        except ValueError as exc:
+            if not authorization.startswith(SDK_HMAC_ALGORITHM + " "):
+                raise _auth_error(f"unsupported signing algorithm (expected {SDK_HMAC_ALGORITHM})") from exc
+            raise _auth_error(f"verify aksk signature fail, malformed Authorization: {exc}") from exc
+        sdk_date = headers.get("x-sdk-date", "")
+        moment = _parse_sdk_date(sdk_date)
+        if moment is None:
+            raise _auth_error(f"verify aksk signature fail, X-Sdk-Date {sdk_date!r} is missing or not YYYYMMDDTHHMMSSZ")
+        skew = moment.timestamp() - emulator.wall_clock()
+        if abs(skew) > MAX_SKEW_SECONDS:
+            raise _auth_error(
+                f"verify aksk signature fail, the request has expired: X-Sdk-Date {sdk_date} differs from the "
+                f"server time by {skew:+.0f} s (more than 15 minutes)"
+            )
+        signed = set(auth.signed_headers)
+        unsigned = [name for name in _ALWAYS_SIGNED if name not in signed]
+        unsigned += [name for name in _MUST_SIGN_IF_SENT if name in headers and name not in signed]
+        if unsigned:
+            raise _auth_error(f"verify aksk signature fail, these headers must be signed: {', '.join(unsigned)}")
+        secret = emulator.secret_for(self.vendor, auth.key_id)
+        if secret is None:
+            # The same answer as a bad signature: APIG does not tell an attacker which keys exist.
+            raise _auth_error(f"verify aksk signature fail, ak:{auth.key_id}")
+        try:
+            canonical = sdk_hmac_canonical_request(
+                method=request.method,
+                path=call.extra["raw_path"],
+                query=parse_qsl(request.url.query, keep_blank_values=True),
+                headers=headers,
+                signed_headers=auth.signed_headers,
+                body=call.body,
+            )
+        except ValueError as exc:
+            raise _auth_error(f"verify aksk signature fail, {exc}") from exc
+        expected = sdk_hmac_signature(secret, sdk_date=sdk_date, canonical_request=canonical)
+        if not hmac.compare_digest(expected, auth.signature):
+            raise _auth_error(f"verify aksk signature fail, ak:{auth.key_id}")
+        check = emulator.check_credentials(self.vendor, auth.key_id, headers.get("x-security-token"))
+        if check is not CredentialCheck.OK:
+            raise _auth_error("verify aksk signature fail, the X-Security-Token is missing or does not match the AK")
+        self._check_project(call, headers)
+
+    def _check_project(self, call: ApiCall, headers: Mapping[str, str]) -> None:
+        project = call.extra["path_params"]["project_id"]
+        header = headers.get("x-project-id")
+        if header != project:
+            raise ApiError(
+                "DWS.0001",
+                f"Incorrect parameter: the X-Project-Id header ({header or 'missing'}) does not match the "
+                f"project id in the URL ({project}).",
+                400,
+            )
+        if project not in self.project_ids:
+            raise ApiError(
+                "APIG.0302",
+                f"The IAM user is not authorized to access the API: project {project} does not belong to this "
+                "account.",
+                403,
+            )
+
+    def decode_params(self, call: ApiCall) -> None:
+        """The decoded path parameters (the served GET APIs take no query or body parameters)."""
+        call.params = dict(call.extra["path_params"])
+
+    def render_success(self, call: ApiCall, payload: dict[str, Any]) -> Response:
+        """The payload as is; the request id travels in ``X-Request-Id``."""
+        return JSONResponse(payload, headers={"X-Request-Id": call.request_id})
+
+    def render_error(self, call: ApiCall, error: ApiError) -> Response:
+        """``{"error_code", "error_msg"}`` with the request id in ``X-Request-Id``."""
+        return JSONResponse(
+            {"error_code": error.code, "error_msg": error.message},
+            status_code=error.status or 400,
+            headers={**error.headers, "X-Request-Id": call.request_id},
+        )
+
+    def throttled(self, call: ApiCall, fault: Fault | None) -> ApiError:
+        """429 ``APIG.0308`` (APIG sends no retry-after hint; clients back off by a few seconds)."""
+        return ApiError(
+            "APIG.0308",
+            "The request is throttled. The throttling threshold has been reached: policy user over ratelimit.",
+            429,
+        )
+
+    def internal_error(self, call: ApiCall) -> ApiError:
+        """500 ``DWS.0005`` "Server failure." (the only Huawei backend served is DWS)."""
+        return ApiError("DWS.0005", "Server failure.", 500)
+
+
+def _auth_error(detail: str) -> ApiError:
+    return ApiError(AUTH_FAILED, _AUTH_PREFIX + detail, 401)
+
+
+def _raw_path(request: Request) -> str:
+    # The path exactly as sent: Starlette's url.path is percent-decoded, which the signer would re-encode
+    # differently (a literal "%25" would come back as "%").
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes) and raw:
+        return raw.decode("latin-1").split("?", 1)[0]
+    return request.url.path
+
+
+def _header_map(request: Request) -> dict[str, str]:
+    # A repeated header makes the canonical request ambiguous; the SDK never sends one, so reject it
+    # rather than guess which copy was signed.
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in request.headers.raw:
+        name = raw_name.decode("latin-1").lower()
+        if name in headers:
+            raise _auth_error(f"verify aksk signature fail, header {name!r} appears more than once")
+        headers[name] = raw_value.decode("latin-1")
+    return headers
+
+
+def _parse_sdk_date(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value, _SDK_DATE_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _access_key(authorization: str) -> str | None:
+    # "SDK-HMAC-SHA256 Access=AK, SignedHeaders=..., Signature=..." -> AK, for the request log only.
+    for part in authorization.split(","):
+        name, _, value = part.strip().rpartition(" ")[2].partition("=")
+        if name == "Access":
+            return value
+    return None

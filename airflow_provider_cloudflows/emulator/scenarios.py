@@ -1,0 +1,51 @@
+"""Preloaded sets of executions, for the demo and ``python -m airflow_provider_cloudflows.emulator --scenario``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from airflow_provider_cloudflows.emulator.batch import batch_task
+from airflow_provider_cloudflows.emulator.cloudflow import cloudflow_execution
+from airflow_provider_cloudflows.emulator.core import CloudEmulator
+from airflow_provider_cloudflows.emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
+from airflow_provider_cloudflows.emulator.dws import dws_task
+from airflow_provider_cloudflows.emulator.emr import EmrPhase, emr_flow
+
+__all__ = ["SCENARIOS", "load_demo"]
+
+
+def load_demo(emulator: CloudEmulator) -> None:
+    """The executions the example DAGs wait on; each succeeds a few seconds after it is first polled.
+
+    - EMR instance ``emr-demo01``, flow id ``1001``: through the scale-out stages, completed after ~6 s.
+    - CynosDB flow ``2001``: processing, succeeded after ~4 s.
+    - Batch job ``job-demo0001`` task ``A``: running, SUCCEED after ~5 s.
+    - CloudFlow flow ``nightly_etl`` execution ``demo_run``: Running, Succeeded after ~5 s with
+      Output ``{"rows": 42}``.
+    - DWS cluster ``9f76c502-fc9c-4a52-8656-65d0da6e3d57``: a SNAPSHOTTING task running, gone after ~5 s with
+      the cluster idle and healthy (success, as the DWS sensor establishes it from evidence).
+    """
+    emulator.add_executions(
+        [
+            emr_flow(
+                "emr-demo01",
+                flow_id="1001",
+                phases=[EmrPhase(0, 1, 0), EmrPhase(2, 1, 3), EmrPhase(4, 1, 6), EmrPhase(6, 2)],
+            ),
+            cynosdb_flow(2001, [(0, PROCESSING), (4, SUCCEEDED)]),
+            batch_task("job-demo0001", "A", [(0, "RUNNING"), (5, "SUCCEED")]),
+            cloudflow_execution("nightly_etl", "demo_run", [(0, "Running"), (5, "Succeeded")], output={"rows": 42}),
+        ]
+    )
+    emulator.add_execution(
+        dws_task(
+            "9f76c502-fc9c-4a52-8656-65d0da6e3d57",
+            "SNAPSHOTTING",
+            [(0, "RUNNING", 10), (2, "RUNNING", 45), (4, "RUNNING", 85)],
+            end_at=5,
+        )
+    )
+
+
+SCENARIOS: dict[str, Callable[[CloudEmulator], None]] = {"demo": load_demo}
+"""Scenario name -> loader, as offered by the command line."""
