@@ -92,34 +92,27 @@ class CloudClient(Generic[CallT]):
             vendor=self.vendor,
         )
 
-    def _send_sync(self, call: CallT) -> ApiResponse:
-        LIMITER.wait_sync(*self.api.rate_limit(call))
+    def _prepare(self, call: CallT) -> tuple[HttpRequest, dict[str, Any]]:
+        # Signed at send time, after any throttling wait, so the timestamp is fresh.
         request = self.api.prepare(call, time.time())
         self.requests_sent += 1
+        kwargs = {"headers": dict(request.headers), "content": request.content, "timeout": self._timeout(request)}
+        return request, kwargs
+
+    def _send_sync(self, call: CallT) -> ApiResponse:
+        LIMITER.wait_sync(*self.api.rate_limit(call))
+        request, kwargs = self._prepare(call)
         try:
-            response = POOL.sync_client().request(
-                request.method,
-                request.url,
-                headers=dict(request.headers),
-                content=request.content,
-                timeout=self._timeout(request),
-            )
+            response = POOL.sync_client().request(request.method, request.url, **kwargs)
         except httpx.HTTPError as exc:
             raise self._transport_error(call, request, exc) from None
         return self.api.parse(call, response.status_code, response.headers, response.content)
 
     async def _send_async(self, call: CallT) -> ApiResponse:
         await LIMITER.wait(*self.api.rate_limit(call))
-        request = self.api.prepare(call, time.time())
-        self.requests_sent += 1
+        request, kwargs = self._prepare(call)
         try:
-            response = await POOL.async_client().request(
-                request.method,
-                request.url,
-                headers=dict(request.headers),
-                content=request.content,
-                timeout=self._timeout(request),
-            )
+            response = await POOL.async_client().request(request.method, request.url, **kwargs)
         except httpx.HTTPError as exc:
             raise self._transport_error(call, request, exc) from None
         return self.api.parse(call, response.status_code, response.headers, response.content)
