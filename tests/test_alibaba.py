@@ -117,7 +117,7 @@ async def test_not_found_and_auth_fail_at_once(
 
 @pytest.mark.parametrize("bad", ["1abc", "has space", "x" * 129, "", "star*"])
 def test_names_are_checked_before_any_call(bad: str) -> None:
-    with pytest.raises(ValueError, match="flow_name .* is not a valid CloudFlow name"):
+    with pytest.raises(ValueError, match=r"flow_name .* is not a valid CloudFlow name"):
         Wait(SERVICE, {"flow_name": bad, "execution_name": "ok"})
 
 
