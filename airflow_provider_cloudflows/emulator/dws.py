@@ -289,7 +289,11 @@ def _cluster_detail(cluster_id: str, name: str, created: datetime) -> dict[str, 
         "action_progress": {},
         "sub_status": "NORMAL",
         "task_status": None,
-        "parameter_group": {"id": derived("parameter-group"), "name": "Default-Parameter-Group-dws", "status": "In-Sync"},
+        "parameter_group": {
+            "id": derived("parameter-group"),
+            "name": "Default-Parameter-Group-dws",
+            "status": "In-Sync",
+        },
         "node_type": "dws.m3.xlarge",
         "node_type_id": derived("node-type"),
         "security_group_id": derived("security-group"),
@@ -325,14 +329,15 @@ class _Task:
     def record(self, view: str, status: str, subs: list[dict[str, Any]]) -> dict[str, Any]:
         """The task as a view returns it: the documented example with this task's values."""
         record = load_example(_EXAMPLE)
-        example_sub = record["items"][0]["sub_items"][0]
+        example_item = record["items"][0]
+        sub_items = [{**example_item["sub_items"][0], **sub} for sub in subs]
         record.update(
             id=self.task_id,
             status=status,
             action_name=view,
             cluster_name=self.cluster_name,
             submit_time=_stamp(self.start),
-            items=[{**record["items"][0], "item_name": self.item_name, "sub_items": [{**example_sub, **s} for s in subs]}],
+            items=[{**example_item, "item_name": self.item_name, "sub_items": sub_items}],
         )
         return record
 
@@ -345,9 +350,13 @@ class _Task:
         now: float,
         ended: float | None = None,
         error: str = "",
-        current_step: str = "RUNNING",
+        finished: bool = False,
     ) -> dict[str, Any]:
-        """One sub-item; ``local`` is its own progress in percent (None: not started, no detail yet)."""
+        """One sub-item; ``local`` is its own progress in percent (None: not started, no detail yet).
+
+        ``finished`` sub-items report ``currentStep`` FINISH (as the documented failed record does); one with
+        an ``error`` names the work step as ``failedStep`` and carries the error in ``errorMsg``.
+        """
         if local is None:
             return {
                 "status": status,
@@ -362,12 +371,13 @@ class _Task:
         info.update(
             actionStartTime=_plain(self.at(0)),
             actionEndTime=_plain(self.at(ended)) if ended is not None else "",
-            failedStep=current_step if error else "N/A",
+            # The step names are the emulator's: the work step (e.g. BACKUP) until the sub-item finishes.
+            failedStep=self.action_type.upper() if error else "N/A",
             errorCode=self.error_code if error else "",
             updateTime=_plain(self.at(now)),
             errorMsg=error,
             backupSize=int(info["backupSize"] * local / 100),
-            currentStep=current_step,
+            currentStep="FINISH" if finished else self.action_type.upper(),
             actionType=self.action_type,
             progress=f"{local:.2f}%",
             key=self.start.strftime("%Y%m%d_%H%M%S"),
@@ -396,7 +406,7 @@ class _Task:
             if phase.status == "WAITING" or index > current:
                 subs.append(self.sub_item(index, "WAITING", None, now=phase.at))
             elif index < current:
-                subs.append(self.sub_item(index, "SUCCESS", 100.0, now=phase.at, ended=phase.at, current_step="FINISH"))
+                subs.append(self.sub_item(index, "SUCCESS", 100.0, now=phase.at, ended=phase.at, finished=True))
             else:
                 subs.append(self.sub_item(index, phase.status, local, now=phase.at))
         cluster = self.cluster()
@@ -413,12 +423,10 @@ class _Task:
         subs = []
         for index in range(len(self.sub_items)):
             if succeeded or index < current:
-                subs.append(self.sub_item(index, "SUCCESS", 100.0, now=end_at, ended=end_at, current_step="FINISH"))
+                subs.append(self.sub_item(index, "SUCCESS", 100.0, now=end_at, ended=end_at, finished=True))
             elif index == current:
                 subs.append(
-                    self.sub_item(
-                        index, status, local, now=end_at, ended=end_at, error=self.error_msg, current_step="FINISH"
-                    )
+                    self.sub_item(index, status, local, now=end_at, ended=end_at, error=self.error_msg, finished=True)
                 )
             else:
                 subs.append(self.sub_item(index, "WAITING", None, now=end_at))
@@ -469,9 +477,7 @@ async def list_cluster_actions(call: ApiCall, emulator: CloudEmulator) -> dict[s
     """``ListClusterActions``: the record in the ``action_name`` view, or 400 "No ongoing task"."""
     action = call.params["action_name"]
     if action not in ACTION_NAMES:
-        raise ApiError(
-            "DWS.0001", f"Incorrect parameter: action_name must be one of {', '.join(ACTION_NAMES)}.", 400
-        )
+        raise ApiError("DWS.0001", f"Incorrect parameter: action_name must be one of {', '.join(ACTION_NAMES)}.", 400)
     key = _cluster_key(call)
     view = emulator.observe(SERVICE, key)
     if view is None:

@@ -224,8 +224,7 @@ class HuaweiHandler(VendorHandler):
         if project not in self.project_ids:
             raise ApiError(
                 "APIG.0302",
-                f"The IAM user is not authorized to access the API: project {project} does not belong to this "
-                "account.",
+                f"The IAM user is not authorized to access the API: project {project} does not belong to this account.",
                 403,
             )
 

@@ -44,6 +44,13 @@ class HuaweiDwsClusterTaskSensor(CloudExecutionSensor):
                 f"action_name must be one of {sorted(FAILURE_VIEWS)} (an ongoing action; the failure views "
                 f"are read automatically), got {action_name!r}"
             )
+        if kwargs.get("mode") == "reschedule" and not kwargs.get("deferrable"):
+            # Each reschedule is a fresh process: the rule's "seen running" memory would be lost between pokes,
+            # and a finished task could then never be confirmed.
+            raise ValueError(
+                "HuaweiDwsClusterTaskSensor does not support mode='reschedule' (a DWS task's end is confirmed "
+                "from what earlier checks saw); use deferrable=True or mode='poke'"
+            )
         super().__init__(conn_id=huaweicloud_conn_id, **kwargs)
         self.huaweicloud_conn_id = huaweicloud_conn_id
         self.cluster_id = cluster_id

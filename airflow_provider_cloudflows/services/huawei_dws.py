@@ -127,11 +127,17 @@ class HuaweiDwsClusterTask(ServiceSpec):
         view = yield from self._view(ids["cluster_id"], action)
         if view is not None and view.body.get("status"):
             memory["seen"] = True
-            memory["submit_time"] = view.body.get("submit_time")
+            memory["task_id"] = view.body.get("id")
             return self._task_snapshot(view, evidence=f"{action} view")
         failure = FAILURE_VIEWS[action]
         failed = yield from self._view(ids["cluster_id"], failure)
-        if failed is not None and str(failed.body.get("status")) in FAILED_TASK_STATES:
+        # Once this wait has seen its task, only that task's record counts: an older failure that DWS may
+        # still show must not fail a later, successful task.
+        if (
+            failed is not None
+            and str(failed.body.get("status")) in FAILED_TASK_STATES
+            and memory.get("task_id") in (None, failed.body.get("id"))
+        ):
             return self._task_snapshot(failed, evidence=f"{failure} view")
         detail = yield HuaweiCall("GET", CLUSTER_PATH, {"cluster_id": ids["cluster_id"]})
         return self._cluster_snapshot(detail, action, failure, memory)

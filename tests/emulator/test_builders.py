@@ -29,6 +29,7 @@ def test_examples_are_the_documented_responses() -> None:
         "cynosdb_describe_flow",
         "batch_describe_task",
         "fnf_describe_execution",
+        "dws_list_cluster_actions",
     }
     emr = load_example("emr_describe_cluster_flow_status_detail")["Response"]
     assert (emr["FlowTotalStatus"], emr["FlowTotalProgress"], emr["RequestId"]) == (

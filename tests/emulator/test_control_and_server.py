@@ -24,7 +24,7 @@ def test_health(server: EmulatorServer) -> None:
     health = _control(server, "GET", "health").json()
     assert health["status"] == "ok"
     assert health["vendors"] == ["tencent", "alibaba", "huawei"]
-    assert health["services"] == ["batch", "cynosdb", "emr", "fnf"]
+    assert health["services"] == ["batch", "cynosdb", "dws", "emr", "fnf"]
     assert "emr_flow" in health["builders"]
 
 
@@ -105,7 +105,8 @@ def test_credentials_and_rate_limits(server: EmulatorServer, cloud_emulator: Clo
 def test_unclaimed_and_huawei_paths(server: EmulatorServer, cloud_emulator: CloudEmulator) -> None:
     nothing = HTTP.get(f"{server.url}/whatever")
     assert nothing.status_code == 404
-    huawei = HTTP.get(f"{server.url}/v1/05f2cff45100d5112f4bc00b794ea08e/clusters/c1/actions/resize")
+    # An unserved Huawei path is answered as APIG does for an unpublished API.
+    huawei = HTTP.get(f"{server.url}/v1/05f2cff45100d5112f4bc00b794ea08e/clusters/c1")
     assert huawei.status_code == 404
     assert huawei.json()["error_code"] == "APIG.0101"
     assert huawei.headers["x-request-id"]
@@ -180,6 +181,7 @@ def test_cli_demo_scenario() -> None:
             ("2001",),
             ("job-demo0001", "A"),
             ("nightly_etl", "demo_run"),
+            ("9f76c502-fc9c-4a52-8656-65d0da6e3d57",),
         }
     finally:
         process.terminate()

@@ -20,7 +20,7 @@ EXAMPLES = {
     "cynosdb_describe_flow": "CynosDB DescribeFlow (2019-01-07)",
     "batch_describe_task": "Batch DescribeTask (2017-03-12)",
     "fnf_describe_execution": "CloudFlow DescribeExecution (2019-03-15)",
-    "dws_list_cluster_actions": "DWS ListClusterActions (GET /v1/{project_id}/clusters/{cluster_id}/actions/{action_name})",
+    "dws_list_cluster_actions": "DWS ListClusterActions (querying cluster task details)",
 }
 """Example name -> the API it documents."""
 
