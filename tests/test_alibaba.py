@@ -128,3 +128,25 @@ def test_failure_reason_picks_the_last_failure_event() -> None:
         {"StepName": "", "Type": "ExecutionFailed", "EventDetail": "{}"},
     ]
     assert failure_reason(events) == "step 'b' TaskFailed: E2: second"
+
+
+@pytest.mark.parametrize("version", ["v2", "v3"])
+def test_query_is_sent_exactly_as_canonicalized(version: str) -> None:
+    # httpx must not re-encode what was signed: compare the bytes on the request line with the signer's output.
+    import httpx
+
+    from airflow_provider_cloudflows.credentials import Credentials
+    from airflow_provider_cloudflows.transport.alibaba import AlibabaApi, AlibabaCall
+
+    api = AlibabaApi(
+        Credentials("LTAIkey", "secret", "sts+token/with=chars"),
+        region="cn-hangzhou",
+        endpoint="https://{region}.fnf.aliyuncs.com",
+        signature_version=version,
+    )
+    call = AlibabaCall("DescribeExecution", "2019-03-15", {"FlowName": "a_b-c", "ExecutionName": "x", "Extra": "é *~"})
+    prepared = api.prepare(call, 1_763_800_000.0)
+    sent = httpx.Request(prepared.method, prepared.url)
+    query = prepared.url.split("?", 1)[1]
+    assert sent.url.raw_path.decode().split("?", 1)[1] == query
+    assert "%20%2A~" in query  # RFC 3986: space %20, * %2A, ~ literal

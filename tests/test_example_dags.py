@@ -18,10 +18,7 @@ Deferral is proven from two independent sides:
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -149,18 +146,8 @@ CASE_IDS = [case.dag_id for case in CASES]
 
 
 @pytest.fixture(scope="session")
-def migrated_db(request: pytest.FixtureRequest) -> None:
-    """The tests' metadata DB, migrated once per session (conftest's ``airflow_db`` when it exists)."""
-    try:
-        request.getfixturevalue("airflow_db")
-    except pytest.FixtureLookupError:
-        subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
-            check=True,
-            capture_output=True,
-            env=os.environ.copy(),
-            timeout=300,
-        )
+def migrated_db(airflow_db: None) -> None:
+    """The tests' metadata DB, migrated once per session (conftest's ``airflow_db``)."""
 
 
 @pytest.fixture(scope="module")
