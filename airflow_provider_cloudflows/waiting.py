@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from airflow_provider_cloudflows.errors import CloudExecutionFailed
 from airflow_provider_cloudflows.services import get_service
 from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot
 from airflow_provider_cloudflows.status import ExecutionStatus, Verdict
@@ -120,8 +119,3 @@ class Wait:
     def error_event(self, error: Mapping[str, Any], message: str) -> dict[str, Any]:
         """The trigger event when an API error ends the wait."""
         return {"outcome": ERROR, "error": dict(error), "message": f"{self.subject}: {message}"}
-
-
-def raise_for_failure(message: str) -> None:
-    """Fail the task for an execution that ended badly."""
-    raise CloudExecutionFailed(message)

@@ -38,15 +38,5 @@ class AlibabaCloudFlowExecutionSensor(CloudExecutionSensor):
         **kwargs: Any,
     ) -> None:
         super().__init__(conn_id=alibabacloud_conn_id, **kwargs)
-        self.alibabacloud_conn_id = alibabacloud_conn_id
         self.flow_name = flow_name
         self.execution_name = execution_name
-
-    @property
-    def conn_id(self) -> str:
-        """Kept in sync with the templated ``alibabacloud_conn_id``."""
-        return self.alibabacloud_conn_id
-
-    @conn_id.setter
-    def conn_id(self, value: str) -> None:
-        self.alibabacloud_conn_id = value

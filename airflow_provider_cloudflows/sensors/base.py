@@ -63,6 +63,16 @@ class CloudExecutionSensor(BaseSensorOperator):
         self._hook: CloudHook | None = None
         self._wait_state: Wait | None = None
 
+    @property
+    def conn_id(self) -> str:
+        """The connection id, kept in the vendor-named (templated) attribute, e.g. ``tencentcloud_conn_id``."""
+        value: str = getattr(self, self.conn_id_param)
+        return value
+
+    @conn_id.setter
+    def conn_id(self, value: str) -> None:
+        setattr(self, self.conn_id_param, value)
+
     def identifiers(self) -> dict[str, Any]:
         """The rendered identifiers."""
         return {name: getattr(self, name) for name in self.identifier_fields}

@@ -52,16 +52,6 @@ class HuaweiDwsClusterTaskSensor(CloudExecutionSensor):
                 "from what earlier checks saw); use deferrable=True or mode='poke'"
             )
         super().__init__(conn_id=huaweicloud_conn_id, **kwargs)
-        self.huaweicloud_conn_id = huaweicloud_conn_id
         self.cluster_id = cluster_id
         self.action_name = action_name
         self.project_id = project_id
-
-    @property
-    def conn_id(self) -> str:
-        """Kept in sync with the templated ``huaweicloud_conn_id``."""
-        return self.huaweicloud_conn_id
-
-    @conn_id.setter
-    def conn_id(self, value: str) -> None:
-        self.huaweicloud_conn_id = value

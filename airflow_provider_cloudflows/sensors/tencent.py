@@ -14,16 +14,6 @@ class _TencentSensor(CloudExecutionSensor):
 
     def __init__(self, *, tencentcloud_conn_id: str = TencentCloudHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(conn_id=tencentcloud_conn_id, **kwargs)
-        self.tencentcloud_conn_id = tencentcloud_conn_id
-
-    @property
-    def conn_id(self) -> str:
-        """Kept in sync with the templated ``tencentcloud_conn_id``."""
-        return self.tencentcloud_conn_id
-
-    @conn_id.setter
-    def conn_id(self, value: str) -> None:
-        self.tencentcloud_conn_id = value
 
 
 class TencentEmrFlowSensor(_TencentSensor):

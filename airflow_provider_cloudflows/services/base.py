@@ -73,7 +73,9 @@ class ServiceSpec(abc.ABC):
         """Log lines for what changed since the previous observation (status and progress by default)."""
         lines: list[str] = []
         if previous is None or previous.vendor_status != current.vendor_status:
-            lines.append(f"{self.table.vendor_field} is now {current.vendor_status!r} ({current.status.value})")
+            meaning = self.table.descriptions.get(str(current.vendor_status))
+            status = f"{current.status.value}: {meaning}" if meaning else current.status.value
+            lines.append(f"{self.table.vendor_field} is now {current.vendor_status!r} ({status})")
         if current.progress is not None and (previous is None or previous.progress != current.progress):
             lines.append(f"progress {current.progress:.0%}")
         return lines
@@ -97,9 +99,3 @@ def require_text(ids: Mapping[str, Any], name: str, *, optional: bool = False) -
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise ValueError(f"{name} must be a string, got {type(value).__name__}")
     return str(value).strip()
-
-
-def single_call(call: Any) -> Generator[Any, ApiResponse, ApiResponse]:
-    """Sub-generator for the common one-request check (``response = yield from single_call(...)``)."""
-    response = yield call
-    return response

@@ -11,7 +11,7 @@ import httpx
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.errors import CloudApiError, TransportError
+from airflow_provider_cloudflows.errors import TransportError
 from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.pool import DEFAULT_TIMEOUT, POOL
@@ -68,7 +68,6 @@ class CloudClient(Generic[CallT]):
     def __init__(self, api: VendorApi[CallT], policy: RetryPolicy | None = None) -> None:
         self.api = api
         self.policy = policy or RetryPolicy()
-        self.requests_sent = 0
 
     @property
     def vendor(self) -> str:
@@ -95,7 +94,6 @@ class CloudClient(Generic[CallT]):
     def _prepare(self, call: CallT) -> tuple[HttpRequest, dict[str, Any]]:
         # Signed at send time, after any throttling wait, so the timestamp is fresh.
         request = self.api.prepare(call, time.time())
-        self.requests_sent += 1
         kwargs = {"headers": dict(request.headers), "content": request.content, "timeout": self._timeout(request)}
         return request, kwargs
 
@@ -128,10 +126,3 @@ class CloudClient(Generic[CallT]):
         retrying = AsyncRetrying(**self.policy.tenacity_kwargs(deadline))  # type: ignore[arg-type]
         result: ApiResponse = await retrying(self._send_async, call)
         return result
-
-
-def error_for(exc: BaseException) -> dict[str, Any]:
-    """A JSON-safe description of any error raised while waiting."""
-    if isinstance(exc, CloudApiError):
-        return exc.to_dict()
-    return {"error_type": type(exc).__name__, "message": str(exc)}

@@ -49,21 +49,6 @@ class ClientPool:
                 self.clients_built += 1
             return self._sync
 
-    async def aclose_current(self) -> None:
-        """Close the running loop's client (tests and orderly shutdown)."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            entry = self._async.pop(id(loop), None)
-        if entry is not None:
-            await entry[1].aclose()
-
-    def close_sync(self) -> None:
-        """Close the synchronous client."""
-        with self._lock:
-            client, self._sync = self._sync, None
-        if client is not None:
-            client.close()
-
 
 POOL = ClientPool()
 
