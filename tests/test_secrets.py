@@ -42,6 +42,16 @@ def test_canary_never_leaks(
     assert ti.state == TaskInstanceState.SUCCESS, [r.to_dict() for r in cloud_emulator.requests()]
     assert ti.state == TaskInstanceState.SUCCESS
     xcom = json.dumps(ti.xcom_pull(task_ids="wait"))
+    # The trigger row Airflow stored when the sensor deferred: its kwargs hold ids and the conn id only.
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+
+    assert ti.trigger_id is not None
+    with create_session() as session:
+        row = session.get(Trigger, ti.trigger_id)
+        assert row is not None
+        stored = f"{row.encrypted_kwargs} {json.dumps(row.kwargs, default=str)}"
+    assert "tencentcloud_default" in stored
     # The deferral really used the token-bearing credentials (the emulator checks the token).
     assert cloud_emulator.count("emr", ok=True) >= 2
 
@@ -55,7 +65,7 @@ def test_canary_never_leaks(
     assert "AuthFailure" in message
 
     captured = capsys.readouterr()
-    everything = "\n".join([caplog.text, captured.out, captured.err, xcom, message])
+    everything = "\n".join([caplog.text, captured.out, captured.err, xcom, message, stored])
     assert "AuthFailure.SignatureFailure" in everything  # the failure was logged...
     assert CANARY_SECRET not in everything  # ...without the secret
     assert CANARY_TOKEN not in everything

@@ -198,3 +198,24 @@ async def test_concurrent_triggers_share_one_client(cloud_emulator: CloudEmulato
     assert all(e["outcome"] == "success" for e in events)
     assert POOL.clients_built == built
     assert cloud_emulator.count("cynosdb") >= 18  # every poll was a real request, none built a client
+
+
+async def test_logs_transitions_not_polls(
+    cloud_emulator: CloudEmulator, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    cloud_emulator.add_execution(cynosdb_flow(321, statuses=[(0, 2)]))
+    event = await run_trigger("tencent_cynosdb_flow", {"flow_id": 321}, timeout=1.5, poll_interval=0.1)
+    assert event["outcome"] == "timeout"
+    polls = cloud_emulator.count("cynosdb", ok=True)
+    captured = capsys.readouterr()
+    text = captured.out + captured.err + caplog.text
+    assert polls >= 8
+    assert text.count("Status is now 2") == 1  # one line for the transition, none for the other polls
+
+
+async def test_restarted_trigger_past_its_deadline_times_out_without_calling(cloud_emulator: CloudEmulator) -> None:
+    # A trigger re-created from its kwargs on another triggerer keeps the absolute deadline.
+    cloud_emulator.add_execution(cynosdb_flow(322, statuses=[(0, 2)]))
+    event = await run_trigger("tencent_cynosdb_flow", {"flow_id": 322}, deadline=time.time() - 1)
+    assert event["outcome"] == "timeout"
+    assert cloud_emulator.count() == 0
