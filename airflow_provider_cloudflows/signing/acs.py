@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.signing.authorization import parse_authorization
 
 __all__ = [
     "ACS3_ALGORITHM",
@@ -291,25 +292,12 @@ def sign_acs3(
 
 def parse_acs3_authorization(value: str) -> Acs3Authorization:
     """Parse an ``ACS3-HMAC-SHA256`` ``Authorization`` header value; raise ``ValueError`` if it is malformed."""
-    prefix = ACS3_ALGORITHM + " "
-    if not value.startswith(prefix):
-        raise ValueError(f"ACS3 authorization: does not start with {prefix!r}")
-    names = ("Credential", "SignedHeaders", "Signature")
-    fields: dict[str, str] = {}
-    for item in value[len(prefix) :].split(","):
-        name, sep, field_value = item.strip().partition("=")
-        if not sep or name not in names or name in fields:
-            raise ValueError(f"ACS3 authorization: unexpected or repeated field {name!r}")
-        fields[name] = field_value
-    missing = [name for name in names if not fields.get(name)]
-    if missing:
-        raise ValueError(f"ACS3 authorization: missing {', '.join(missing)}")
-    signed_headers = tuple(fields["SignedHeaders"].split(";"))
-    if not all(signed_headers):
-        raise ValueError("ACS3 authorization: SignedHeaders has an empty name")
-    if not _HEX64.fullmatch(fields["Signature"]):
-        raise ValueError("ACS3 authorization: Signature is not 64 lower-case hex digits")
-    return Acs3Authorization(key_id=fields["Credential"], signed_headers=signed_headers, signature=fields["Signature"])
+    parsed = parse_authorization(
+        value, algorithm=ACS3_ALGORITHM, label="ACS3", names=("Credential", "SignedHeaders", "Signature")
+    )
+    return Acs3Authorization(
+        key_id=parsed.fields["Credential"], signed_headers=parsed.signed_headers, signature=parsed.signature
+    )
 
 
 def _as_utc(timestamp: datetime) -> datetime:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote, unquote
 
 from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.signing.authorization import parse_authorization
 
 __all__ = [
     "SDK_HMAC_ALGORITHM",
@@ -213,22 +214,9 @@ def sign_sdk_hmac(
 
 def parse_sdk_hmac_authorization(value: str) -> SdkHmacAuthorization:
     """Parse an ``SDK-HMAC-SHA256`` ``Authorization`` header value; raise ``ValueError`` if it is malformed."""
-    prefix = SDK_HMAC_ALGORITHM + " "
-    if not value.startswith(prefix):
-        raise ValueError(f"SDK-HMAC-SHA256 authorization: does not start with {prefix!r}")
-    names = ("Access", "SignedHeaders", "Signature")
-    fields: dict[str, str] = {}
-    for item in value[len(prefix) :].split(","):
-        name, sep, field_value = item.strip().partition("=")
-        if not sep or name not in names or name in fields:
-            raise ValueError(f"SDK-HMAC-SHA256 authorization: unexpected or repeated field {name!r}")
-        fields[name] = field_value
-    missing = [name for name in names if not fields.get(name)]
-    if missing:
-        raise ValueError(f"SDK-HMAC-SHA256 authorization: missing {', '.join(missing)}")
-    signed_headers = tuple(fields["SignedHeaders"].split(";"))
-    if not all(signed_headers):
-        raise ValueError("SDK-HMAC-SHA256 authorization: SignedHeaders has an empty name")
-    if not _HEX64.fullmatch(fields["Signature"]):
-        raise ValueError("SDK-HMAC-SHA256 authorization: Signature is not 64 lower-case hex digits")
-    return SdkHmacAuthorization(key_id=fields["Access"], signed_headers=signed_headers, signature=fields["Signature"])
+    parsed = parse_authorization(
+        value, algorithm=SDK_HMAC_ALGORITHM, label="SDK-HMAC-SHA256", names=("Access", "SignedHeaders", "Signature")
+    )
+    return SdkHmacAuthorization(
+        key_id=parsed.fields["Access"], signed_headers=parsed.signed_headers, signature=parsed.signature
+    )

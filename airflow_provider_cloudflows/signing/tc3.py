@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.signing.authorization import parse_authorization
 
 __all__ = [
     "TC3_ALGORITHM",
@@ -138,10 +139,10 @@ def sign_tc3(
 
 def parse_tc3_authorization(value: str) -> Tc3Authorization:
     """Parse a ``TC3-HMAC-SHA256`` ``Authorization`` header value; raise ``ValueError`` if it is malformed."""
-    prefix = TC3_ALGORITHM + " "
-    if not value.startswith(prefix):
-        raise ValueError(f"TC3 authorization: does not start with {prefix!r}")
-    fields = _parse_fields(value[len(prefix) :], ("Credential", "SignedHeaders", "Signature"))
+    parsed = parse_authorization(
+        value, algorithm=TC3_ALGORITHM, label="TC3", names=("Credential", "SignedHeaders", "Signature")
+    )
+    fields = parsed.fields
     # The key id comes first and the three scope parts after it never contain "/", so split from the right.
     parts = fields["Credential"].rsplit("/", 3)
     if len(parts) != 4 or not all(parts):
@@ -151,28 +152,9 @@ def parse_tc3_authorization(value: str) -> Tc3Authorization:
         raise ValueError(f"TC3 authorization: credential scope does not end with {_TERMINATOR!r}")
     if not _DATE.fullmatch(date):
         raise ValueError("TC3 authorization: credential date is not YYYY-MM-DD")
-    signed_headers = tuple(fields["SignedHeaders"].split(";"))
-    if not all(signed_headers):
-        raise ValueError("TC3 authorization: SignedHeaders has an empty name")
-    signature = fields["Signature"]
-    if not _HEX64.fullmatch(signature):
-        raise ValueError("TC3 authorization: Signature is not 64 lower-case hex digits")
     return Tc3Authorization(
-        key_id=key_id, date=date, service=service, signed_headers=signed_headers, signature=signature
+        key_id=key_id, date=date, service=service, signed_headers=parsed.signed_headers, signature=parsed.signature
     )
-
-
-def _parse_fields(rest: str, names: tuple[str, ...]) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for item in rest.split(","):
-        name, sep, field_value = item.strip().partition("=")
-        if not sep or name not in names or name in fields:
-            raise ValueError(f"TC3 authorization: unexpected or repeated field {name!r}")
-        fields[name] = field_value
-    missing = [name for name in names if not fields.get(name)]
-    if missing:
-        raise ValueError(f"TC3 authorization: missing {', '.join(missing)}")
-    return fields
 
 
 def _hmac_sha256(key: bytes, msg: str) -> bytes:
