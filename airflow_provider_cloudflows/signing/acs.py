@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -45,7 +44,6 @@ RPC_V2_SIGNATURE_METHOD = "HMAC-SHA1"
 RPC_V2_SIGNATURE_VERSION = "1.0"
 ACS3_ALGORITHM = "ACS3-HMAC-SHA256"
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 # RPC v2 common parameters: a business parameter with one of these names would silently replace a
 # signing input, so it is refused instead.

@@ -39,7 +39,6 @@ SDK_HMAC_ALGORITHM = "SDK-HMAC-SHA256"
 _DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _CONTENT_HASH_HEADER = "x-sdk-content-sha256"
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 # Headers sign_sdk_hmac sets itself; a caller's copy would either be overwritten or conflict in case only.
 _RESERVED = frozenset({"host", "x-sdk-date", "x-security-token", "authorization"})
 

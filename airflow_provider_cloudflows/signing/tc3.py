@@ -38,7 +38,6 @@ TC3_ALGORITHM = "TC3-HMAC-SHA256"
 TC3_CONTENT_TYPE = "application/json"
 TC3_SIGNED_HEADERS: tuple[str, ...] = ("content-type", "host")
 _TERMINATOR = "tc3_request"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
