@@ -31,6 +31,7 @@ from airflow_provider_cloudflows.emulator.handler import (
 )
 from airflow_provider_cloudflows.signing.acs import (
     ACS3_ALGORITHM,
+    RPC_V2_COMMON_PARAMETERS,
     RPC_V2_SIGNATURE_METHOD,
     acs3_canonical_request,
     acs3_signature,
@@ -48,22 +49,9 @@ MAX_SKEW_SECONDS = 15 * 60
 NONCE_TTL_SECONDS = 15 * 60
 """A signature nonce may not be reused within 15 minutes."""
 
-_RPC_V2_COMMON = frozenset(
-    {
-        "Action",
-        "Format",
-        "Version",
-        "Timestamp",
-        "SignatureNonce",
-        "SignatureMethod",
-        "SignatureVersion",
-        "SignatureType",
-        "AccessKeyId",
-        "SecurityToken",
-        "Signature",
-        "RegionId",
-    }
-)
+# What a server strips from an RPC v2 query to get the business parameters: the signer's common set plus
+# two optional ones clients may send.
+_RPC_V2_COMMON = RPC_V2_COMMON_PARAMETERS | {"SignatureType", "RegionId"}
 _TIME_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ")
 
 

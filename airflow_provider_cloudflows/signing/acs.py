@@ -47,7 +47,7 @@ _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 # RPC v2 common parameters: a business parameter with one of these names would silently replace a
 # signing input, so it is refused instead.
-_RPC_V2_COMMON = frozenset(
+RPC_V2_COMMON_PARAMETERS = frozenset(
     {
         "Action",
         "Format",
@@ -146,7 +146,7 @@ def sign_rpc_v2(
     ``&Signature=...``. Send it verbatim. ``timestamp`` must be timezone-aware; ``nonce`` must be unique per
     request (the server rejects a reused one with ``SignatureNonceUsed``).
     """
-    clashes = sorted(_RPC_V2_COMMON.intersection(params))
+    clashes = sorted(RPC_V2_COMMON_PARAMETERS.intersection(params))
     if clashes:
         raise ValueError(f"sign_rpc_v2: business parameters may not set {', '.join(clashes)}")
     if not nonce:
