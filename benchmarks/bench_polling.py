@@ -39,7 +39,8 @@ class PlainPollingTrigger(CloudExecutionTrigger):
 
 
 async def _one_event(trigger: CloudExecutionTrigger) -> dict[str, Any]:
-    return next(e.payload async for e in trigger.run())  # type: ignore[no-any-return]
+    events = [e.payload async for e in trigger.run()]
+    return events[0]  # type: ignore[no-any-return]
 
 
 async def long_polling(emulator: CloudEmulator, ends_after: float, interval: float) -> None:
