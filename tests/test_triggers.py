@@ -37,13 +37,19 @@ async def test_emr_success_carries_state_and_request_id(cloud_emulator: CloudEmu
     assert cloud_emulator.count("emr", "DescribeClusterFlowStatusDetail", ok=True) >= 2
 
 
-async def test_emr_trace_id_and_skipped_steps(cloud_emulator: CloudEmulator) -> None:
+async def test_emr_trace_id_and_skipped_steps(
+    cloud_emulator: CloudEmulator, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     cloud_emulator.add_execution(
         emr_flow("emr-123", trace_id="1730204629-375383-1016312", phases=[EmrPhase(at=0, status=3)])
     )
     event = await run_trigger("tencent_emr_flow", {"instance_id": "emr-123", "trace_id": "1730204629-375383-1016312"})
     assert event["outcome"] == "success"
     assert event["state"]["vendor_status"] == 3
+    captured = capsys.readouterr()
+    logged = captured.out + captured.err + caplog.text
+    assert "warning" in logged.lower()
+    assert "completed with skipped steps (FlowTotalStatus 3)" in logged
 
 
 async def test_emr_failure_names_the_failed_stage(cloud_emulator: CloudEmulator) -> None:
