@@ -47,6 +47,8 @@ class Wait:
         self.options = {k: v for k, v in (options or {}).items() if k != "memory"}
         self.memory: dict[str, Any] = dict((options or {}).get("memory") or {})
         self._unknown_warned: set[str] = set()
+        # The last observation, so that each check logs only what changed since the one before.
+        self.last: Snapshot | None = None
 
     @property
     def subject(self) -> str:
@@ -66,8 +68,9 @@ class Wait:
         ctx = CheckContext(verdict=self.verdict, wait_seconds=wait_seconds, options=self.options, memory=self.memory)
         return self.spec.check(self.identifiers, ctx)
 
-    def report(self, log: LogSink, previous: Snapshot | None, current: Snapshot) -> None:
-        """Log transitions (not one line per poll), warnings, and an unknown vendor value once."""
+    def report(self, log: LogSink, current: Snapshot) -> Verdict:
+        """Log transitions (not one line per poll), warnings and an unknown vendor value once; judge ``current``."""
+        previous, self.last = self.last, current
         for line in self.spec.changes(previous, current):
             log.info("%s: %s", self.subject, line)
         if previous is None or previous.vendor_status != current.vendor_status:
@@ -84,6 +87,7 @@ class Wait:
                     key,
                     current.request_id,
                 )
+        return self.verdict(current.vendor_status)
 
     def state(self, snapshot: Snapshot) -> dict[str, Any]:
         """The execution's state as a JSON-safe dict: the sensor's return value (XCom)."""
@@ -109,8 +113,9 @@ class Wait:
             text += f": {snapshot.reason}"
         return text + f" [RequestId: {snapshot.request_id or 'none'}]"
 
-    def timeout_event(self, last: Snapshot | None, waited: float) -> dict[str, Any]:
+    def timeout_event(self, waited: float) -> dict[str, Any]:
         """The trigger event when the wait's deadline passes first."""
+        last = self.last
         message = f"{self.subject} did not finish within the sensor's timeout ({waited:.0f}s)"
         if last is not None:
             message += f"; last seen {last.status.value} ({self.spec.table.vendor_field}={last.vendor_status!r})"
@@ -118,4 +123,9 @@ class Wait:
 
     def error_event(self, error: Mapping[str, Any], message: str) -> dict[str, Any]:
         """The trigger event when an API error ends the wait."""
-        return {"outcome": ERROR, "error": dict(error), "message": f"{self.subject}: {message}"}
+        return error_event(error, f"{self.subject}: {message}")
+
+
+def error_event(error: Mapping[str, Any], message: str) -> dict[str, Any]:
+    """An error event; also used before a :class:`Wait` exists (invalid identifiers)."""
+    return {"outcome": ERROR, "error": dict(error), "message": message}

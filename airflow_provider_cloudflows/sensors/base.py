@@ -109,8 +109,7 @@ class CloudExecutionSensor(BaseSensorOperator):
             snapshot = run_check(wait.check(wait_seconds=0.0), self.hook.get_conn())
         except CloudApiError as exc:
             raise AirflowException(f"{wait.subject}: {exc}") from None
-        wait.report(self.log, None, snapshot)
-        return snapshot, wait.verdict(snapshot.vendor_status)
+        return snapshot, wait.report(self.log, snapshot)
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         """One check: done with the state, failed loudly, or not yet."""

@@ -12,10 +12,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_cloudflows.errors import CloudApiError
 from airflow_provider_cloudflows.hooks import hook_class
-from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import arun_check
 from airflow_provider_cloudflows.status import Verdict
-from airflow_provider_cloudflows.waiting import Wait
+from airflow_provider_cloudflows.waiting import Wait, error_event
 
 MAX_LONG_POLL = 60.0
 # Long polls end a little before the deadline so the timeout event is not late by a whole request.
@@ -96,7 +95,7 @@ class CloudExecutionTrigger(BaseTrigger):
                 options=self.options,
             )
         except ValueError as exc:
-            yield TriggerEvent({"outcome": "error", "error": {"message": str(exc)}, "message": str(exc)})
+            yield TriggerEvent(error_event({"error_type": "ValueError"}, str(exc)))
             return
         try:
             hook = hook_class(wait.spec.vendor)(self.conn_id, **self.hook_overrides)
@@ -105,11 +104,10 @@ class CloudExecutionTrigger(BaseTrigger):
             yield TriggerEvent(wait.error_event({"error_type": type(exc).__name__}, str(exc)))
             return
         started = time.time()
-        previous: Snapshot | None = None
         while True:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
-                yield TriggerEvent(wait.timeout_event(previous, time.time() - started))
+                yield TriggerEvent(wait.timeout_event(time.time() - started))
                 return
             poll_started = time.monotonic()
             try:
@@ -119,17 +117,15 @@ class CloudExecutionTrigger(BaseTrigger):
             except CloudApiError as exc:
                 remaining = self._remaining()
                 if exc.retryable and remaining is not None and remaining <= 0:
-                    yield TriggerEvent(wait.timeout_event(previous, time.time() - started))
+                    yield TriggerEvent(wait.timeout_event(time.time() - started))
                 else:
                     self.log.error("%s: %s", wait.subject, exc)
                     yield TriggerEvent(wait.error_event(exc.to_dict(), str(exc)))
                 return
-            wait.report(self.log, previous, snapshot)
-            verdict = wait.verdict(snapshot.vendor_status)
+            verdict = wait.report(self.log, snapshot)
             if verdict is not Verdict.WAITING:
                 yield TriggerEvent(wait.event(snapshot, verdict))
                 return
-            previous = snapshot
             # The interval is measured from the start of the poll, so a long poll that waited server-side
             # is followed at once by the next one.
             delay = self.poll_interval * random.uniform(1 - JITTER, 1 + JITTER) - (time.monotonic() - poll_started)
