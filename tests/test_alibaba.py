@@ -150,3 +150,19 @@ def test_query_is_sent_exactly_as_canonicalized(version: str) -> None:
     query = prepared.url.split("?", 1)[1]
     assert sent.url.raw_path.decode().split("?", 1)[1] == query
     assert "%20%2A~" in query  # RFC 3986: space %20, * %2A, ~ literal
+
+
+async def test_sts_token_echoed_by_a_signature_error_is_redacted(
+    monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer, cloud_emulator: CloudEmulator
+) -> None:
+    # Alibaba answers SignatureDoesNotMatch with its string to sign, which carries the SecurityToken.
+    token = "CANARY-STS-TOKEN+/="
+    use_connections(monkeypatch, cloud_emulator_server, secret="wrong", security_token=token)
+    cloud_emulator.add_credentials("alibaba", "LTAIEMULATOR0000", "emulator-alibaba-secret", token=token)
+    event = await run_trigger(SERVICE, IDS)
+    assert event["outcome"] == "error"
+    assert event["error"]["http_status"] == 403
+    text = f"{event['message']} {event['error']}"
+    assert "***" in text or "string to sign" not in text
+    for form in (token, "CANARY-STS-TOKEN%2B%2F%3D", "CANARY-STS-TOKEN%252B%252F%253D"):
+        assert form not in text

@@ -109,7 +109,7 @@ class AlibabaApi(VendorApi[AlibabaCall]):
             except CloudApiError:
                 data = {}
             code = str(data.get("Code") or data.get("code") or f"HTTP{status}")
-            message = str(data.get("Message") or data.get("message") or f"{what} answered HTTP {status}")
+            message = self.redact(str(data.get("Message") or data.get("message") or f"{what} answered HTTP {status}"))
             request_id = data.get("RequestId") or data.get("requestId") or header_id
             raise classify(status, code, retry_after)(
                 f"{what} failed: {message}",

@@ -6,6 +6,7 @@ import abc
 import logging
 import time
 from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import quote
 
 import httpx
 from tenacity import AsyncRetrying, Retrying
@@ -49,6 +50,17 @@ class VendorApi(abc.ABC, Generic[CallT]):
     @abc.abstractmethod
     def describe(self, call: CallT) -> str:
         """A short, secret-free name of the call for logs and errors."""
+
+    def redact(self, text: str) -> str:
+        """Remove credentials from vendor text before it becomes an error message.
+
+        Alibaba answers a bad signature with the server's string to sign, which holds the STS token.
+        """
+        for secret in (self.credentials.secret, self.credentials.token):
+            if secret:
+                for form in {secret, quote(secret, safe=""), quote(quote(secret, safe=""), safe="")}:
+                    text = text.replace(form, "***")
+        return text
 
     def rate_limit(self, call: CallT) -> tuple[str, float | None]:
         """The throttling key (account and action) and the documented rate, if any."""

@@ -112,7 +112,9 @@ class HuaweiApi(VendorApi[HuaweiCall]):
                 data = {}
             # Some DWS replies carry only the legacy errCode/externalMessage pair.
             code = str(data.get("error_code") or data.get("errCode") or data.get("code") or f"HTTP{status}")
-            message = str(data.get("error_msg") or data.get("externalMessage") or data.get("message") or "")
+            message = self.redact(
+                str(data.get("error_msg") or data.get("externalMessage") or data.get("message") or "")
+            )
             cls = classify(status, code)
             raise cls(
                 f"{what} failed: {message or f'HTTP {status}'}",

@@ -96,7 +96,7 @@ class TencentApi(VendorApi[TencentCall]):
         error = response.get("Error")
         if error is not None:
             code = str(error.get("Code", "")) if isinstance(error, Mapping) else ""
-            message = str(error.get("Message", "")) if isinstance(error, Mapping) else str(error)
+            message = self.redact(str(error.get("Message", "")) if isinstance(error, Mapping) else str(error))
             raise classify(code)(
                 f"{what} failed: {message}", vendor=VENDOR, code=code or "Unknown", request_id=request_id
             )
