@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -13,6 +14,9 @@ from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.errors import AuthError, CloudApiError
 from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
+
+# Seconds a connection test may spend, retries included.
+PROBE_BUDGET = 15.0
 
 
 def extra_value(extra: Mapping[str, Any], conn_type: str, name: str) -> str | None:
@@ -37,6 +41,8 @@ class CloudHook(BaseHook):
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
     vendor_label: ClassVar[str]
+    # Connection extras a task may override (``region`` is a named argument of every hook).
+    override_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -44,12 +50,24 @@ class CloudHook(BaseHook):
         *,
         region: str | None = None,
         retry_policy: RetryPolicy | None = None,
-        **overrides: Any,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
-        self.conn_id = conn_id or self.default_conn_name
+        # Airflow builds hooks as ``Hook(**{conn_name_attr: conn_id})`` (connection tests, ``Connection.get_hook``).
+        named = kwargs.pop(self.conn_name_attr, None)
+        if conn_id is not None and named is not None and conn_id != named:
+            raise TypeError(f"{type(self).__name__}: conn_id={conn_id!r} and {self.conn_name_attr}={named!r} differ")
+        unknown = sorted(set(kwargs) - set(self.override_fields))
+        if unknown:
+            # A misspelt keyword silently testing the default connection is how a Test button lies.
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s) {unknown}; "
+                f"accepted: {self.conn_name_attr}, region, retry_policy"
+                + "".join(f", {name}" for name in self.override_fields)
+            )
+        self.conn_id = conn_id or named or self.default_conn_name
         self.region = region
-        self.overrides = {k: v for k, v in overrides.items() if v not in (None, "")}
+        self.overrides = {k: v for k, v in kwargs.items() if v not in (None, "")}
         self.retry_policy = retry_policy
         self._client: CloudClient[Any] | None = None
 
@@ -114,7 +132,8 @@ class CloudHook(BaseHook):
         """Make one cheap signed read call; say in plain words whether the credentials were accepted."""
         try:
             client = self.get_conn()
-            client.call(self.probe_call())
+            # The UI's Test button waits on this: throttling may be retried, but only for a few seconds.
+            client.call(self.probe_call(), deadline=time.time() + PROBE_BUDGET)
         except AuthError as exc:
             return False, f"{self.vendor_label} rejected the credentials or signature: {exc}"
         except CloudApiError as exc:

@@ -25,6 +25,7 @@ class HuaweiCloudHook(CloudHook):
     conn_type = "huaweicloud"
     hook_name = "Huawei Cloud"
     vendor_label = "Huawei Cloud"
+    override_fields = ("project_id",)
 
     def token_from(self, extra: Mapping[str, Any]) -> str | None:
         """The ``security_token`` extra."""

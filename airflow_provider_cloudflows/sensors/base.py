@@ -86,7 +86,8 @@ class CloudExecutionSensor(BaseSensorOperator):
         """The vendor hook, built once per task instance."""
         if self._hook is None:
             vendor = get_service(self.service).vendor
-            self._hook = hook_class(vendor)(self.conn_id, **self.hook_overrides())
+            cls = hook_class(vendor)
+            self._hook = cls(**{cls.conn_name_attr: self.conn_id}, **self.hook_overrides())
         return self._hook
 
     def _wait(self) -> Wait:

@@ -98,7 +98,8 @@ class CloudExecutionTrigger(BaseTrigger):
             yield TriggerEvent(error_event({"error_type": "ValueError"}, str(exc)))
             return
         try:
-            hook = hook_class(wait.spec.vendor)(self.conn_id, **self.hook_overrides)
+            cls = hook_class(wait.spec.vendor)
+            hook = cls(**{cls.conn_name_attr: self.conn_id}, **self.hook_overrides)
             client = await hook.aget_conn()
         except Exception as exc:  # a missing connection or a bad endpoint: say which, then stop
             yield TriggerEvent(wait.error_event({"error_type": type(exc).__name__}, str(exc)))
