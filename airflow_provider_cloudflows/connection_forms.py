@@ -5,14 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 
-def _text(label: str, description: str, *, default: str | None = None, secret: bool = False) -> dict[str, Any]:
+def _text(
+    label: str,
+    description: str,
+    *,
+    default: str | None = None,
+    secret: bool = False,
+    examples: list[str] | None = None,
+) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": ["string", "null"]}
     if default is not None:
         schema["default"] = default
+    if examples:
+        # Airflow 3's form shows no placeholder for extra fields; it offers ``examples`` as suggestions instead.
+        schema["examples"] = examples
     if secret:
         # "password" makes Airflow mask the field in the UI and treat its value as sensitive.
         schema["format"] = "password"
     return {"label": label, "schema": schema, "description": description}
+
+
+def _region(regions: str) -> dict[str, Any]:
+    """A region field suggesting ``regions`` (space-separated, the most common first)."""
+    names = regions.split()
+    return _text("Region", f"Default region, e.g. {names[0]}; a task's `region` overrides it.", examples=names)
 
 
 _ENDPOINT_HELP = (
@@ -26,7 +42,10 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
         "hook-name": "Tencent Cloud",
         "connection-type": "tencentcloud",
         "conn-fields": {
-            "region": _text("Region", "Default region, e.g. ap-guangzhou; a task's `region` overrides it."),
+            "region": _region(
+                "ap-guangzhou ap-shanghai ap-beijing ap-chengdu ap-nanjing ap-hongkong "
+                "ap-singapore ap-jakarta ap-tokyo ap-seoul na-siliconvalley eu-frankfurt"
+            ),
             "token": _text("Session token", "Temporary credentials (STS) token, if any.", secret=True),
             "endpoint": _text(
                 "Endpoint",
@@ -46,7 +65,10 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
         "hook-name": "Alibaba Cloud",
         "connection-type": "alibabacloud",
         "conn-fields": {
-            "region": _text("Region", "Default region, e.g. cn-hangzhou; a task's `region` overrides it."),
+            "region": _region(
+                "cn-hangzhou cn-shanghai cn-beijing cn-shenzhen cn-zhangjiakou "
+                "cn-hongkong ap-southeast-1 ap-northeast-1 us-west-1 us-east-1 eu-central-1"
+            ),
             "security_token": _text("STS security token", "Temporary credentials token, if any.", secret=True),
             "endpoint": _text(
                 "Endpoint",
@@ -70,7 +92,10 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
         "hook-name": "Huawei Cloud",
         "connection-type": "huaweicloud",
         "conn-fields": {
-            "region": _text("Region", "Default region, e.g. cn-north-4; a task's `region` overrides it."),
+            "region": _region(
+                "cn-north-4 cn-east-3 cn-south-1 cn-north-1 ap-southeast-1 "
+                "ap-southeast-3 af-south-1 la-south-2 eu-west-101 tr-west-1"
+            ),
             "project_id": _text("Project ID", "The project of the region; a task's `project_id` overrides it."),
             "security_token": _text("Security token", "Temporary AK/SK token, if any.", secret=True),
             "endpoint": _text(

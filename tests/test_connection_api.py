@@ -88,3 +88,14 @@ def test_hook_built_like_airflow_builds_it(conn_type: str) -> None:
     assert hook.conn_id == "some_conn"
     with pytest.raises(TypeError, match="unexpected keyword"):
         cls(conn_idd="typo")
+
+
+@pytest.mark.parametrize("conn_type", VENDORS)
+def test_form_served_with_region_suggestions(api_client: Any, conn_type: str) -> None:
+    response = api_client.get("/ui/connections/hook_meta")
+    assert response.status_code == 200, response.text
+    (meta,) = [m for m in response.json() if m["connection_type"] == conn_type]
+    region = meta["extra_fields"]["region"]
+    # What the React form turns into "Start typing to see options" plus a list; a placeholder key is ignored.
+    assert region["schema"]["examples"], region
+    assert meta["standard_fields"]["password"]["title"], meta["standard_fields"]

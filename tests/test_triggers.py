@@ -179,6 +179,8 @@ async def test_batch_failure_reports_instances(cloud_emulator: CloudEmulator) ->
     event = await run_trigger("tencent_batch_task", {"job_id": "job-97zcl3wt", "task_name": "A"})
     assert event["outcome"] == "failure"
     assert "instance 1 FAILED (ExitCode 137): OOMKilled" in event["message"]
+    # The emulator, like Batch, also sets StateDetailedReason to "ExitCode: 137": said once, not twice.
+    assert event["message"].count("137") == 1, event["message"]
     assert event["state"]["TaskInstanceMetrics"]["FailedCount"] == 1
 
 

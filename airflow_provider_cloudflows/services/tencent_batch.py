@@ -18,13 +18,17 @@ _FAILED_INSTANCE_STATES = ("FAILED", "FAILED_INTERRUPTED")
 
 
 def _instance_line(instance: Mapping[str, Any]) -> str:
+    code = instance.get("ExitCode")
     reason = instance.get("StateReason") or "no StateReason"
     detail = instance.get("StateDetailedReason")
-    text = (
-        f"instance {instance.get('TaskInstanceIndex')} {instance.get('TaskInstanceState')} "
-        f"(ExitCode {instance.get('ExitCode')}): {reason}"
-    )
-    return text + (f" ({detail})" if detail else "")
+    text = f"instance {instance.get('TaskInstanceIndex')} {instance.get('TaskInstanceState')}"
+    if code is not None:
+        text += f" (ExitCode {code})"
+    text += f": {reason}"
+    # Batch often fills StateDetailedReason with nothing but "ExitCode: N", which the line already says.
+    if detail and str(detail) != str(reason) and str(detail).replace(" ", "") != f"ExitCode:{code}":
+        text += f" ({detail})"
+    return text
 
 
 class TencentBatchTask(ServiceSpec):
