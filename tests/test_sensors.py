@@ -109,9 +109,44 @@ def test_construction_errors_name_the_parameter() -> None:
 def test_deferrable_defaults_to_the_airflow_setting() -> None:
     import inspect
 
-    from airflow.sdk import conf
-
+    from airflow_provider_cloudflows.compat import conf
     from airflow_provider_cloudflows.sensors.base import CloudExecutionSensor
 
     default = inspect.signature(CloudExecutionSensor.__init__).parameters["deferrable"].default
     assert default == conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+def test_throttled_first_check_defers_instead_of_failing(cloud_emulator: CloudEmulator, out: Output) -> None:
+    # The worker's limiter cannot know the triggerer's traffic: every attempt of its first check is throttled.
+    _running_then(cloud_emulator, EmrPhase(at=0.6, status=2))
+    cloud_emulator.inject("throttle", service="emr", count=5)
+    run, ti, text = out.run("sensor_deferrable")
+    assert ti.state == TaskInstanceState.SUCCESS, text
+    assert "check failed transiently" in text
+    assert DEFER_LINE in text
+    assert ti.xcom_pull(task_ids="wait")["status"] == "SUCCEEDED"
+    assert cloud_emulator.count("emr") >= 6
+
+
+def test_poke_mode_waits_through_a_transient_failure(cloud_emulator: CloudEmulator, out: Output) -> None:
+    _running_then(cloud_emulator, EmrPhase(at=0.6, status=2))
+    cloud_emulator.inject("server_error", service="emr", count=5)
+    run, ti, text = out.run("sensor_poke")
+    assert ti.state == TaskInstanceState.SUCCESS, text
+    assert "check failed transiently" in text
+
+
+def test_defer_timeout_leaves_the_provider_a_margin(cloud_emulator: CloudEmulator) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from airflow_provider_cloudflows.sensors.base import DEFER_TIMEOUT_MARGIN
+
+    _running_then(cloud_emulator, EmrPhase(at=60, status=2))
+    sensor = TencentEmrFlowSensor(task_id="t", instance_id="emr-123", flow_id="42", deferrable=True, timeout=100)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})  # type: ignore[arg-type]
+    # Airflow's "Trigger timeout" would otherwise race the provider's own event, which names the last state.
+    assert deferred.value.timeout is not None
+    assert deferred.value.timeout.total_seconds() == 100 + DEFER_TIMEOUT_MARGIN
+    kwargs = deferred.value.trigger.serialize()[1]
+    assert kwargs["timeout"] == 100

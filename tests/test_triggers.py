@@ -10,6 +10,7 @@ import pytest
 from airflow_provider_cloudflows.emulator import BatchPhase, CloudEmulator, EmrPhase, batch_task, cynosdb_flow, emr_flow
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.transport.pool import POOL
+from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 from tests.helpers import run_trigger, use_connections
 
 EMR_IDS = {"instance_id": "emr-123", "flow_id": "42"}
@@ -227,3 +228,20 @@ async def test_restarted_trigger_past_its_deadline_times_out_without_calling(clo
     event = await run_trigger("tencent_cynosdb_flow", {"flow_id": 322}, deadline=time.time() - 1)
     assert event["outcome"] == "timeout"
     assert cloud_emulator.count() == 0
+
+
+async def test_timeout_message_states_the_sensor_timeout_after_a_restart(cloud_emulator: CloudEmulator) -> None:
+    # Restarted near its deadline, the trigger's own age (about 0 s) would be a misleading figure.
+    trigger = CloudExecutionTrigger(
+        service="tencent_cynosdb_flow",
+        identifiers={"flow_id": 322},
+        conn_id="tencentcloud_default",
+        deadline=time.time() - 1,
+        timeout=3600,
+    )
+    # Rebuilt from its serialized kwargs, as a new triggerer does.
+    classpath, kwargs = trigger.serialize()
+    events = [event.payload async for event in CloudExecutionTrigger(**kwargs).run()]
+    (event,) = events
+    assert event["outcome"] == "timeout"
+    assert "within the sensor's timeout (3600s)" in event["message"]

@@ -23,6 +23,12 @@ from airflow_provider_cloudflows.waiting import ERROR, TIMEOUT, Wait
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+# Airflow's own defer timeout fires this long after the trigger's deadline, so that the provider's timeout
+# event (naming the last state seen) wins the race; Airflow's stays the backstop when no triggerer runs.
+DEFER_TIMEOUT_MARGIN = 30.0
+# A worker-side check (the first one before deferring, or a poke) spends at most this long, retries included.
+CHECK_BUDGET = 60.0
+
 
 class CloudExecutionSensor(BaseSensorOperator):
     """Wait for a cloud execution to reach a terminal status.
@@ -87,7 +93,9 @@ class CloudExecutionSensor(BaseSensorOperator):
         if self._hook is None:
             vendor = get_service(self.service).vendor
             cls = hook_class(vendor)
-            self._hook = cls(**{cls.conn_name_attr: self.conn_id}, **self.hook_overrides())
+            # Built as Airflow builds hooks: with the connection id under the hook's conn_name_attr keyword.
+            kwargs: dict[str, Any] = {cls.conn_name_attr: self.conn_id, **self.hook_overrides()}
+            self._hook = cls(**kwargs)
         return self._hook
 
     def _wait(self) -> Wait:
@@ -105,17 +113,30 @@ class CloudExecutionSensor(BaseSensorOperator):
             raise AirflowException(f"{self.task_id}: {exc}") from None
         return self._wait_state
 
-    def _observe(self, wait: Wait) -> tuple[Snapshot, Verdict]:
+    def _observe(self, wait: Wait) -> tuple[Snapshot, Verdict] | None:
+        """One check from the worker; ``None`` when it failed transiently (throttled, 5xx, network).
+
+        A transient failure is not an outcome: a poke returns "not yet", a deferrable sensor defers anyway.
+        The worker's rate limiter knows nothing of the triggerer's traffic, so a first check may well be
+        throttled when hundreds of waits share an account.
+        """
+        deadline = time.time() + min(float(self.timeout), CHECK_BUDGET)
         try:
-            snapshot = run_check(wait.check(wait_seconds=0.0), self.hook.get_conn())
+            snapshot = run_check(wait.check(wait_seconds=0.0), self.hook.get_conn(), deadline=deadline)
         except CloudApiError as exc:
+            if exc.retryable:
+                self.log.warning("%s: check failed transiently, waiting on: %s", wait.subject, exc)
+                return None
             raise AirflowException(f"{wait.subject}: {exc}") from None
         return snapshot, wait.report(self.log, snapshot)
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         """One check: done with the state, failed loudly, or not yet."""
         wait = self._wait()
-        snapshot, verdict = self._observe(wait)
+        observed = self._observe(wait)
+        if observed is None:
+            return False
+        snapshot, verdict = observed
         if verdict is Verdict.FAILURE:
             raise CloudExecutionFailed(wait.describe(snapshot))
         if verdict is Verdict.SUCCESS:
@@ -127,17 +148,20 @@ class CloudExecutionSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         wait = self._wait()
-        snapshot, verdict = self._observe(wait)
-        if verdict is Verdict.FAILURE:
-            raise CloudExecutionFailed(wait.describe(snapshot))
-        if verdict is Verdict.SUCCESS:
-            return wait.state(snapshot)
+        observed = self._observe(wait)
+        if observed is not None:
+            snapshot, verdict = observed
+            if verdict is Verdict.FAILURE:
+                raise CloudExecutionFailed(wait.describe(snapshot))
+            if verdict is Verdict.SUCCESS:
+                return wait.state(snapshot)
         self.defer(
             trigger=CloudExecutionTrigger(
                 service=self.service,
                 identifiers=wait.identifiers,
                 conn_id=self.conn_id,
                 deadline=time.time() + self.timeout,
+                timeout=float(self.timeout),
                 poll_interval=self.poke_interval,
                 hook_overrides={k: v for k, v in self.hook_overrides().items() if v is not None},
                 success_states=self.success_states,
@@ -146,7 +170,7 @@ class CloudExecutionSensor(BaseSensorOperator):
             ),
             method_name="execute_complete",
             # Airflow enforces this even if the trigger were lost, and reports it as AirflowSensorTimeout.
-            timeout=timedelta(seconds=self.timeout),
+            timeout=timedelta(seconds=self.timeout + DEFER_TIMEOUT_MARGIN),
         )
 
     def execute_complete(self, context: Context, event: Mapping[str, Any]) -> Any:

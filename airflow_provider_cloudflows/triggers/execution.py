@@ -38,6 +38,7 @@ class CloudExecutionTrigger(BaseTrigger):
         identifiers: Mapping[str, Any],
         conn_id: str,
         deadline: float | None,
+        timeout: float | None = None,
         poll_interval: float = 30.0,
         hook_overrides: Mapping[str, Any] | None = None,
         success_states: list[str] | None = None,
@@ -51,6 +52,8 @@ class CloudExecutionTrigger(BaseTrigger):
         self.identifiers = dict(identifiers)
         self.conn_id = conn_id
         self.deadline = deadline
+        # The sensor's own timeout, for the message: after a restart the trigger's age says nothing.
+        self.timeout = timeout
         self.poll_interval = float(poll_interval)
         self.hook_overrides = dict(hook_overrides or {})
         self.success_states = list(success_states) if success_states is not None else None
@@ -66,6 +69,7 @@ class CloudExecutionTrigger(BaseTrigger):
                 "identifiers": self.identifiers,
                 "conn_id": self.conn_id,
                 "deadline": self.deadline,
+                "timeout": self.timeout,
                 "poll_interval": self.poll_interval,
                 "hook_overrides": self.hook_overrides,
                 "success_states": self.success_states,
@@ -76,6 +80,9 @@ class CloudExecutionTrigger(BaseTrigger):
 
     def _remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.time()
+
+    def _timeout_seconds(self, started: float) -> float:
+        return self.timeout if self.timeout is not None else time.time() - started
 
     def _long_poll_seconds(self, wait: Wait) -> float:
         if not wait.spec.supports_long_polling:
@@ -99,7 +106,8 @@ class CloudExecutionTrigger(BaseTrigger):
             return
         try:
             cls = hook_class(wait.spec.vendor)
-            hook = cls(**{cls.conn_name_attr: self.conn_id}, **self.hook_overrides)
+            kwargs: dict[str, Any] = {cls.conn_name_attr: self.conn_id, **self.hook_overrides}
+            hook = cls(**kwargs)
             client = await hook.aget_conn()
         except Exception as exc:  # a missing connection or a bad endpoint: say which, then stop
             yield TriggerEvent(wait.error_event({"error_type": type(exc).__name__}, str(exc)))
@@ -108,7 +116,7 @@ class CloudExecutionTrigger(BaseTrigger):
         while True:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
-                yield TriggerEvent(wait.timeout_event(time.time() - started))
+                yield TriggerEvent(wait.timeout_event(self._timeout_seconds(started)))
                 return
             poll_started = time.monotonic()
             try:
@@ -118,7 +126,7 @@ class CloudExecutionTrigger(BaseTrigger):
             except CloudApiError as exc:
                 remaining = self._remaining()
                 if exc.retryable and remaining is not None and remaining <= 0:
-                    yield TriggerEvent(wait.timeout_event(time.time() - started))
+                    yield TriggerEvent(wait.timeout_event(self._timeout_seconds(started)))
                 else:
                     self.log.error("%s: %s", wait.subject, exc)
                     yield TriggerEvent(wait.error_event(exc.to_dict(), str(exc)))
