@@ -43,9 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"cloudflows emulator listening on {server.url}", flush=True)
     if args.scenario:
         print(f"scenario {args.scenario!r} loaded: {len(emulator.executions)} executions", flush=True)
-    print("# point Airflow at it:", flush=True)
-    for name, value in server.airflow_connections().items():
+    connections = server.airflow_connections()
+    print("# point Airflow at it: either export these in EVERY component's environment", flush=True)
+    print("# (api-server, scheduler, dag-processor, triggerer, workers) ...", flush=True)
+    for name, value in connections.items():
         print(f"export {name}={shlex.quote(value)}", flush=True)
+    print("# ... or store them once in the metadata DB, where every component reads them:", flush=True)
+    for name, value in connections.items():
+        conn_id = name.removeprefix("AIRFLOW_CONN_").lower()
+        print(f"airflow connections add {conn_id} --conn-json {shlex.quote(value)}", flush=True)
     try:
         while not stop.wait(0.5):
             pass

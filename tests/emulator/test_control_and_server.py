@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -173,8 +174,11 @@ def test_cli_demo_scenario() -> None:
         first = process.stdout.readline()
         assert first.startswith("cloudflows emulator listening on http://127.0.0.1:")
         url = first.split()[-1]
-        lines = [process.stdout.readline() for _ in range(5)]
+        lines = [process.stdout.readline() for _ in range(10)]
         assert any(line.startswith("export AIRFLOW_CONN_TENCENTCLOUD_DEFAULT=") for line in lines)
+        adds = [shlex.split(line) for line in lines if line.startswith("airflow connections add ")]
+        assert [a[3] for a in adds] == ["tencentcloud_default", "alibabacloud_default", "huaweicloud_default"]
+        assert all(url in json.loads(a[5])["extra"]["endpoint"] for a in adds)
         executions = httpx.get(f"{url}/_emulator/executions").json()["executions"]
         assert {tuple(e["key"]) for e in executions} == {
             ("emr-demo01", "FlowId", "1001"),
