@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,8 +47,23 @@ class Verdict(str, enum.Enum):
     WAITING = "waiting"
 
 
+def show(value: Any, limit: int = 80) -> str:
+    """A bounded ``repr`` of a vendor value for messages: whatever the network sent, it cannot raise or flood."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        # repr() of an int with thousands of digits raises ValueError (Python 3.11's int/str limit).
+        return f"<integer of {value.bit_length()} bits>"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<unprintable {type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def vendor_key(value: Any) -> str:
-    """Normalize a vendor-native state value for lookups: EMR sends ``2``, users may write ``"2"``."""
+    """Normalize a *user-supplied* state value for lookups: EMR sends ``2``, users may write ``"2"``.
+
+    Lenient on purpose, for input only; a vendor's answer is matched exactly (:meth:`StateTable.exact_key`).
+    """
     if isinstance(value, bool):
         # bool is an int subclass; no vendor state is boolean, so refuse to conflate True with 1.
         raise TypeError(f"state values are strings or integers, not {value!r}")
@@ -67,12 +83,31 @@ class StateTable:
     vendor_field: str
     states: Mapping[str, ExecutionStatus]
     descriptions: Mapping[str, str] = field(default_factory=dict)
+    # The documented JSON type of the vendor's value (EMR and CynosDB send integers, the others strings).
+    value_type: type = str
+
+    def exact_key(self, value: Any) -> str | None:
+        """The table key of a vendor value, only if it is exactly a documented value of the documented type.
+
+        ``"2 "``, ``2.0``, ``"2"`` for an integer field, ``"Succeeded\n"`` or ``True`` are not: they prove
+        nothing, so they are ``None`` (UNKNOWN), never coerced into a success.
+        """
+        # type() rather than isinstance(): bool is an int subclass, and str subclasses are not JSON.
+        if type(value) is not self.value_type:
+            return None
+        if self.value_type is int:
+            # Compared as integers: str() of an int with thousands of digits raises in Python 3.11+.
+            return str(value) if value in self._int_keys else None
+        return value if isinstance(value, str) and value in self.states else None
+
+    @functools.cached_property
+    def _int_keys(self) -> frozenset[int]:
+        return frozenset(int(k) for k in self.states)
 
     def status_of(self, value: Any) -> ExecutionStatus:
-        """Map one vendor value; anything not in the table is ``UNKNOWN``."""
-        if value is None:
-            return ExecutionStatus.UNKNOWN
-        return self.states.get(vendor_key(value), ExecutionStatus.UNKNOWN)
+        """Map one vendor value; anything not exactly in the table is ``UNKNOWN``."""
+        key = self.exact_key(value)
+        return ExecutionStatus.UNKNOWN if key is None else self.states[key]
 
     def default_success(self) -> frozenset[str]:
         """Vendor values that end the wait successfully unless overridden."""
@@ -104,9 +139,10 @@ class StateTable:
         failure_states: Iterable[str] | None = None,
     ) -> Verdict:
         """Decide success, failure or keep waiting for one observed vendor value."""
-        if value is None:
+        key = self.exact_key(value)
+        if key is None:
+            # UNKNOWN is never success, and not an end either: the wait goes on (and logs it once).
             return Verdict.WAITING
-        key = vendor_key(value)
         success = frozenset(success_states) if success_states is not None else self.default_success()
         failure = frozenset(failure_states) if failure_states is not None else self.default_failure()
         if key in success:

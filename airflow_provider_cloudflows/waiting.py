@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from airflow_provider_cloudflows.services import get_service
 from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot
-from airflow_provider_cloudflows.status import ExecutionStatus, Verdict
+from airflow_provider_cloudflows.status import ExecutionStatus, Verdict, show
 
 
 class LogSink(Protocol):
@@ -77,7 +77,7 @@ class Wait:
             for warning in self.spec.warnings(current):
                 log.warning("%s: %s", self.subject, warning)
         if current.status is ExecutionStatus.UNKNOWN and current.vendor_status is not None:
-            key = repr(current.vendor_status)
+            key = show(current.vendor_status)
             if key not in self._unknown_warned:
                 self._unknown_warned.add(key)
                 log.warning(
@@ -108,7 +108,9 @@ class Wait:
 
     def describe(self, snapshot: Snapshot) -> str:
         """One line naming the vendor status, the reason and the RequestId."""
-        text = f"{self.subject} is {snapshot.status.value} ({self.spec.table.vendor_field}={snapshot.vendor_status!r})"
+        text = (
+            f"{self.subject} is {snapshot.status.value} ({self.spec.table.vendor_field}={show(snapshot.vendor_status)})"
+        )
         if snapshot.reason:
             text += f": {snapshot.reason}"
         return text + f" [RequestId: {snapshot.request_id or 'none'}]"
@@ -118,7 +120,7 @@ class Wait:
         last = self.last
         message = f"{self.subject} did not finish within the sensor's timeout ({waited:.0f}s)"
         if last is not None:
-            message += f"; last seen {last.status.value} ({self.spec.table.vendor_field}={last.vendor_status!r})"
+            message += f"; last seen {last.status.value} ({self.spec.table.vendor_field}={show(last.vendor_status)})"
         return {"outcome": TIMEOUT, "state": self.state(last) if last else None, "message": message}
 
     def error_event(self, error: Mapping[str, Any], message: str) -> dict[str, Any]:

@@ -93,3 +93,47 @@ def test_override_typo_is_a_clear_error() -> None:
         table.validate_overrides("success_states", ["SUCCEEDED"])
     with pytest.raises(ValueError, match="list of"):
         table.validate_overrides("failure_states", "FAILED")
+
+
+# Near-misses of every documented value: whitespace, case, float or string forms of integers, booleans.
+def _near_misses(value: object) -> list[object]:
+    if isinstance(value, int):
+        return [str(value), f" {value}", f"{value} ", f"{value}\n", float(value), [value], {"v": value}]
+    text = str(value)
+    return [f" {text}", f"{text} ", f"{text}\n", text.lower(), text.upper() if text != text.upper() else text.title()]
+
+
+@pytest.mark.parametrize(("service", "value", "status", "verdict"), DOCUMENTED)
+def test_coerced_vendor_values_are_unknown(service: str, value: object, status: S, verdict: V) -> None:
+    table = get_service(service).table
+    for miss in _near_misses(value):
+        if miss == value:  # e.g. an upper-case value's .upper()
+            continue
+        assert table.status_of(miss) is S.UNKNOWN, miss
+        assert table.verdict(miss) is V.WAITING, miss
+        # Even with the value itself among the user's overrides, a near-miss proves nothing.
+        success = table.validate_overrides("success_states", [value])
+        assert table.verdict(miss, success_states=success) is V.WAITING, miss
+
+
+@pytest.mark.parametrize("service", service_names())
+def test_hostile_values_never_raise(service: str) -> None:
+    table = get_service(service).table
+    for value in (True, False, 10**5000, -(10**5000), float("nan"), float("inf"), b"2", object()):
+        assert table.status_of(value) is S.UNKNOWN
+        assert table.verdict(value) is V.WAITING
+
+
+def test_user_overrides_stay_lenient() -> None:
+    table = get_service("tencent_emr_flow").table
+    success = table.validate_overrides("success_states", ["2", " 3 "])
+    assert table.verdict(2, success_states=success) is V.SUCCESS
+    assert table.verdict(3, success_states=success) is V.SUCCESS
+
+
+def test_show_is_bounded() -> None:
+    from airflow_provider_cloudflows.status import show
+
+    assert show(10**5000).startswith("<integer of")
+    assert len(show("x" * 10_000)) == 80
+    assert show(2) == "2"

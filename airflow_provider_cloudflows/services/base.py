@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from airflow_provider_cloudflows.status import ExecutionStatus, StateTable, Verdict
+from airflow_provider_cloudflows.status import ExecutionStatus, StateTable, Verdict, show
 from airflow_provider_cloudflows.transport.messages import ApiResponse
 
 
@@ -73,9 +73,10 @@ class ServiceSpec(abc.ABC):
         """Log lines for what changed since the previous observation (status and progress by default)."""
         lines: list[str] = []
         if previous is None or previous.vendor_status != current.vendor_status:
-            meaning = self.table.descriptions.get(str(current.vendor_status))
+            key = self.table.exact_key(current.vendor_status)
+            meaning = self.table.descriptions.get(key) if key is not None else None
             status = f"{current.status.value}: {meaning}" if meaning else current.status.value
-            lines.append(f"{self.table.vendor_field} is now {current.vendor_status!r} ({status})")
+            lines.append(f"{self.table.vendor_field} is now {show(current.vendor_status)} ({status})")
         if current.progress is not None and (previous is None or previous.progress != current.progress):
             lines.append(f"progress {current.progress:.0%}")
         return lines

@@ -22,6 +22,7 @@ class TencentCynosdbFlow(ServiceSpec):
         "Status",
         {"0": S.SUCCEEDED, "1": S.FAILED, "2": S.RUNNING},
         {"0": "succeeded", "1": "failed", "2": "processing"},
+        value_type=int,
     )
 
     def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:

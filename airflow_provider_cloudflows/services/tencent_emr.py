@@ -31,6 +31,7 @@ class TencentEmrFlow(ServiceSpec):
             "-1": "failed",
             "-3": "blocked (a failure unless removed from failure_states)",
         },
+        value_type=int,
     )
 
     def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:
