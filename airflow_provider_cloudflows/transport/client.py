@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 import time
 from typing import Any, ClassVar, Generic, TypeVar
@@ -12,11 +13,12 @@ import httpx
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.errors import TransportError
+from airflow_provider_cloudflows.errors import CloudApiError, TransportError
+from airflow_provider_cloudflows.transport import pool
 from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
-from airflow_provider_cloudflows.transport.pool import DEFAULT_TIMEOUT, POOL
-from airflow_provider_cloudflows.transport.retry import RetryPolicy
+from airflow_provider_cloudflows.transport.pool import DEFAULT_TIMEOUT
+from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED, POOL_TIMEOUT, RetryLedger, RetryPolicy
 from airflow_provider_cloudflows.transport.throttle import DOCUMENTED_RATE_LIMITS, LIMITER
 
 log = logging.getLogger(__name__)
@@ -86,55 +88,102 @@ class CloudClient(Generic[CallT]):
         """The vendor name carried by errors."""
         return self.api.vendor
 
-    def _timeout(self, request: HttpRequest) -> httpx.Timeout:
-        if request.read_timeout is None:
-            return DEFAULT_TIMEOUT
-        return httpx.Timeout(
-            connect=DEFAULT_TIMEOUT.connect,
-            read=request.read_timeout,
-            write=DEFAULT_TIMEOUT.write,
-            pool=DEFAULT_TIMEOUT.pool,
-        )
+    def _timeout(self, request: HttpRequest, remaining: float | None) -> httpx.Timeout:
+        """The client's phase timeouts, the long poll's read timeout, each capped by the time left."""
+        phases = {
+            "connect": DEFAULT_TIMEOUT.connect,
+            "read": request.read_timeout if request.read_timeout is not None else DEFAULT_TIMEOUT.read,
+            "write": DEFAULT_TIMEOUT.write,
+            # Read at call time: a test may shrink it.
+            "pool": pool.POOL_WAIT,
+        }
+        if remaining is not None:
+            phases = {name: remaining if value is None else min(value, remaining) for name, value in phases.items()}
+        return httpx.Timeout(**phases)
 
     def _transport_error(self, call: CallT, request: HttpRequest, exc: Exception) -> TransportError:
+        if isinstance(exc, httpx.PoolTimeout):
+            # Never sent: every connection of the pool was busy. Transient, retried without using an attempt.
+            return TransportError(
+                f"{self.api.describe(call)} found no free connection: every pooled connection stayed busy",
+                vendor=self.vendor,
+                code=POOL_TIMEOUT,
+            )
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
         return TransportError(
             _scrub(f"{self.api.describe(call)} {kind}: {type(exc).__name__}: {exc}", request),
             vendor=self.vendor,
         )
 
-    def _prepare(self, call: CallT) -> tuple[HttpRequest, dict[str, Any]]:
+    def _deadline_error(self, call: CallT, sent: bool) -> TransportError:
+        what = "cut off" if sent else "not sent"
+        return TransportError(
+            f"{self.api.describe(call)} {what}: the wait's deadline has passed",
+            vendor=self.vendor,
+            code=DEADLINE_EXCEEDED,
+        )
+
+    def _prepare(self, call: CallT, deadline: float | None) -> tuple[HttpRequest, dict[str, Any], float | None]:
         # Signed at send time, after any throttling wait, so the timestamp is fresh.
         request = self.api.prepare(call, time.time())
-        kwargs = {"headers": dict(request.headers), "content": request.content, "timeout": self._timeout(request)}
-        return request, kwargs
+        remaining = None if deadline is None else deadline - time.time()
+        if remaining is not None and remaining <= 0:
+            raise self._deadline_error(call, sent=False)
+        kwargs = {
+            "headers": dict(request.headers),
+            "content": request.content,
+            "timeout": self._timeout(request, remaining),
+        }
+        return request, kwargs, remaining
 
-    def _send_sync(self, call: CallT) -> ApiResponse:
+    def _send_sync(self, call: CallT, deadline: float | None) -> ApiResponse:
         LIMITER.wait_sync(*self.api.rate_limit(call))
-        request, kwargs = self._prepare(call)
+        request, kwargs, _ = self._prepare(call, deadline)
         try:
-            response = POOL.sync_client().request(request.method, request.url, **kwargs)
+            response = pool.POOL.sync_client().request(request.method, request.url, **kwargs)
         except httpx.HTTPError as exc:
             raise self._transport_error(call, request, exc) from None
         return self.api.parse(call, response.status_code, response.headers, response.content)
 
-    async def _send_async(self, call: CallT) -> ApiResponse:
+    async def _send_async(self, call: CallT, deadline: float | None) -> ApiResponse:
         await LIMITER.wait(*self.api.rate_limit(call))
-        request, kwargs = self._prepare(call)
+        request, kwargs, remaining = self._prepare(call, deadline)
+        # Long polls hold their connection for up to a minute: they get a pool of their own, so they can
+        # never take the connections short polls need.
+        client = pool.POOL.long_poll_client() if request.read_timeout is not None else pool.POOL.async_client()
         try:
-            response = await POOL.async_client().request(request.method, request.url, **kwargs)
+            # The phase timeouts bound each wait for a connection, a write or a read; this bounds the whole
+            # exchange (pool wait included) by the deadline.
+            response = await asyncio.wait_for(client.request(request.method, request.url, **kwargs), remaining)
         except httpx.HTTPError as exc:
             raise self._transport_error(call, request, exc) from None
+        except asyncio.TimeoutError:
+            raise self._deadline_error(call, sent=True) from None
         return self.api.parse(call, response.status_code, response.headers, response.content)
 
     def call(self, call: CallT, *, deadline: float | None = None) -> ApiResponse:
         """Perform ``call`` synchronously, retrying transient failures."""
         retrying = Retrying(**self.policy.tenacity_kwargs(deadline))  # type: ignore[arg-type]
-        result: ApiResponse = retrying(self._send_sync, call)
+        result: ApiResponse = retrying(self._send_sync, call, deadline)
         return result
 
     async def acall(self, call: CallT, *, deadline: float | None = None) -> ApiResponse:
-        """Perform ``call`` on the running event loop, retrying transient failures."""
-        retrying = AsyncRetrying(**self.policy.tenacity_kwargs(deadline))  # type: ignore[arg-type]
-        result: ApiResponse = await retrying(self._send_async, call)
+        """Perform ``call`` on the running event loop, retrying transient failures within ``deadline``.
+
+        When the deadline, not the attempt count, ends the retries, the last transient error is raised at
+        the deadline rather than before it: the trigger then reports the wait's timeout, not an error.
+        """
+        ledger = RetryLedger()
+        retrying = AsyncRetrying(**self.policy.tenacity_kwargs(deadline, ledger))  # type: ignore[arg-type]
+        try:
+            result: ApiResponse = await retrying(self._send_async, call, deadline)
+        except CloudApiError as exc:
+            if deadline is not None and exc.retryable and ledger.stopped_by_deadline:
+                # asyncio sleeps on the monotonic clock, the deadline is wall-clock: top up if it woke early.
+                for _ in range(3):
+                    left = deadline - time.time()
+                    if left <= 0:
+                        break
+                    await asyncio.sleep(left + 0.001)
+            raise
         return result

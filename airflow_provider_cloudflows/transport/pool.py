@@ -1,8 +1,29 @@
-"""Process-wide httpx clients: one per event loop for async callers, one per process for sync callers.
+"""Process-wide httpx clients: two per event loop for async callers, one per process for sync callers.
 
-A triggerer runs every trigger on one event loop, so all triggers share one ``AsyncClient`` and its
-keep-alive connection pools (httpx keeps a pool per origin inside a client). No client is built per poll,
-and the number of clients is bounded by the number of live event loops, so none leaks.
+A triggerer runs every trigger on one event loop. Per loop there are two shared ``AsyncClient`` objects,
+each with its own connection pool (httpx keeps one pool per client, split by origin inside it):
+
+- **short polls** (``async_client``): every ordinary request. ``SHORT_POLL_LIMITS`` allows 100 connections
+  at once; such a request holds its connection for milliseconds, so 100 serve thousands of waits.
+- **long polls** (``long_poll_client``): requests the server may hold open (CloudFlow ``DescribeExecution``
+  with ``WaitTimeSeconds`` > 0, i.e. a request with a ``read_timeout`` override). Over HTTP/1.1 every
+  long poll in flight owns a connection for up to a minute, so sharing a pool with short polls lets ~100
+  long polls starve every other trigger (issue 7: ``PoolTimeout`` failures across all five services). In
+  their own pool they can never take a short poll's connection. ``LONG_POLL_LIMITS`` allows 1,000
+  connections: a trigger holds at most one long poll at a time and 1,000 is the triggerer's default
+  ``[triggerer] capacity``, so a triggerer at its default capacity never waits for one. Beyond that (a larger
+  configured capacity), a long poll queues for a connection within its wait's deadline rather than letting
+  the process run out of file descriptors; it is not unbounded for that reason.
+
+Keep-alive equals the connection limit in both pools: an idle kept-alive connection costs one socket, while
+closing connections above a small keep-alive cap after every burst of concurrent polls and reopening them on
+the next one (a TCP, and in production TLS, handshake each) is what collapsed the loop with 200 waits.
+
+Waiting for a free connection is bounded per attempt by ``POOL_WAIT`` and by the wait's deadline (see
+``client.py``); a pool timeout is transient and is retried without using up an attempt.
+
+No client is built per poll, and the number of clients is bounded by twice the number of live event loops,
+so none leaks. ``clients_built`` counts every client ever built (tests and benchmarks read it).
 """
 
 from __future__ import annotations
@@ -13,8 +34,24 @@ import threading
 
 import httpx
 
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=30.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0)
+# How long one attempt waits for a free connection before it is retried (never past the deadline).
+POOL_WAIT = 30.0
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=POOL_WAIT)
+KEEPALIVE_EXPIRY = 30.0
+SHORT_POLL_CONNECTIONS = 100
+LONG_POLL_CONNECTIONS = 1000
+SHORT_POLL_LIMITS = httpx.Limits(
+    max_connections=SHORT_POLL_CONNECTIONS,
+    max_keepalive_connections=SHORT_POLL_CONNECTIONS,
+    keepalive_expiry=KEEPALIVE_EXPIRY,
+)
+LONG_POLL_LIMITS = httpx.Limits(
+    max_connections=LONG_POLL_CONNECTIONS,
+    max_keepalive_connections=LONG_POLL_CONNECTIONS,
+    keepalive_expiry=KEEPALIVE_EXPIRY,
+)
+# Kept for callers of the old name: the limits of the short-poll (and sync) clients.
+DEFAULT_LIMITS = SHORT_POLL_LIMITS
 
 
 class ClientPool:
@@ -22,30 +59,41 @@ class ClientPool:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._async: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
+        # (loop id, long poll?) -> (loop, client)
+        self._async: dict[tuple[int, bool], tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
         self._sync: httpx.Client | None = None
         self.clients_built = 0
 
     def async_client(self) -> httpx.AsyncClient:
-        """The shared client of the running event loop."""
+        """The running event loop's shared client for ordinary (short) requests."""
+        return self._client_of_loop(long_poll=False)
+
+    def long_poll_client(self) -> httpx.AsyncClient:
+        """The running event loop's shared client for long polls, a pool of its own."""
+        return self._client_of_loop(long_poll=True)
+
+    def _client_of_loop(self, *, long_poll: bool) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
+        key = (id(loop), long_poll)
         with self._lock:
             # An AsyncClient is bound to the loop it first ran on; forget those of loops that are gone.
-            for key in [k for k, (lp, _) in self._async.items() if lp.is_closed()]:
-                del self._async[key]
-            entry = self._async.get(id(loop))
+            for stale in [k for k, (lp, _) in self._async.items() if lp.is_closed()]:
+                del self._async[stale]
+            entry = self._async.get(key)
             if entry is None or entry[0] is not loop or entry[1].is_closed:
-                client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
-                self._async[id(loop)] = (loop, client)
+                # Read at build time (not import time), so a test can shrink a pool with monkeypatch.
+                limits = LONG_POLL_LIMITS if long_poll else SHORT_POLL_LIMITS
+                client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=limits)
+                self._async[key] = (loop, client)
                 self.clients_built += 1
                 return client
             return entry[1]
 
     def sync_client(self) -> httpx.Client:
-        """The shared client for synchronous callers (poke mode, hooks)."""
+        """The shared client for synchronous callers (poke mode, hooks); poke mode never long-polls."""
         with self._lock:
             if self._sync is None or self._sync.is_closed:
-                self._sync = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
+                self._sync = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=SHORT_POLL_LIMITS)
                 self.clients_built += 1
             return self._sync
 
