@@ -13,6 +13,9 @@ class CloudApiError(Exception):
     """
 
     retryable: bool = False
+    # An outage (throttling, 5xx, network, garbled replies) says nothing about the execution: a wait with
+    # deadline left keeps polling through it instead of failing once one call's retries are spent.
+    outage: bool = False
 
     def __init__(
         self,
@@ -70,24 +73,28 @@ class ThrottledError(CloudApiError):
     """The vendor's rate limit was hit."""
 
     retryable = True
+    outage = True
 
 
 class ServerError(CloudApiError):
     """A 5xx or a vendor-internal error."""
 
     retryable = True
+    outage = True
 
 
 class TransportError(CloudApiError):
     """No usable HTTP exchange: connect failure, timeout, dropped connection."""
 
     retryable = True
+    outage = True
 
 
 class MalformedResponseError(CloudApiError):
     """The reply was not the documented envelope (truncated or non-JSON body, say)."""
 
     retryable = True
+    outage = True
 
 
 class CloudExecutionFailed(AirflowException):

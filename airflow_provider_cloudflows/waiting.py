@@ -115,12 +115,14 @@ class Wait:
             text += f": {snapshot.reason}"
         return text + f" [RequestId: {snapshot.request_id or 'none'}]"
 
-    def timeout_event(self, waited: float) -> dict[str, Any]:
-        """The trigger event when the wait's deadline passes first."""
+    def timeout_event(self, waited: float, outage: str | None = None) -> dict[str, Any]:
+        """The trigger event when the wait's deadline passes first (``outage``: why the last polls failed)."""
         last = self.last
         message = f"{self.subject} did not finish within the sensor's timeout ({waited:.0f}s)"
         if last is not None:
             message += f"; last seen {last.status.value} ({self.spec.table.vendor_field}={show(last.vendor_status)})"
+        if outage:
+            message += f"; {outage}"
         return {"outcome": TIMEOUT, "state": self.state(last) if last else None, "message": message}
 
     def error_event(self, error: Mapping[str, Any], message: str) -> dict[str, Any]:

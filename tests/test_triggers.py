@@ -91,14 +91,32 @@ async def test_transient_faults_are_retried(cloud_emulator: CloudEmulator, kind:
     assert cloud_emulator.count("emr") == 3
 
 
-async def test_persistent_malformed_body_ends_in_a_typed_error(cloud_emulator: CloudEmulator) -> None:
+async def test_persistent_malformed_body_is_an_outage_ending_in_the_timeout(
+    cloud_emulator: CloudEmulator, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Garbled replies say nothing about the execution: the wait polls on through them (backing off, logging
+    # the streak sparingly) and, when its deadline passes first, reports the timeout (so soft_fail skips).
     _emr(cloud_emulator, EmrPhase(at=0, status=1))
     cloud_emulator.inject("malformed", service="emr", count=None)
-    event = await run_trigger("tencent_emr_flow", EMR_IDS)
-    assert event["outcome"] == "error"
-    assert event["error"]["error_type"] == "MalformedResponseError"
+    started = time.monotonic()
+    event = await run_trigger("tencent_emr_flow", EMR_IDS, timeout=3, poll_interval=0.1)
+    assert time.monotonic() - started < 4.0
+    assert event["outcome"] == "timeout", event
+    assert "polls failed, most recently" in event["message"]
     assert "not JSON" in event["message"]
-    assert cloud_emulator.count("emr") == 5  # RetryPolicy.max_attempts, then stop
+    assert cloud_emulator.count("emr") > 5  # more than one call's attempts: the wait did not give up
+    captured = capsys.readouterr()
+    text = captured.out + captured.err + caplog.text
+    # Logged at failures 1, 2, 4, 8, 16...: a handful of lines, not one per failed poll.
+    assert 1 <= text.count("in a row), waiting on") <= 6, text
+
+
+async def test_outage_then_recovery_succeeds(cloud_emulator: CloudEmulator) -> None:
+    _emr(cloud_emulator, EmrPhase(at=0, status=1), EmrPhase(at=0.5, status=2))
+    cloud_emulator.inject("server_error", service="emr", count=12)  # more than one call's 5 attempts
+    event = await run_trigger("tencent_emr_flow", EMR_IDS, timeout=20, poll_interval=0.1)
+    assert event["outcome"] == "success", event
+    assert cloud_emulator.count("emr") >= 13
 
 
 async def test_slow_reply_within_the_read_timeout_is_fine(cloud_emulator: CloudEmulator) -> None:

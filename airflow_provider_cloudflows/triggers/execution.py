@@ -113,10 +113,11 @@ class CloudExecutionTrigger(BaseTrigger):
             yield TriggerEvent(wait.error_event({"error_type": type(exc).__name__}, str(exc)))
             return
         started = time.time()
+        outage = Outage()
         while True:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
-                yield TriggerEvent(wait.timeout_event(self._timeout_seconds(started)))
+                yield TriggerEvent(wait.timeout_event(self._timeout_seconds(started), outage.describe()))
                 return
             poll_started = time.monotonic()
             try:
@@ -124,22 +125,61 @@ class CloudExecutionTrigger(BaseTrigger):
                     wait.check(wait_seconds=self._long_poll_seconds(wait)), client, deadline=self.deadline
                 )
             except CloudApiError as exc:
-                remaining = self._remaining()
-                if exc.retryable and remaining is not None and remaining <= 0:
-                    yield TriggerEvent(wait.timeout_event(self._timeout_seconds(started)))
-                else:
+                if not exc.outage:
                     self.log.error("%s: %s", wait.subject, exc)
                     yield TriggerEvent(wait.error_event(exc.to_dict(), str(exc)))
-                return
+                    return
+                outage.failed(self.log, wait.subject, exc)
+                await self._sleep(outage.backoff(self.poll_interval))
+                continue
+            outage.recovered(self.log, wait.subject)
             verdict = wait.report(self.log, snapshot)
             if verdict is not Verdict.WAITING:
                 yield TriggerEvent(wait.event(snapshot, verdict))
                 return
             # The interval is measured from the start of the poll, so a long poll that waited server-side
             # is followed at once by the next one.
-            delay = self.poll_interval * random.uniform(1 - JITTER, 1 + JITTER) - (time.monotonic() - poll_started)
-            remaining = self._remaining()
-            if remaining is not None:
-                delay = min(delay, remaining)
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await self._sleep(
+                self.poll_interval * random.uniform(1 - JITTER, 1 + JITTER) - (time.monotonic() - poll_started)
+            )
+
+    async def _sleep(self, delay: float) -> None:
+        remaining = self._remaining()
+        if remaining is not None:
+            delay = min(delay, remaining)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Outage:
+    """A streak of failed polls (throttling, 5xx, network): logged sparingly, backed off, never a failure."""
+
+    # Backoff between failed polls, from the poll interval up to this cap.
+    MAX_BACKOFF = 300.0
+
+    def __init__(self) -> None:
+        self.streak = 0
+        self.last: CloudApiError | None = None
+
+    def failed(self, log: Any, subject: str, exc: CloudApiError) -> None:
+        """Count a failed poll; log the 1st, 2nd, 4th, 8th... so a long outage costs a few lines, not one a poll."""
+        self.streak += 1
+        self.last = exc
+        if self.streak & (self.streak - 1) == 0:
+            log.warning("%s: poll failed (%d in a row), waiting on: %s", subject, self.streak, exc)
+
+    def recovered(self, log: Any, subject: str) -> None:
+        """A poll answered again."""
+        if self.streak:
+            log.info("%s: answering again after %d failed polls", subject, self.streak)
+        self.streak, self.last = 0, None
+
+    def backoff(self, interval: float) -> float:
+        """Exponential from the poll interval, full jitter, capped."""
+        return random.uniform(0.5, 1.0) * min(self.MAX_BACKOFF, interval * 2.0 ** min(self.streak - 1, 16))
+
+    def describe(self) -> str | None:
+        """For the timeout message, when the deadline passed during an outage."""
+        if not self.streak:
+            return None
+        return f"the last {self.streak} polls failed, most recently: {self.last}"
