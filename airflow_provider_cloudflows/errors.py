@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException
+from airflow_provider_cloudflows.compat import AirflowException
 
 
 class CloudApiError(Exception):

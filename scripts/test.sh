@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Lint, type-check and test, stopping at the first failing step:
-#   ruff check . -> ruff format --check . -> mypy (package, config in pyproject) -> pytest -q (tests/)
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k example_dags`.
+# Lint, type-check and test at every Airflow version CI supports, stopping at the first failing step:
+#   ruff check . -> ruff format --check . -> mypy (package, config in pyproject; at the latest Airflow)
+#   -> pytest -q at the LATEST Airflow (.venv) -> pytest -q at the LOWEST Airflow (.venv-airflow-<version>)
+#   -> scripts/e2e.sh, if present.
+# The versions are the locks in constraints/ (scripts/lock.sh): the newest and the oldest file there.
+# Extra arguments go to both pytest runs, e.g. `bash scripts/test.sh -k example_dags`.
+# SKIP_LOWEST=1 runs only the latest (a quick local loop; CI never sets it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-bash scripts/bootstrap.sh
+locked_versions() { find constraints -name 'airflow-*.txt' | sed 's/.*airflow-\(.*\)\.txt/\1/' | sort -V; }
+LATEST="$(locked_versions | tail -n 1)"
+LOWEST="$(locked_versions | head -n 1)"
 
-VENV_BIN=.venv/bin
 step() {
     local started=$SECONDS
     printf '\n==> %s\n' "$*"
@@ -15,14 +20,33 @@ step() {
     printf '<== ok (%ss): %s\n' "$((SECONDS - started))" "$1"
 }
 
-step "$VENV_BIN/ruff" check .
-step "$VENV_BIN/ruff" format --check .
-step "$VENV_BIN/mypy"
+run_pytest() {
+    local venv=$1
+    shift
+    local pytest_args=(-q)
+    # A generous per-test limit turns a hung test into a failure, if pytest-timeout is installed (test extra).
+    if "$venv/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("pytest_timeout") is None)'; then
+        pytest_args+=(--timeout=300)
+    fi
+    printf 'pytest with apache-airflow %s (%s)\n' \
+        "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')" "$venv"
+    "$venv/bin/python" -m pytest "${pytest_args[@]}" "$@"
+}
 
-pytest_args=(-q)
-# A generous per-test limit turns a hung test into a failure, but only if pytest-timeout happens to be
-# installed: it is not a dependency of this project.
-if "$VENV_BIN/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("pytest_timeout") is None)'; then
-    pytest_args+=(--timeout=300)
+step env AIRFLOW_LOCK="$LATEST" VENV=.venv bash scripts/bootstrap.sh
+step .venv/bin/ruff check .
+step .venv/bin/ruff format --check .
+step .venv/bin/mypy
+
+step run_pytest .venv "$@"
+
+if [[ -z "${SKIP_LOWEST:-}" && "$LOWEST" != "$LATEST" ]]; then
+    LOWEST_VENV=".venv-airflow-$LOWEST"
+    step env AIRFLOW_LOCK="$LOWEST" VENV="$LOWEST_VENV" bash scripts/bootstrap.sh
+    step run_pytest "$LOWEST_VENV" "$@"
 fi
-step "$VENV_BIN/python" -m pytest "${pytest_args[@]}" "$@"
+
+# End-to-end checks (a real scheduler/triggerer against the emulator), added by scripts/e2e.sh when it exists.
+if [[ -f scripts/e2e.sh ]]; then
+    step bash scripts/e2e.sh
+fi

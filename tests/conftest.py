@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-_HOME = ROOT / ".airflow_home" / "tests"
+# One home (and SQLite DB) per Airflow version: the suite runs at the latest and at the lowest supported
+# Airflow (scripts/test.sh), and a DB migrated by a newer Airflow cannot be used by an older one.
+_HOME = ROOT / ".airflow_home" / f"tests-airflow-{importlib.metadata.version('apache-airflow')}"
 _HOME.mkdir(parents=True, exist_ok=True)
 os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")

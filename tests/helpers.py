@@ -29,6 +29,32 @@ def use_connections(
     return conns
 
 
+def dag_test(dag: Any, **kwargs: Any) -> Any:
+    """``dag.test(**kwargs)``; on Airflow < 3.3 first writes the bundles' DAGs to the metadata DB.
+
+    Airflow 3.3's ``dag.test()`` syncs the DAG's bundle itself; before, only ``airflow dags test`` did (through
+    ``get_bagged_dag``), and ``dag.test()`` alone fails with "the dag is not serialized".
+    """
+    import importlib.metadata
+
+    from packaging.version import Version
+
+    if Version(importlib.metadata.version("apache-airflow")) < Version("3.3"):
+        from airflow.utils.cli import get_bagged_dag
+
+        get_bagged_dag(None, dag.dag_id)
+    return dag.test(**kwargs)
+
+
+def dagbag_class() -> Any:
+    """Airflow's ``DagBag``: in ``airflow.dag_processing.dagbag`` since 3.2, ``airflow.models.dagbag`` in 3.1."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+    return DagBag
+
+
 async def run_trigger(
     service: str, identifiers: dict[str, Any], *, timeout: float = 30, **kwargs: Any
 ) -> dict[str, Any]:

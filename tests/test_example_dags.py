@@ -39,6 +39,7 @@ from airflow_provider_cloudflows.emulator import (
     load_demo,
 )
 from airflow_provider_cloudflows.emulator.dws import dws_task
+from tests.helpers import dag_test, dagbag_class
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = ROOT / "example_dags"
@@ -153,11 +154,9 @@ def migrated_db(airflow_db: None) -> None:
 @pytest.fixture(scope="module")
 def dagbag() -> Any:
     """The example DAGs, parsed once; sensor timeouts capped for this test run."""
-    from airflow.dag_processing.dagbag import DagBag
-
     from airflow_provider_cloudflows.sensors import CloudExecutionSensor
 
-    bag = DagBag(str(DAGS_FOLDER))
+    bag = dagbag_class()(str(DAGS_FOLDER))
     assert not bag.import_errors, bag.import_errors
     for dag in bag.dags.values():
         for task in dag.tasks:
@@ -289,7 +288,7 @@ def test_example_dag_defers_and_succeeds(dagbag: Any, emulator: CloudEmulator, c
     execution = emulator.add_execution(case.build(params))
     assert execution.started_at is None, "the scripted clock must start at the sensor's first read"
 
-    dag_run = dag.test()
+    dag_run = dag_test(dag)
 
     tis = task_instances(dag_run)
     assert {tid: str(ti.state) for tid, ti in tis.items()} == dict.fromkeys(dag.task_ids, "success")
@@ -380,7 +379,7 @@ def test_example_dag_fails_with_the_vendor_reason(
     params = {**default_params(dag), **run_conf}
     emulator.add_execution(build(params))
 
-    dag_run = dag.test(run_conf=run_conf)
+    dag_run = dag_test(dag, run_conf=run_conf)
 
     assert str(dag_run.state) == "failed"
     tis = task_instances(dag_run)

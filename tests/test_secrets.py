@@ -12,6 +12,7 @@ from airflow_provider_cloudflows.emulator import CloudEmulator, EmrPhase, emr_fl
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
 from tests.dags import sensor_dags
+from tests.helpers import dag_test
 
 CANARY_SECRET = "CANARY-7d1c0ffee-SECRET"
 CANARY_TOKEN = "CANARY-TOKEN-b16b00b5"
@@ -37,7 +38,7 @@ def test_canary_never_leaks(
     )
     cloud_emulator.inject("throttle", service="emr", count=1)  # a retry path with its warning log line
 
-    ok = sensor_dags.sensor_deferrable.test(run_conf={"flow": "42"})
+    ok = dag_test(sensor_dags.sensor_deferrable, run_conf={"flow": "42"})
     ti = ok.get_task_instance("wait")
     assert ti.state == TaskInstanceState.SUCCESS, [r.to_dict() for r in cloud_emulator.requests()]
     assert ti.state == TaskInstanceState.SUCCESS
@@ -58,7 +59,7 @@ def test_canary_never_leaks(
     # Failure path: a wrong secret, so the error and its message are produced too.
     conn["password"] = CANARY_SECRET + "-wrong"
     monkeypatch.setenv("AIRFLOW_CONN_TENCENTCLOUD_DEFAULT", json.dumps(conn))
-    bad = sensor_dags.sensor_poke.test(run_conf={"flow": "42"})
+    bad = dag_test(sensor_dags.sensor_poke, run_conf={"flow": "42"})
     assert bad.get_task_instance("wait").state == TaskInstanceState.FAILED
     ok_probe, message = TencentCloudHook().test_connection()
     assert not ok_probe

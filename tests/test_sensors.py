@@ -12,7 +12,7 @@ from airflow_provider_cloudflows.emulator import CloudEmulator, EmrPhase, emr_fl
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.sensors import TencentEmrFlowSensor
 from tests.dags import sensor_dags
-from tests.helpers import use_connections
+from tests.helpers import dag_test, use_connections
 
 DEFER_LINE = "running trigger in line"
 
@@ -35,7 +35,7 @@ class Output:
         caplog.set_level(logging.INFO)
 
     def run(self, dag_id: str) -> tuple[Any, Any, str]:
-        run = getattr(sensor_dags, dag_id).test(run_conf={"flow": "42"})
+        run = dag_test(getattr(sensor_dags, dag_id), run_conf={"flow": "42"})
         captured = self.capsys.readouterr()
         return run, run.get_task_instance("wait"), self.caplog.text + captured.out + captured.err
 
@@ -137,7 +137,10 @@ def test_poke_mode_waits_through_a_transient_failure(cloud_emulator: CloudEmulat
 
 
 def test_defer_timeout_leaves_the_provider_a_margin(cloud_emulator: CloudEmulator) -> None:
-    from airflow.sdk.exceptions import TaskDeferred
+    try:
+        from airflow.sdk.exceptions import TaskDeferred
+    except ImportError:  # Airflow 3.1
+        from airflow.exceptions import TaskDeferred
 
     from airflow_provider_cloudflows.sensors.base import DEFER_TIMEOUT_MARGIN
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_cloudflows.compat import legacy_connection_form
 from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.hooks.base import CloudHook, extra_value
 from airflow_provider_cloudflows.transport.alibaba import DEFAULT_ENDPOINT, AlibabaApi, AlibabaCall
 
 
+@legacy_connection_form
 class AlibabaCloudHook(CloudHook):
     """Alibaba Cloud access: login = AccessKeyId, password = AccessKeySecret.
 

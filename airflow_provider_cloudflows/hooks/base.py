@@ -7,8 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from airflow.sdk import BaseHook
-
+from airflow_provider_cloudflows.compat import BaseHook, aextra_dejson, aget_connection
 from airflow_provider_cloudflows.connection_forms import ui_field_behaviour
 from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.errors import AuthError, CloudApiError
@@ -88,12 +87,14 @@ class CloudHook(BaseHook):
         """The temporary-credentials token, under whatever extra name this vendor uses."""
         return None
 
-    def _client_from(self, conn: Any) -> CloudClient[Any]:
+    def _client_from(self, conn: Any, extra: Any = None) -> CloudClient[Any]:
         if not conn.login or not conn.password:
             raise ValueError(
                 f"connection {self.conn_id!r} needs login ({self.vendor_label} key id) and password (secret key)"
             )
-        extra = conn.extra_dejson if isinstance(conn.extra_dejson, Mapping) else {}
+        if extra is None:  # the sync path; async callers pass the extras read with compat.aextra_dejson
+            extra = conn.extra_dejson
+        extra = extra if isinstance(extra, Mapping) else {}
         credentials = Credentials(conn.login, conn.password, self.token_from(extra))
         return CloudClient(self.build_api(credentials, extra), self.retry_policy or self._policy_from(extra))
 
@@ -119,13 +120,16 @@ class CloudHook(BaseHook):
     def get_conn(self) -> CloudClient[Any]:
         """The synchronous client (built once per hook; its HTTP pool is process-wide)."""
         if self._client is None:
-            self._client = self._client_from(self.get_connection(self.conn_id))
+            conn = self.get_connection(self.conn_id)
+            self._client = self._client_from(conn, conn.extra_dejson)
         return self._client
 
     async def aget_conn(self) -> CloudClient[Any]:
         """The client for async code, reading the connection with the async connection API."""
         if self._client is None:
-            self._client = self._client_from(await self.aget_connection(self.conn_id))
+            # Never the sync ``extra_dejson``: it would call the supervisor synchronously on the event loop.
+            conn = await aget_connection(self, self.conn_id)
+            self._client = self._client_from(conn, await aextra_dejson(conn))
         return self._client
 
     def test_connection(self) -> tuple[bool, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_cloudflows.compat import legacy_connection_form
 from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.hooks.base import CloudHook, extra_value
 from airflow_provider_cloudflows.transport.huawei import HuaweiApi, HuaweiCall
@@ -12,6 +13,7 @@ from airflow_provider_cloudflows.transport.huawei import HuaweiApi, HuaweiCall
 PROBE_CLUSTER = "00000000-0000-0000-0000-000000000000"
 
 
+@legacy_connection_form
 class HuaweiCloudHook(CloudHook):
     """Huawei Cloud access: login = AK, password = SK.
 

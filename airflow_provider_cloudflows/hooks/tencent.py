@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_cloudflows.compat import legacy_connection_form
 from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.hooks.base import CloudHook, extra_value
 from airflow_provider_cloudflows.transport.tencent import DEFAULT_ENDPOINT, TencentApi, TencentCall
 
 
+@legacy_connection_form
 class TencentCloudHook(CloudHook):
     """Tencent Cloud API 3.0 access: login = SecretId, password = SecretKey.
 

@@ -7,9 +7,13 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
-
+from airflow_provider_cloudflows.compat import (
+    AirflowException,
+    AirflowSensorTimeout,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
 from airflow_provider_cloudflows.errors import CloudApiError, CloudExecutionFailed
 from airflow_provider_cloudflows.hooks import hook_class
 from airflow_provider_cloudflows.hooks.base import CloudHook
