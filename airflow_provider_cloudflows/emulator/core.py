@@ -73,6 +73,8 @@ class Execution:
     started_at: float | None = field(default=None, compare=False)
     # Seconds added to the elapsed time by CloudEmulator.advance(); it applies before and after the start.
     skipped: float = field(default=0.0, compare=False)
+    # Wall-clock time a client stopped it (TerminateJob...), for tests and the control API; None if never.
+    stopped_at: float | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.timeline:
@@ -120,6 +122,7 @@ class Execution:
             "events": [[offset, event] for offset, event in self.events],
             "start_immediately": self.start_immediately,
             "started": self.started_at is not None,
+            "stopped_at": self.stopped_at,
         }
 
 
@@ -312,6 +315,8 @@ class CloudEmulator:
         self._faults: list[Fault] = []
         self._fault_ids = itertools.count(1)
         self._log: list[RequestRecord] = []
+        # Per-product scratch state of write operations (submitted jobs, ClientTokens, plans), see scratch().
+        self._scratch: dict[str, dict[str, Any]] = {}
         self._nonces: dict[tuple[str, str, str], float] = {}
         self._keys: dict[str, dict[str, _KeyEntry]] = {}
         self._restore_settings()
@@ -391,6 +396,39 @@ class CloudEmulator:
             if next_change is not None:
                 pause = min(pause, next_change - view.elapsed + _STEP_MARGIN)
             await asyncio.sleep(max(pause, 0.0))
+
+    def stop_execution(
+        self,
+        service: str,
+        key: Sequence[str],
+        update: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        after: float = 0.0,
+    ) -> Execution | None:
+        """Stop an execution as a cancel call does: drop the rest of its script, and from ``after`` seconds on
+        serve ``update(current payload)``. Marks it ``stopped_at`` (visible in ``GET /_emulator/executions``).
+
+        None if no such execution exists.
+        """
+        with self._lock:
+            execution = self._executions.get((service, tuple(key)))
+            if execution is None:
+                return None
+            now = self.clock()
+            if execution.started_at is None:
+                execution.started_at = now
+            elapsed = execution.elapsed(now)
+            current = execution.payload_at(elapsed)
+            kept = [(offset, payload) for offset, payload in execution.timeline if offset <= elapsed]
+            execution.timeline = [*kept, (elapsed + after, update(copy.deepcopy(current)))]
+            execution.stopped_at = self.wall_clock()
+            return execution
+
+    def scratch(self, name: str) -> dict[str, Any]:
+        """A product's mutable state between requests (e.g. ``"batch"``: submitted jobs, ClientTokens); reset
+        with the executions. Callers hold no lock across requests: operations run on the server's one loop."""
+        with self._lock:
+            return self._scratch.setdefault(name, {})
 
     def advance(self, seconds: float) -> None:
         """Move every execution's script ``seconds`` forward, as if that much time had passed."""
@@ -603,6 +641,7 @@ class CloudEmulator:
             self._log.clear()
             self._nonces.clear()
             self._rate.clear_windows()
+            self._scratch.clear()
             if settings:
                 self._restore_settings()
 

@@ -7,15 +7,19 @@ handlers in this order.
 
 from __future__ import annotations
 
+import dataclasses
+
 from airflow_provider_cloudflows.emulator.alibaba import AlibabaHandler
 from airflow_provider_cloudflows.emulator.batch import BATCH_SERVICE
+from airflow_provider_cloudflows.emulator.batch_jobs import BATCH_JOB_OPERATIONS
 from airflow_provider_cloudflows.emulator.cloudflow import CLOUDFLOW_SERVICE
 from airflow_provider_cloudflows.emulator.cynosdb import CYNOSDB_SERVICE
 from airflow_provider_cloudflows.emulator.dws import DWS_SERVICE
 from airflow_provider_cloudflows.emulator.emr import EMR_SERVICE
-from airflow_provider_cloudflows.emulator.handler import VendorHandler
+from airflow_provider_cloudflows.emulator.handler import Operation, ServiceSpec, VendorHandler
 from airflow_provider_cloudflows.emulator.huawei import HuaweiHandler
 from airflow_provider_cloudflows.emulator.tencent import TencentHandler
+from airflow_provider_cloudflows.emulator.tencent_actions import CYNOSDB_ACTION_OPERATIONS, EMR_ACTION_OPERATIONS
 
 __all__ = ["default_handlers"]
 
@@ -23,7 +27,18 @@ __all__ = ["default_handlers"]
 def default_handlers() -> list[VendorHandler]:
     """Fresh instances of every built-in vendor handler with its services."""
     return [
-        TencentHandler([EMR_SERVICE, CYNOSDB_SERVICE, BATCH_SERVICE]),
+        TencentHandler(
+            [
+                _with(EMR_SERVICE, EMR_ACTION_OPERATIONS),
+                _with(CYNOSDB_SERVICE, CYNOSDB_ACTION_OPERATIONS),
+                _with(BATCH_SERVICE, BATCH_JOB_OPERATIONS),
+            ]
+        ),
         AlibabaHandler([CLOUDFLOW_SERVICE]),
         HuaweiHandler([DWS_SERVICE]),
     ]
+
+
+def _with(spec: ServiceSpec, operations: tuple[Operation, ...]) -> ServiceSpec:
+    # The write actions (operators) live in their own modules and join the product's status operation here.
+    return dataclasses.replace(spec, operations=spec.operations + operations)

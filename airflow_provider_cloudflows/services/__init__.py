@@ -12,6 +12,7 @@ _SPECS = {
     "tencent_emr_flow": "airflow_provider_cloudflows.services.tencent_emr.TencentEmrFlow",
     "tencent_cynosdb_flow": "airflow_provider_cloudflows.services.tencent_cynosdb.TencentCynosdbFlow",
     "tencent_batch_task": "airflow_provider_cloudflows.services.tencent_batch.TencentBatchTask",
+    "tencent_batch_job": "airflow_provider_cloudflows.services.tencent_batch_job.TencentBatchJob",
     "alibaba_cloudflow_execution": "airflow_provider_cloudflows.services.alibaba_cloudflow.AlibabaCloudFlowExecution",
     "huawei_dws_cluster_task": "airflow_provider_cloudflows.services.huawei_dws.HuaweiDwsClusterTask",
 }

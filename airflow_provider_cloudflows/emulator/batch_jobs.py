@@ -1,0 +1,278 @@
+"""Tencent Batch jobs (2017-03-12): ``SubmitJob``, ``DescribeJob``, ``TerminateJob``, ``DescribeTaskLogs``.
+
+A submitted job is a set of Batch task executions (the ones ``DescribeTask`` serves, keyed
+``(JobId, TaskName)``) whose clocks start at submission; ``DescribeJob`` derives the job-level state from
+them. What the tasks do is scripted beforehand with :func:`plan_batch_job` (by ``JobName``, or for any job);
+unplanned tasks are SUBMITTED, RUNNING after 0.5 s and SUCCEED after 2 s.
+
+Semantics kept from the documentation:
+
+- ``ClientToken`` makes ``SubmitJob`` idempotent: the same token returns the same JobId.
+- ``TerminateJob`` is refused while the job is SUBMITTED (answered ``UnsupportedOperation``: the exact code
+  is not documented, this is a judgment), is a no-op once it SUCCEEDed, and otherwise fails every unfinished
+  task instance shortly after (termination is asynchronous). The tasks are marked ``stopped_at``.
+- ``DescribeTaskLogs`` returns Base64 stdout/stderr per instance, at most 10 instances (default 5).
+- Rate limits (requests/second, international API docs): SubmitJob 7, DescribeJob 2, TerminateJob 2,
+  DescribeTaskLogs 20.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow_provider_cloudflows.emulator.batch import _METRIC, JOB_ID_PATTERN, TASK_STATES, batch_task
+from airflow_provider_cloudflows.emulator.core import CloudEmulator
+from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation
+from airflow_provider_cloudflows.emulator.scripting import iso_seconds, now_utc
+from airflow_provider_cloudflows.emulator.tencent import optional_int, reject_unknown, require_object, require_str
+
+__all__ = ["BATCH_JOB_OPERATIONS", "DEFAULT_TASK_PHASES", "plan_batch_job"]
+
+SERVICE = "batch"
+VERSION = "2017-03-12"
+DEFAULT_TASK_PHASES: tuple[tuple[float, str], ...] = ((0, "SUBMITTED"), (0.5, "RUNNING"), (2, "SUCCEED"))
+TERMINATE_DELAY = 0.5
+TERMINATED_REASON = "Terminated by user (TerminateJob)."
+_FINAL = ("SUCCEED", "FAILED", "FAILED_INTERRUPTED")
+_WAITING_ORDER = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING")
+_ANY = "*"
+
+
+def plan_batch_job(
+    emulator: CloudEmulator,
+    tasks: Mapping[str, Sequence[Any]],
+    *,
+    job_name: str | None = None,
+    logs: Mapping[str, Mapping[int, tuple[str, str]]] | None = None,
+) -> None:
+    """Script the next jobs named ``job_name`` (None: any job without a plan of its own).
+
+    ``tasks`` maps a TaskName to its phases, as :func:`batch_task` takes them (``(at, state)`` or
+    :class:`BatchPhase`), counted from submission. ``logs`` maps TaskName -> instance index ->
+    ``(stdout, stderr)`` served by ``DescribeTaskLogs``.
+    """
+    plans = emulator.scratch(SERVICE).setdefault("plans", {})
+    plans[job_name or _ANY] = {"tasks": {name: list(phases) for name, phases in tasks.items()}, "logs": logs or {}}
+
+
+def _jobs(emulator: CloudEmulator) -> dict[str, dict[str, Any]]:
+    jobs: dict[str, dict[str, Any]] = emulator.scratch(SERVICE).setdefault("jobs", {})
+    return jobs
+
+
+def _new_job_id() -> str:
+    return "job-" + "".join(random.choices(string.ascii_lowercase + string.digits, k=8))
+
+
+async def submit_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+    """``SubmitJob``: register the job's tasks (their clocks start now); a known ClientToken returns its job."""
+    params = call.params
+    reject_unknown(params, {"Placement", "Job", "ClientToken"})
+    placement = require_object(params, "Placement")
+    require_str(placement, "Zone", path="Placement.Zone")
+    job = require_object(params, "Job")
+    token = params.get("ClientToken")
+    if token is not None and (not isinstance(token, str) or len(token) > 64 or not token.isascii()):
+        raise ApiError("InvalidParameterValue", "ClientToken must be at most 64 ASCII characters.")
+    tasks = job.get("Tasks")
+    if not isinstance(tasks, list) or not tasks:
+        raise ApiError("MissingParameter", "The request is missing a required parameter `Job.Tasks`.")
+    names = []
+    for number, task in enumerate(tasks):
+        if not isinstance(task, dict):
+            raise ApiError("InvalidParameter", f"The type of parameter `Job.Tasks.{number}` is invalid.")
+        names.append(require_str(task, "TaskName", path=f"Job.Tasks.{number}.TaskName"))
+    scratch = emulator.scratch(SERVICE)
+    tokens: dict[str, str] = scratch.setdefault("tokens", {})
+    if token and token in tokens:
+        call.key = (tokens[token],)
+        return {"JobId": tokens[token]}
+    plans = scratch.get("plans", {})
+    plan = plans.get(job.get("JobName")) or plans.get(_ANY) or {"tasks": {}, "logs": {}}
+    job_id = _new_job_id()
+    for task, name in zip(tasks, names, strict=True):
+        count = task.get("TaskInstanceNum", 1)
+        phases = plan["tasks"].get(name, DEFAULT_TASK_PHASES)
+        emulator.add_execution(
+            batch_task(job_id, name, phases, instance_count=int(count) if count else 1, start_immediately=True)
+        )
+    _jobs(emulator)[job_id] = {
+        "JobName": job.get("JobName", ""),
+        "Priority": job.get("Priority", 0),
+        "Zone": placement["Zone"],
+        "Tasks": names,
+        "Dependences": job.get("Dependences") or [],
+        "CreateTime": iso_seconds(now_utc()),
+        "logs": plan["logs"],
+        "terminated": False,
+    }
+    if token:
+        tokens[token] = job_id
+    call.key = (job_id,)
+    return {"JobId": job_id}
+
+
+def _job(call: ApiCall, emulator: CloudEmulator) -> tuple[str, dict[str, Any]]:
+    job_id = require_str(call.params, "JobId")
+    if not JOB_ID_PATTERN.fullmatch(job_id):
+        raise ApiError("InvalidParameter.JobIdMalformed", f"Invalid job ID format: `{job_id}`.")
+    call.key = (job_id,)
+    job = _jobs(emulator).get(job_id)
+    if job is None:
+        raise ApiError("ResourceNotFound.Job", f"The specified job does not exist: `{job_id}`.")
+    return job_id, job
+
+
+def _job_state(states: list[str]) -> str:
+    if all(s == "SUCCEED" for s in states):
+        return "SUCCEED"
+    if all(s in _FINAL for s in states):
+        return "FAILED_INTERRUPTED" if all(s in ("SUCCEED", "FAILED_INTERRUPTED") for s in states) else "FAILED"
+    if any(s in ("RUNNING", *_FINAL) for s in states):
+        return "RUNNING"
+    return min(states, key=_WAITING_ORDER.index)
+
+
+def _describe(job_id: str, job: Mapping[str, Any], emulator: CloudEmulator) -> dict[str, Any]:
+    task_set, states = [], []
+    task_metrics = dict.fromkeys(_METRIC.values(), 0)
+    instance_metrics = dict.fromkeys(_METRIC.values(), 0)
+    for name in job["Tasks"]:
+        view = emulator.observe(SERVICE, (job_id, name))
+        payload: dict[str, Any] = view.payload if view is not None else {"TaskState": "FAILED"}
+        state = str(payload["TaskState"])
+        states.append(state)
+        task_metrics[_METRIC[state]] += 1
+        for metric, value in (payload.get("TaskInstanceMetrics") or {}).items():
+            instance_metrics[metric] = instance_metrics.get(metric, 0) + value
+        task_set.append(
+            {
+                "TaskName": name,
+                "TaskState": state,
+                "CreateTime": payload.get("CreateTime"),
+                "EndTime": payload.get("EndTime"),
+            }
+        )
+    state = _job_state(states)
+    reason = TERMINATED_REASON if job["terminated"] and state in ("FAILED", "FAILED_INTERRUPTED") else ""
+    return {
+        "JobId": job_id,
+        "JobName": job["JobName"],
+        "Zone": job["Zone"],
+        "Priority": job["Priority"],
+        "JobState": state,
+        "CreateTime": job["CreateTime"],
+        "EndTime": max((t["EndTime"] for t in task_set if t["EndTime"]), default=None) if state in _FINAL else None,
+        "TaskSet": task_set,
+        "DependenceSet": job["Dependences"],
+        "TaskMetrics": task_metrics,
+        "TaskInstanceMetrics": instance_metrics,
+        "StateReason": reason,
+        "Tags": [],
+        "NextAction": "",
+    }
+
+
+async def describe_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+    """``DescribeJob``: the job-level state derived from its tasks."""
+    reject_unknown(call.params, {"JobId"})
+    job_id, job = _job(call, emulator)
+    return _describe(job_id, job, emulator)
+
+
+def _terminated(payload: dict[str, Any]) -> dict[str, Any]:
+    instances = payload.get("TaskInstanceSet") or []
+    for instance in instances:
+        if instance.get("TaskInstanceState") not in _FINAL:
+            instance.update(
+                {"TaskInstanceState": "FAILED", "ExitCode": None, "StateReason": TERMINATED_REASON}
+                | {"StateDetailedReason": TERMINATED_REASON}
+            )
+    metrics = dict.fromkeys(payload.get("TaskInstanceMetrics") or {}, 0)
+    for instance in instances:
+        metric = _METRIC[instance["TaskInstanceState"]]
+        metrics[metric] = metrics.get(metric, 0) + 1
+    payload["TaskInstanceMetrics"] = metrics
+    payload["TaskState"] = "FAILED"
+    payload["EndTime"] = iso_seconds(now_utc())
+    return payload
+
+
+async def terminate_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+    """``TerminateJob``: refused while SUBMITTED, a no-op once SUCCEED, else fails unfinished tasks soon."""
+    reject_unknown(call.params, {"JobId"})
+    job_id, job = _job(call, emulator)
+    state = _describe(job_id, job, emulator)["JobState"]
+    if state == "SUBMITTED":
+        raise ApiError("UnsupportedOperation", f"The job `{job_id}` is SUBMITTED and cannot be terminated yet.")
+    if state in _FINAL:
+        return {}
+    job["terminated"] = True
+    for name in job["Tasks"]:
+        view = emulator.observe(SERVICE, (job_id, name))
+        if view is not None and view.payload["TaskState"] not in _FINAL:
+            emulator.stop_execution(SERVICE, (job_id, name), _terminated, after=TERMINATE_DELAY)
+    return {}
+
+
+async def describe_task_logs(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+    """``DescribeTaskLogs``: Base64 stdout/stderr of instances (scripted, or a line naming the instance)."""
+    params = call.params
+    reject_unknown(params, {"JobId", "TaskName", "TaskInstanceIndexes", "Offset", "Limit"})
+    job_id, job = _job(call, emulator)
+    task_name = require_str(params, "TaskName")
+    if task_name not in job["Tasks"]:
+        raise ApiError("ResourceNotFound.Task", f"The specified job task does not exist: `{task_name}`.")
+    indexes = params.get("TaskInstanceIndexes")
+    if indexes is not None and "Offset" in params:
+        raise ApiError("InvalidParameter.InvalidParameterCombination", "TaskInstanceIndexes and Offset are exclusive.")
+    limit = optional_int(params, "Limit", 5)
+    if not 0 <= limit <= 10:
+        raise ApiError("InvalidParameterValue", f"The value `{limit}` of parameter `Limit` must be between 0 and 10.")
+    view = emulator.observe(SERVICE, (job_id, task_name))
+    instances = (view.payload.get("TaskInstanceSet") or []) if view is not None else []
+    if indexes is not None:
+        if not isinstance(indexes, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in indexes):
+            raise ApiError("InvalidParameter", "The type of parameter `TaskInstanceIndexes` is invalid.")
+        chosen = [i for i in instances if i["TaskInstanceIndex"] in indexes][:10]
+    else:
+        offset = optional_int(params, "Offset", 0)
+        chosen = instances[offset : offset + limit]
+    scripted = job["logs"].get(task_name, {})
+    log_set = []
+    for instance in chosen:
+        index = instance["TaskInstanceIndex"]
+        default_err = (
+            f"instance {index} {instance['TaskInstanceState']}: {instance.get('StateReason') or ''}".strip()
+            if instance["TaskInstanceState"] in ("FAILED", "FAILED_INTERRUPTED")
+            else ""
+        )
+        stdout, stderr = scripted.get(index, (f"task {task_name} instance {index} started", default_err))
+        redirect = instance.get("RedirectInfo") or {}
+        log_set.append(
+            {
+                "TaskInstanceIndex": index,
+                "StdoutLog": base64.b64encode(stdout.encode()[:2048]).decode(),
+                "StderrLog": base64.b64encode(stderr.encode()[:2048]).decode(),
+                "StdoutRedirectPath": redirect.get("StdoutRedirectPath", ""),
+                "StderrRedirectPath": redirect.get("StderrRedirectPath", ""),
+                "StdoutRedirectFileName": redirect.get("StdoutRedirectFileName", ""),
+                "StderrRedirectFileName": redirect.get("StderrRedirectFileName", ""),
+            }
+        )
+    return {"TotalCount": len(instances), "TaskInstanceLogSet": log_set}
+
+
+BATCH_JOB_OPERATIONS = (
+    Operation(SERVICE, "SubmitJob", VERSION, submit_job, rate_limit=7),
+    Operation(SERVICE, "DescribeJob", VERSION, describe_job, rate_limit=2),
+    Operation(SERVICE, "TerminateJob", VERSION, terminate_job, rate_limit=2),
+    Operation(SERVICE, "DescribeTaskLogs", VERSION, describe_task_logs, rate_limit=20),
+)
+"""The job-level Batch operations, served beside ``DescribeTask``."""
+
+assert set(_WAITING_ORDER) < set(TASK_STATES)

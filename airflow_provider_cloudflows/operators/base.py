@@ -1,0 +1,393 @@
+"""The operator machinery shared by every start operator: start, persist, check once, wait, cancel.
+
+An operator is as thin as a sensor: it names a start spec (``actions/``) and renders the request; this base
+does the lifecycle:
+
+1. **Reattach or start.** On a retry, the previous try's execution (kept in Airflow's ``task_state_store``,
+   Airflow >= 3.3) is checked: still running -> wait on it instead of starting a duplicate; succeeded ->
+   ``on_retry="reattach"`` (default) returns its state, ``"start_new"`` starts again; failed -> start again.
+   Otherwise the start call is sent with a ClientToken derived from the task instance and try number where
+   the API takes one (a transport retry of the same call gets the same execution back).
+2. **Persist before waiting.** The execution's ids go to XCom (``cloudflows_execution``: what the console
+   links read, also when deferred) and to ``task_state_store`` (what a retry reads: Airflow clears a task
+   instance's XComs when a new try starts, so XCom alone cannot carry ids across tries).
+3. **Check once**, then wait: deferred with :class:`CloudRunTrigger` (which cancels on a user kill on
+   Airflow >= 3.3, never on a triggerer restart), or polling in the worker.
+4. **Cancel** on a worker-side kill (``on_kill``) and when the operator's own ``timeout`` passes, before
+   failing the task; ``cancel_on_kill=False`` leaves the remote execution running in both cases.
+
+Success returns the final state dict (the XCom) like the sensors, plus the start reply's fields.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_cloudflows.actions import get_cancel, get_start
+from airflow_provider_cloudflows.actions.base import Started, StartSpec, client_token
+from airflow_provider_cloudflows.actions.driver import cancel_until_accepted, run_action
+from airflow_provider_cloudflows.compat import AirflowException, conf
+from airflow_provider_cloudflows.errors import CloudApiError, CloudExecutionFailed, NotFoundError
+from airflow_provider_cloudflows.hooks import hook_class
+from airflow_provider_cloudflows.hooks.base import CloudHook
+from airflow_provider_cloudflows.operators.links import XCOM_EXECUTION
+from airflow_provider_cloudflows.services.base import Snapshot
+from airflow_provider_cloudflows.services.driver import run_check
+from airflow_provider_cloudflows.status import Verdict
+from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
+from airflow_provider_cloudflows.waiting import ERROR, TIMEOUT, Wait
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_cloudflows.transport.client import CloudClient
+
+# task_state_store key of the same record: survives into the next try (XComs do not).
+STATE_KEY = "cloudflows_execution"
+# Same margins as the sensors: a worker-side check spends at most this long; Airflow's defer timeout comes
+# this long after the trigger's deadline, so the provider's timeout event (which cancels) wins the race.
+CHECK_BUDGET = 60.0
+DEFER_TIMEOUT_MARGIN = 30.0
+# A cancel (retries of a refused TerminateJob included) spends at most this long.
+CANCEL_BUDGET = 60.0
+DEFAULT_TIMEOUT = 24 * 60 * 60.0
+
+OnRetry = Literal["reattach", "start_new"]
+
+
+class CloudExecutionTimeout(AirflowException):
+    """The operator's own timeout passed before the execution ended (it was cancelled where possible)."""
+
+
+class CloudExecutionOperator(BaseOperator):
+    """Start a cloud execution, wait for it to end, cancel it when Airflow stops waiting.
+
+    Subclasses declare ``start_action`` (a registered start spec), ``conn_id_param`` (the vendor's
+    connection keyword) and implement :meth:`start_params` (the rendered request).
+
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param poll_interval: seconds between status checks.
+    :param timeout: the operator's own deadline (seconds or timedelta) for start + wait; when it passes the
+        execution is cancelled (if the vendor can) and the task fails with :class:`CloudExecutionTimeout`.
+    :param cancel_on_kill: cancel the remote execution when the task is killed or times out (default: on,
+        for operators whose vendor has a cancel API).
+    :param on_retry: what a retry does when the previous try's execution has *succeeded*: ``"reattach"``
+        returns its state, ``"start_new"`` starts another. A running one is always reattached to (with
+        ``"start_new"`` it is cancelled first, where possible); a failed one always starts again.
+    :param region: overrides the connection's region.
+    """
+
+    start_action: ClassVar[str]
+    conn_id_param: ClassVar[str]
+    hook_override_fields: ClassVar[tuple[str, ...]] = ("region",)
+    ui_color = "#e8f4ff"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        region: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30.0,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        cancel_on_kill: bool | None = None,
+        on_retry: OnRetry = "reattach",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        setattr(self, self.conn_id_param, conn_id)
+        self.region = region
+        self.deferrable = deferrable
+        if poll_interval <= 0:
+            raise ValueError("poll_interval must be positive")
+        self.poll_interval = float(poll_interval)
+        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        spec = get_start(self.start_action)
+        if cancel_on_kill and spec.cancel is None:
+            raise ValueError(
+                f"{type(self).__name__}: the vendor has no cancel API for this call; cancel_on_kill must be off"
+            )
+        self.cancel_on_kill = spec.cancel is not None if cancel_on_kill is None else cancel_on_kill
+        if on_retry not in ("reattach", "start_new"):
+            raise ValueError(f"on_retry must be 'reattach' or 'start_new', got {on_retry!r}")
+        self.on_retry = on_retry
+        self._hook: CloudHook | None = None
+        self._record: dict[str, Any] | None = None
+
+    # --- what subclasses provide ----------------------------------------------------------------------
+
+    def start_params(self, context: Context) -> dict[str, Any]:
+        """The rendered request of the start call (subclasses)."""
+        raise NotImplementedError
+
+    def link_params(self) -> dict[str, Any]:
+        """Rendered identifiers the console links need beyond the wait's (e.g. a CynosDB cluster id)."""
+        return {}
+
+    def on_execution_failed(self, state: Mapping[str, Any], client: CloudClient[Any]) -> None:
+        """Called on the worker before the task fails on a failed execution (e.g. to fetch logs)."""
+
+    # --- plumbing -------------------------------------------------------------------------------------
+
+    @property
+    def conn_id(self) -> str:
+        """The connection id, kept in the vendor-named (templated) attribute, e.g. ``tencentcloud_conn_id``."""
+        value: str = getattr(self, self.conn_id_param)
+        return value
+
+    @property
+    def spec(self) -> StartSpec:
+        """The start spec."""
+        return get_start(self.start_action)
+
+    def hook_overrides(self) -> dict[str, Any]:
+        """Rendered per-task connection overrides that are set."""
+        return {k: v for k in self.hook_override_fields if (v := getattr(self, k)) is not None}
+
+    @property
+    def hook(self) -> CloudHook:
+        """The vendor hook, built once per task instance."""
+        if self._hook is None:
+            cls = hook_class(self.spec.vendor)
+            self._hook = cls(**{cls.conn_name_attr: self.conn_id, **self.hook_overrides()})
+        return self._hook
+
+    def _wait(self, identifiers: Mapping[str, Any]) -> Wait:
+        return Wait(self.spec.service, identifiers)
+
+    def _observe(self, wait: Wait, client: CloudClient[Any], deadline: float) -> tuple[Snapshot, Verdict] | None:
+        """One check; ``None`` when it failed transiently (the wait goes on)."""
+        try:
+            snapshot = run_check(wait.check(), client, deadline=min(deadline, time.time() + CHECK_BUDGET))
+        except CloudApiError as exc:
+            if exc.retryable:
+                self.log.warning("%s: check failed transiently, waiting on: %s", wait.subject, exc)
+                return None
+            raise AirflowException(f"{wait.subject}: {exc}") from None
+        return snapshot, wait.report(self.log, snapshot)
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        """Reattach or start, persist the ids, check once, then defer or poll."""
+        deadline = time.time() + self.timeout
+        client = self.hook.get_conn()
+        found = self._reattach(context, client, deadline)
+        if found is not None and found[0] == "done":
+            return found[1]  # the previous try's execution succeeded and on_retry="reattach"
+        record = found[1] if found is not None else self._start(context, client, deadline)
+        self._record = record
+        self._persist(context, record)
+        wait = self._wait(record["identifiers"])
+        observed = self._observe(wait, client, deadline)
+        if observed is not None and observed[1] is not Verdict.WAITING:
+            return self._finish(wait, observed[0], observed[1], record, client)
+        if self.deferrable:
+            self.defer(
+                trigger=CloudRunTrigger(
+                    service=self.spec.service,
+                    identifiers=wait.identifiers,
+                    conn_id=self.conn_id,
+                    deadline=deadline,
+                    timeout=self.timeout,
+                    poll_interval=self.poll_interval,
+                    hook_overrides=self.hook_overrides(),
+                    options=wait.trigger_options(),
+                    cancel=self._cancel_kwargs(wait.identifiers),
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=max(deadline - time.time(), 0) + DEFER_TIMEOUT_MARGIN),
+            )
+        return self._poll(wait, record, client, deadline)
+
+    def _poll(self, wait: Wait, record: dict[str, Any], client: CloudClient[Any], deadline: float) -> Any:
+        while True:
+            pause = min(self.poll_interval, deadline - time.time())
+            if pause > 0:
+                time.sleep(pause)
+            if time.time() >= deadline:
+                self._timed_out(wait.subject, record, client)
+            observed = self._observe(wait, client, deadline)
+            if observed is not None and observed[1] is not Verdict.WAITING:
+                return self._finish(wait, observed[0], observed[1], record, client)
+
+    def execute_complete(self, context: Context, event: Mapping[str, Any]) -> Any:
+        """Turn the trigger's event into the task's outcome (cancelling on the operator's timeout)."""
+        record = self._record = self._recorded(context) or {
+            "identifiers": (event.get("state") or {}).get("identifiers")
+        }
+        client = self.hook.get_conn()
+        outcome = event.get("outcome")
+        message = str(event.get("message", event))
+        if outcome == Verdict.SUCCESS.value:
+            self.log.info("%s", message)
+            return self._result(event["state"], record)
+        if outcome == Verdict.FAILURE.value:
+            self._report_failure(event["state"], client)
+            raise CloudExecutionFailed(message)
+        if outcome == TIMEOUT:
+            self._timed_out(message, record, client)
+        if outcome == ERROR:
+            raise AirflowException(message)
+        raise AirflowException(f"unexpected trigger event: {event!r}")
+
+    def on_kill(self) -> None:
+        """The task was killed while its worker waited: cancel the remote execution (if configured)."""
+        if self._record is None:
+            return
+        if not self.cancel_on_kill:
+            self.log.info("%s: left running (cancel_on_kill is off)", self._record["identifiers"])
+            return
+        self._cancel(self._record, self.hook.get_conn(), "the task was killed")
+
+    # --- steps ----------------------------------------------------------------------------------------
+
+    def _start(self, context: Context, client: CloudClient[Any], deadline: float) -> dict[str, Any]:
+        ti = context["ti"]
+        token = (
+            client_token(ti.dag_id, ti.task_id, ti.run_id, -1 if ti.map_index is None else ti.map_index, ti.try_number)
+            if self.spec.takes_client_token
+            else None
+        )
+        try:
+            started: Started = run_action(self.spec.start(self.start_params(context), token), client, deadline=deadline)
+        except CloudApiError as exc:
+            raise AirflowException(f"{self.task_id}: starting failed: {exc}") from None
+        self.log.info(
+            "started %s: %s%s [RequestId: %s]",
+            self.spec.service,
+            dict(started.identifiers),
+            f" (ClientToken {token})" if token else "",
+            started.request_id,
+        )
+        api = client.api
+        return {
+            "identifiers": dict(started.identifiers),
+            "output": dict(started.output),
+            "try_number": ti.try_number,
+            "service": self.spec.service,
+            "vendor": self.spec.vendor,
+            "region": getattr(api, "region", None),
+            "endpoint": getattr(api, "endpoint", None),
+            "params": self.link_params(),
+        }
+
+    def _persist(self, context: Context, record: dict[str, Any]) -> None:
+        context["ti"].xcom_push(key=XCOM_EXECUTION, value=record)
+        store = context.get("task_state_store")
+        if store is None:
+            return
+        try:
+            store.set(STATE_KEY, record)
+        except Exception as exc:  # a store backend outage must not fail a started execution's wait
+            self.log.warning("could not keep the execution ids for a retry to reattach: %s", exc)
+
+    def _recorded(self, context: Context) -> dict[str, Any] | None:
+        value = context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_EXECUTION)
+        return dict(value) if isinstance(value, Mapping) else None
+
+    def _reattach(
+        self, context: Context, client: CloudClient[Any], deadline: float
+    ) -> tuple[Literal["wait", "done"], dict[str, Any]] | None:
+        """``("wait", record)`` to wait on the previous try's execution, ``("done", state)`` to adopt its
+        success, or None to start afresh."""
+        store = context.get("task_state_store")
+        ti = context["ti"]
+        if store is None or ti.try_number <= 1:
+            return None
+        try:
+            stored: Any = store.get(STATE_KEY)
+        except Exception as exc:
+            self.log.warning("could not read the previous try's execution (starting a new one): %s", exc)
+            return None
+        if not isinstance(stored, Mapping) or stored.get("service") != self.spec.service:
+            return None
+        previous: dict[str, Any] = dict(stored)
+        wait = self._wait(dict(previous["identifiers"]))
+        try:
+            snapshot = run_check(wait.check(), client, deadline=min(deadline, time.time() + CHECK_BUDGET))
+        except NotFoundError:
+            self.log.info("%s (try %s) no longer exists: starting a new one", wait.subject, previous.get("try_number"))
+            return None
+        except CloudApiError as exc:
+            raise AirflowException(f"{wait.subject}: could not check the previous try's execution: {exc}") from None
+        verdict = wait.report(self.log, snapshot)
+        tried = previous.get("try_number")
+        if verdict is Verdict.WAITING:
+            if self.on_retry == "start_new" and self.cancel_on_kill:
+                self._cancel(previous, client, f"on_retry='start_new' (try {tried}'s execution was running)")
+                return None
+            self.log.info(
+                "reattaching to %s, started by try %s and still %s", wait.subject, tried, snapshot.status.value
+            )
+            return "wait", previous
+        if verdict is Verdict.SUCCESS and self.on_retry == "reattach":
+            self.log.info("%s, started by try %s, already succeeded: not starting another", wait.subject, tried)
+            self._persist(context, previous)
+            return "done", self._result(wait.state(snapshot), previous)
+        self.log.info("%s, started by try %s, is %s: starting a new one", wait.subject, tried, snapshot.status.value)
+        return None
+
+    def _result(self, state: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+        # The start reply's fields (FlowId, TraceId, JobId...) join the final state, which keeps precedence.
+        return {**dict(record.get("output") or {}), **dict(state)}
+
+    def _finish(
+        self, wait: Wait, snapshot: Snapshot, verdict: Verdict, record: Mapping[str, Any], client: CloudClient[Any]
+    ) -> dict[str, Any]:
+        state = wait.state(snapshot)
+        if verdict is Verdict.FAILURE:
+            self._report_failure(state, client)
+            raise CloudExecutionFailed(wait.describe(snapshot))
+        self.log.info("%s", wait.describe(snapshot))
+        return self._result(state, record)
+
+    def _report_failure(self, state: Mapping[str, Any], client: CloudClient[Any]) -> None:
+        try:
+            self.on_execution_failed(state, client)
+        except Exception as exc:  # diagnostics must never hide the failure itself
+            self.log.warning("could not fetch failure details: %s", exc)
+
+    def _cancel_kwargs(self, identifiers: Mapping[str, Any]) -> dict[str, Any] | None:
+        if not self.cancel_on_kill or self.spec.cancel is None:
+            return None
+        return {"action": self.spec.cancel, "identifiers": dict(identifiers)}
+
+    def _cancel(self, record: Mapping[str, Any], client: CloudClient[Any], why: str) -> None:
+        ids = record["identifiers"]
+        if self.spec.cancel is None:
+            self.log.warning("%s: %s, but the vendor has no cancel API for it: it keeps running", ids, why)
+            return
+        try:
+            outcome = cancel_until_accepted(
+                get_cancel(self.spec.cancel), ids, client, deadline=time.time() + CANCEL_BUDGET, log=self.log
+            )
+        except Exception as exc:
+            self.log.error("%s: %s, and cancelling it failed: %s", ids, why, exc)
+            return
+        if outcome.accepted:
+            self.log.warning(
+                "%s: %s: cancelled%s [RequestId: %s]",
+                ids,
+                why,
+                f" ({outcome.reason})" if outcome.reason else "",
+                outcome.request_id,
+            )
+        else:
+            self.log.error("%s: %s, and the cancel was not accepted: %s", ids, why, outcome.reason)
+
+    def _timed_out(self, message: str, record: Mapping[str, Any], client: CloudClient[Any]) -> None:
+        if self.cancel_on_kill:
+            self._cancel(record, client, f"the operator's timeout ({self.timeout:.0f}s) passed")
+        raise CloudExecutionTimeout(
+            message
+            if "timeout" in message
+            else f"{message} did not finish within the operator's timeout ({self.timeout:.0f}s)"
+        )
