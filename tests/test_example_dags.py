@@ -18,6 +18,7 @@ Deferral is proven from two independent sides:
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from airflow_provider_cloudflows.emulator import (
     CloudEmulator,
@@ -40,6 +42,8 @@ from airflow_provider_cloudflows.emulator import (
 )
 from airflow_provider_cloudflows.emulator.dws import dws_task
 from tests.helpers import dag_test, dagbag_class
+
+AIRFLOW_3_2_PLUS = Version(importlib.metadata.version("apache-airflow")) >= Version("3.2")
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = ROOT / "example_dags"
@@ -189,7 +193,24 @@ def failure_exceptions(dagbag: Any) -> Iterator[list[BaseException]]:
     saved = [(task, task.on_failure_callback) for task in sensors]
     for task in sensors:
         task.on_failure_callback = [record]
+    listener = None
+    if not AIRFLOW_3_2_PLUS:
+        # Airflow 3.1's dag.test() leaves "exception" out of the failure callback's context (only its worker
+        # entry point sets it); its task-failed listener hook does receive the error.
+        from airflow.listeners import hookimpl
+        from airflow.listeners.listener import get_listener_manager
+
+        class FailedListener:
+            @hookimpl
+            def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any) -> None:
+                if isinstance(error, BaseException) and task_instance.task_id.startswith("wait"):
+                    captured.append(error)
+
+        listener = FailedListener()
+        get_listener_manager().add_listener(listener)
     yield captured
+    if listener is not None:
+        get_listener_manager().pm.unregister(listener)
     for task, callback in saved:
         task.on_failure_callback = callback
 
