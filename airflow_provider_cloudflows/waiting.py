@@ -21,6 +21,9 @@ class LogSink(Protocol):
 # Event outcomes beyond the three verdicts: the wait's own deadline, and an API error that ended it.
 TIMEOUT = "timeout"
 ERROR = "error"
+# Not an outcome: the trigger hands the wait's changed memory back to the sensor, which defers again with it
+# in the new trigger's kwargs (kwargs are fixed at defer time, and only they survive a triggerer restart).
+MEMORY = "memory"
 
 
 class Wait:
@@ -46,6 +49,10 @@ class Wait:
             )
         self.options = {k: v for k, v in (options or {}).items() if k != "memory"}
         self.memory: dict[str, Any] = dict((options or {}).get("memory") or {})
+        # What the kwargs already hold of the memory a spec declares decisive (``durable_memory``): a change
+        # to it is handed back to the sensor (one task resume), everything else is a per-process convenience.
+        self._durable_keys: tuple[str, ...] = tuple(getattr(self.spec, "durable_memory", ()))
+        self._durable_sent = self.durable_memory()
         self._unknown_warned: set[str] = set()
         # The last observation, so that each check logs only what changed since the one before.
         self.last: Snapshot | None = None
@@ -58,6 +65,24 @@ class Wait:
     def trigger_options(self) -> dict[str, Any]:
         """Options plus the memory gathered so far, for the trigger's kwargs."""
         return {**self.options, "memory": dict(self.memory)} if self.memory else dict(self.options)
+
+    def durable_memory(self) -> dict[str, Any]:
+        """The part of the memory that must survive a triggerer restart (declared by the spec)."""
+        return {key: self.memory[key] for key in self._durable_keys if key in self.memory}
+
+    def memory_changed(self) -> bool:
+        """Whether a check changed the durable memory since the kwargs were written."""
+        return self.durable_memory() != self._durable_sent
+
+    def memory_event(self, *, deadline: float | None, timeout: float | None) -> dict[str, Any]:
+        """The trigger event handing the memory back; ``deadline`` travels so re-deferring never extends it."""
+        return {
+            "outcome": MEMORY,
+            "memory": dict(self.memory),
+            "deadline": deadline,
+            "timeout": timeout,
+            "message": f"{self.subject}: memory changed ({sorted(self.durable_memory())}), deferring again",
+        }
 
     def verdict(self, vendor_status: Any) -> Verdict:
         """Success, failure or keep waiting, after the user's overrides."""

@@ -22,7 +22,7 @@ from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import run_check
 from airflow_provider_cloudflows.status import Verdict
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
-from airflow_provider_cloudflows.waiting import ERROR, TIMEOUT, Wait
+from airflow_provider_cloudflows.waiting import ERROR, MEMORY, TIMEOUT, Wait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -159,12 +159,16 @@ class CloudExecutionSensor(BaseSensorOperator):
                 raise CloudExecutionFailed(wait.describe(snapshot))
             if verdict is Verdict.SUCCESS:
                 return wait.state(snapshot)
+        self._defer(wait, deadline=time.time() + self.timeout, remaining=float(self.timeout))
+
+    def _defer(self, wait: Wait, *, deadline: float, remaining: float) -> None:
+        """Defer to a trigger carrying the wait's memory, ending at the absolute ``deadline`` (``remaining`` s)."""
         self.defer(
             trigger=CloudExecutionTrigger(
                 service=self.service,
                 identifiers=wait.identifiers,
                 conn_id=self.conn_id,
-                deadline=time.time() + self.timeout,
+                deadline=deadline,
                 timeout=float(self.timeout),
                 poll_interval=self.poke_interval,
                 hook_overrides={k: v for k, v in self.hook_overrides().items() if v is not None},
@@ -174,7 +178,8 @@ class CloudExecutionSensor(BaseSensorOperator):
             ),
             method_name="execute_complete",
             # Airflow enforces this even if the trigger were lost, and reports it as AirflowSensorTimeout.
-            timeout=timedelta(seconds=self.timeout + DEFER_TIMEOUT_MARGIN),
+            # Counted from the absolute deadline, so deferring again never extends the sensor's timeout.
+            timeout=timedelta(seconds=max(0.0, remaining) + DEFER_TIMEOUT_MARGIN),
         )
 
     def execute_complete(self, context: Context, event: Mapping[str, Any]) -> Any:
@@ -190,4 +195,22 @@ class CloudExecutionSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(message)
         if outcome == ERROR:
             raise AirflowException(message)
+        if outcome == MEMORY:
+            return self._defer_with_memory(event)
         raise AirflowException(f"unexpected trigger event: {event!r}")
+
+    def _defer_with_memory(self, event: Mapping[str, Any]) -> None:
+        """The trigger learned something its process would forget: defer again with it, same deadline.
+
+        Costs one task resume (a worker slot for about a second); a spec hands memory back only when it
+        changes what the wait can decide (e.g. the first time a DWS action is seen running), not per poll.
+        """
+        memory = event.get("memory")
+        deadline = event.get("deadline")
+        if not isinstance(memory, Mapping) or not isinstance(deadline, (int, float)) or isinstance(deadline, bool):
+            raise AirflowException(f"unexpected trigger event: {event!r}")
+        wait = self._wait()
+        wait.memory.clear()
+        wait.memory.update(memory)
+        self.log.info("%s: deferring again with the wait's memory %s", wait.subject, sorted(memory))
+        self._defer(wait, deadline=float(deadline), remaining=float(deadline) - time.time())

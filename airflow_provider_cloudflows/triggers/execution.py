@@ -26,9 +26,12 @@ class CloudExecutionTrigger(BaseTrigger):
     """Wait for a cloud execution in the triggerer.
 
     The serialized kwargs hold only identifiers, the connection id, hook overrides (region, project id),
-    intervals, state overrides and an absolute wall-clock ``deadline`` (epoch seconds), so a trigger
-    restarted on another triggerer keeps its deadline. Credentials are read in :meth:`run` with the async
-    connection API and never pass through the kwargs, which Airflow stores as plain JSON.
+    intervals, state overrides, the wait's memory (``options["memory"]``) and an absolute wall-clock
+    ``deadline`` (epoch seconds), so a trigger restarted on another triggerer keeps its deadline and what the
+    wait learned. When a check changes the memory a spec declares durable, the trigger ends with a
+    ``memory`` event instead of keeping it in its process; the sensor defers again with it. Credentials
+    are read in :meth:`run` with the async connection API and never pass through the kwargs, which Airflow
+    stores as plain JSON.
     """
 
     def __init__(
@@ -136,6 +139,11 @@ class CloudExecutionTrigger(BaseTrigger):
             verdict = wait.report(self.log, snapshot)
             if verdict is not Verdict.WAITING:
                 yield TriggerEvent(wait.event(snapshot, verdict))
+                return
+            if wait.memory_changed():
+                # What this check learned (e.g. "the DWS action was seen running") would die with this process:
+                # hand it to the sensor, which defers again with it in the kwargs and the same deadline.
+                yield TriggerEvent(wait.memory_event(deadline=self.deadline, timeout=self.timeout))
                 return
             # The interval is measured from the start of the poll, so a long poll that waited server-side
             # is followed at once by the next one.
