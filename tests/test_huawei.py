@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,8 @@ from airflow_provider_cloudflows.emulator import CloudEmulator, dws_cluster, dws
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.sensors import HuaweiDwsClusterTaskSensor
 from airflow_provider_cloudflows.services.huawei_dws import NOT_SEEN_GRACE
-from tests.helpers import run_trigger, use_connections
+from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+from tests.helpers import use_connections
 
 SERVICE = "huawei_dws_cluster_task"
 CLUSTER = "9f76c502-fc9c-4a52-8656-65d0da6e3d57"
@@ -26,6 +28,40 @@ def _conns(
     use_connections(monkeypatch, cloud_emulator_server)
 
 
+async def run_wait(
+    ids: dict[str, Any] | None = None,
+    *,
+    timeout: float = 30,
+    memory: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> tuple[dict[str, Any], int]:
+    """Run the wait as a deferred sensor does: each ``memory`` event re-defers with a trigger rebuilt from the
+    previous one's serialized kwargs (as a restarted triggerer would), same deadline; the final event and the
+    number of hand-backs."""
+    deadline = time.time() + timeout
+    trigger_kwargs: dict[str, Any] = {
+        "service": SERVICE,
+        "identifiers": ids or IDS,
+        "conn_id": "huaweicloud_default",
+        "deadline": deadline,
+        "timeout": timeout,
+        "poll_interval": 0.2,
+        "options": {"memory": memory} if memory else {},
+        **kwargs,
+    }
+    handbacks = 0
+    while True:
+        trigger = CloudExecutionTrigger(**trigger_kwargs)
+        events = [event.payload async for event in trigger.run()]
+        assert len(events) == 1, events
+        event: dict[str, Any] = events[0]
+        if event["outcome"] != "memory":
+            return event, handbacks
+        handbacks += 1
+        assert event["deadline"] == deadline  # handing memory back never extends the wait
+        trigger_kwargs = {**trigger.serialize()[1], "options": {"memory": event["memory"]}}
+
+
 def _views(emulator: CloudEmulator) -> int:
     return emulator.count("dws", "ListClusterActions")
 
@@ -36,12 +72,12 @@ def _details(emulator: CloudEmulator) -> int:
 
 async def test_seen_running_then_gone_on_an_idle_cluster_succeeds(cloud_emulator: CloudEmulator) -> None:
     cloud_emulator.add_execution(dws_task(CLUSTER, phases=[(0, "RUNNING", 20)], end_at=0.5))
-    event = await run_trigger(SERVICE, IDS)
+    event, _ = await run_wait(IDS)
     assert event["outcome"] == "success", event
     state = event["state"]
     assert (state["status"], state["vendor_status"]) == ("SUCCEEDED", "SUCCESS")
     assert state["evidence"] == (
-        "SNAPSHOTTING was seen running, is gone, SNAPSHOTTING_FAILED has no record and the cluster is idle"
+        "SNAPSHOTTING was seen running, is gone, SNAPSHOTTING_FAILED has no record of it and the cluster is idle"
     )
     assert (state["cluster_status"], state["task_status"], state["failed_reasons"]) == ("AVAILABLE", None, {})
     assert state["request_id"]
@@ -61,7 +97,7 @@ async def test_failed_task_fails_with_the_failure_view_error(cloud_emulator: Clo
             error_msg="OBS bucket dws-backup is not writable",
         )
     )
-    event = await run_trigger(SERVICE, IDS)
+    event, _ = await run_wait(IDS)
     assert event["outcome"] == "failure", event
     state = event["state"]
     assert (state["status"], state["vendor_status"], state["evidence"]) == (
@@ -80,7 +116,7 @@ async def test_rolled_back_task_fails(cloud_emulator: CloudEmulator) -> None:
     cloud_emulator.add_execution(
         dws_task(CLUSTER, phases=[(0, "RUNNING", 60), (0.2, "ROLLBACK_RUNNING")], end_at=0.5, end="rolled_back")
     )
-    event = await run_trigger(SERVICE, IDS)
+    event, _ = await run_wait(IDS)
     assert event["outcome"] == "failure", event
     assert (event["state"]["status"], event["state"]["vendor_status"]) == ("FAILED", "ROLLBACK_SUCCESS")
     # The rollback left the cluster healthy: only the failure view prevented a false success.
@@ -89,7 +125,7 @@ async def test_rolled_back_task_fails(cloud_emulator: CloudEmulator) -> None:
 
 async def test_task_left_visible_with_success_succeeds(cloud_emulator: CloudEmulator) -> None:
     cloud_emulator.add_execution(dws_task(CLUSTER, phases=[(0, "RUNNING", 50)], end_at=0.3, keep_visible=True))
-    event = await run_trigger(SERVICE, IDS)
+    event, _ = await run_wait(IDS)
     assert event["outcome"] == "success", event
     state = event["state"]
     assert (state["vendor_status"], state["evidence"], state["progress"]) == ("SUCCESS", "SNAPSHOTTING view", 1.0)
@@ -99,7 +135,7 @@ async def test_task_left_visible_with_success_succeeds(cloud_emulator: CloudEmul
 
 async def test_never_observed_fails_after_the_grace_never_succeeds(cloud_emulator: CloudEmulator) -> None:
     cloud_emulator.add_execution(dws_cluster(CLUSTER))
-    event = await run_trigger(SERVICE, IDS)
+    event, _ = await run_wait(IDS)
     assert event["outcome"] == "failure", event
     assert event["state"]["evidence"] == "SNAPSHOTTING never observed"
     assert "never observed" in event["message"]
@@ -109,7 +145,7 @@ async def test_never_observed_fails_after_the_grace_never_succeeds(cloud_emulato
 
 
 async def test_unknown_cluster_errors_at_once(cloud_emulator: CloudEmulator) -> None:
-    event = await run_trigger(SERVICE, IDS)
+    event, _ = await run_wait(IDS)
     assert event["outcome"] == "error", event
     error = event["error"]
     assert (error["error_type"], error["code"], error["http_status"]) == ("NotFoundError", "DWS.0047", 401)
@@ -122,7 +158,7 @@ async def test_wrong_secret_errors_after_one_request(
 ) -> None:
     use_connections(monkeypatch, cloud_emulator_server, secret="not-the-secret")
     cloud_emulator.add_execution(dws_task(CLUSTER))
-    event = await run_trigger(SERVICE, IDS)
+    event, _ = await run_wait(IDS)
     assert event["outcome"] == "error", event
     error = event["error"]
     assert (error["error_type"], error["code"], error["http_status"]) == ("AuthError", "APIG.0301", 401)
@@ -133,7 +169,7 @@ async def test_wrong_secret_errors_after_one_request(
 
 async def test_foreign_project_errors_after_one_request(cloud_emulator: CloudEmulator) -> None:
     cloud_emulator.add_execution(dws_task(CLUSTER))
-    event = await run_trigger(SERVICE, IDS, hook_overrides={"project_id": "a" * 32})
+    event, _ = await run_wait(IDS, hook_overrides={"project_id": "a" * 32})
     assert event["outcome"] == "error", event
     assert (event["error"]["error_type"], event["error"]["code"]) == ("AuthError", "APIG.0302")
     assert cloud_emulator.count() == 1
@@ -143,7 +179,7 @@ async def test_throttle_is_retried_after_the_built_in_pause(cloud_emulator: Clou
     cloud_emulator.add_execution(dws_task(CLUSTER, phases=[(0, "RUNNING", 50)], end_at=0.3, keep_visible=True))
     cloud_emulator.inject("throttle", service="dws", count=1)
     started = time.monotonic()
-    event = await run_trigger(SERVICE, IDS)
+    event, _ = await run_wait(IDS)
     assert event["outcome"] == "success", event
     assert cloud_emulator.count("dws", error="APIG.0308") == 1
     assert time.monotonic() - started >= 3.0  # APIG sends no hint: the client's own ~3 s pause
@@ -153,7 +189,7 @@ async def test_throttle_is_retried_after_the_built_in_pause(cloud_emulator: Clou
 async def test_transient_faults_are_retried(cloud_emulator: CloudEmulator, kind: str) -> None:
     cloud_emulator.add_execution(dws_task(CLUSTER, phases=[(0, "RUNNING", 50)], end_at=0.3, keep_visible=True))
     cloud_emulator.inject(kind, service="dws", count=2)
-    event = await run_trigger(SERVICE, IDS)
+    event, _ = await run_wait(IDS)
     assert event["outcome"] == "success", event
     assert cloud_emulator.count("dws", ok=False) == 2
 
@@ -171,7 +207,7 @@ async def test_growing_with_resize_failure_on_the_cluster_fails(cloud_emulator: 
             error_msg="Insufficient ECS quota",
         )
     )
-    event = await run_trigger(SERVICE, {"cluster_id": CLUSTER, "action_name": "GROWING"})
+    event, _ = await run_wait({"cluster_id": CLUSTER, "action_name": "GROWING"})
     assert event["outcome"] == "failure", event
     state = event["state"]
     assert (state["evidence"], state["task_status"]) == ("cluster detail shows a failure", "RESIZE_FAILURE")
@@ -192,7 +228,7 @@ async def test_progress_transitions_are_logged(
             keep_visible=True,
         )
     )
-    event = await run_trigger(SERVICE, {"cluster_id": CLUSTER, "action_name": "GROWING"})
+    event, _ = await run_wait({"cluster_id": CLUSTER, "action_name": "GROWING"})
     assert event["outcome"] == "success", event
     # Airflow's structlog set-up may print instead of reaching the logging module: read both.
     captured = capsys.readouterr()
@@ -215,7 +251,7 @@ async def test_an_earlier_tasks_failure_record_does_not_fail_a_later_success(clo
     for _, payload in current.timeline:
         payload["actions"]["SNAPSHOTTING_FAILED"] = stale
     cloud_emulator.add_execution(current)
-    event = await run_trigger(SERVICE, IDS)
+    event, _ = await run_wait(IDS)
     assert event["outcome"] == "success", event["message"]
 
 

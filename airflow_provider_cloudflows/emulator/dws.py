@@ -29,6 +29,12 @@ What the emulator answers (the documented parts, then its judgments):
   status and code Huawei's Terraform provider observes; clients must key on the code). A cluster id that is
   not a UUID: 400 ``DWS.0001``.
 - Rate limit (*judgment*, DWS publishes none for these APIs): :data:`RATE_LIMIT` requests per second per API.
+
+For the client's decision rule, the emulator can also serve what DWS does *not* document: a failure view
+whose record has another id or other times than the action view's (``dws_task(failure_overrides=...)``),
+records of earlier tasks (:func:`dws_record`, served through ``views=`` / ``dws_cluster(actions=...)``), and
+noise in place of any view or of the cluster detail (:func:`dws_answer`: a 200 with any JSON object, or an
+error envelope under any status, e.g. 409 ``DWS.0011``, 404 ``APIG.0101``, a code-less 400, 201/206/302).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -48,6 +54,7 @@ from airflow_provider_cloudflows.emulator.scripting import as_phases, now_utc
 
 __all__ = [
     "ACTION_NAMES",
+    "ANSWER",
     "CLUSTER_NOT_FOUND",
     "DWS_SERVICE",
     "ENDS",
@@ -55,7 +62,9 @@ __all__ = [
     "ONGOING_STATUSES",
     "RATE_LIMIT",
     "DwsPhase",
+    "dws_answer",
     "dws_cluster",
+    "dws_record",
     "dws_task",
 ]
 
@@ -83,6 +92,8 @@ ENDS = {
     "rollback_failed": "ROLLBACK_FAIL",
 }
 """``dws_task(end=...)`` -> the task's final ``status``."""
+ANSWER = "__answer__"
+"""Key of a scripted answer (:func:`dws_answer`) standing in for a view's record or the cluster detail."""
 CLUSTER_NOT_FOUND = ("DWS.0047", "Cluster does not exist or has been deleted.")
 """Code and message of the answer to an unknown cluster (HTTP 401, as Huawei's Terraform provider sees it)."""
 
@@ -127,6 +138,8 @@ def dws_task(
     error_msg: str = _DEFAULT_ERROR_MSG,
     keep_visible: bool = False,
     failure_record: bool = True,
+    failure_overrides: Mapping[str, Any] | None = None,
+    views: Mapping[str, Mapping[str, Any]] | None = None,
     number_of_node: int = 3,
     target_number_of_node: int | None = None,
     start_immediately: bool = False,
@@ -144,8 +157,14 @@ def dws_task(
     ``cluster_name`` defaults to the example's ``cluster_779``; ``sub_items`` names the task's sub-items.
     For GROWING the cluster has ``number_of_node`` nodes, ``target_number_of_node`` (default +3) after success,
     and ``resize_info`` while it grows or after it failed.
+
+    ``failure_overrides`` replaces fields of the failure view's record (DWS does not document that its id
+    or times match the action view's: e.g. ``{"id": "<other uuid>"}`` or ``{"submit_time": None}``).
+    ``views`` serves fixed records (an earlier task's, see :func:`dws_record`) or answers (:func:`dws_answer`)
+    in the named views throughout, except where the task itself has a record to show.
     """
     _check_cluster_id(cluster_id, "dws_task")
+    _check_views(views, "dws_task")
     if action_name not in FAILURE_VIEWS:
         raise ValueError(f"dws_task: action_name must be one of {sorted(FAILURE_VIEWS)}, got {action_name!r}")
     if end is not None and end not in ENDS:
@@ -188,6 +207,7 @@ def dws_task(
         error_msg=error_msg,
         origin_nodes=number_of_node,
         target_nodes=target,
+        failure_overrides=dict(failure_overrides or {}),
     )
     timeline: list[TimedItem] = []
     progress = 0.0
@@ -196,6 +216,8 @@ def dws_task(
         timeline.append((phase.at, task.ongoing_payload(phase, progress)))
     if end is not None and end_at is not None:
         timeline.append((end_at, task.end_payload(ENDS[end], end_at, progress, keep_visible, failure_record)))
+    for _, payload in timeline:
+        payload["actions"] = {**{k: dict(v) for k, v in (views or {}).items()}, **payload["actions"]}
     return Execution(service=SERVICE, key=(cluster_id,), timeline=timeline, start_immediately=start_immediately)
 
 
@@ -218,9 +240,7 @@ def dws_cluster(
     ``SNAPSHOTTING_FAILED`` record).
     """
     _check_cluster_id(cluster_id, "dws_cluster")
-    for name in actions or {}:
-        if name not in ACTION_NAMES:
-            raise ValueError(f"dws_cluster: {name!r} is not an action view; use one of {ACTION_NAMES}")
+    _check_views(actions, "dws_cluster")
     cluster = _cluster_detail(cluster_id, cluster_name or load_example(_EXAMPLE)["cluster_name"], now_utc())
     cluster.update(
         status=status,
@@ -234,7 +254,88 @@ def dws_cluster(
     return Execution(service=SERVICE, key=(cluster_id,), timeline=[(0.0, payload)])
 
 
+def dws_record(
+    action_name: str = "SNAPSHOTTING_FAILED",
+    status: str = "FAILED",
+    *,
+    submitted: datetime,
+    duration: float = 60.0,
+    task_id: str | None = None,
+    cluster_name: str | None = None,
+    error_msg: str = _DEFAULT_ERROR_MSG,
+) -> dict[str, Any]:
+    """A task record as a view shows it, of a task submitted at ``submitted`` that ended ``duration`` s later.
+
+    For scripting an earlier task's record (e.g. yesterday's failed snapshot still in ``SNAPSHOTTING_FAILED``)
+    through ``dws_task(views=...)`` or ``dws_cluster(actions=...)``. A failed status puts ``error_msg`` in the
+    sub-item's detail, as the documented example does.
+    """
+    if action_name not in ACTION_NAMES:
+        raise ValueError(f"dws_record: action_name must be one of {ACTION_NAMES}, got {action_name!r}")
+    base = (
+        action_name if action_name in FAILURE_VIEWS else next(k for k, v in FAILURE_VIEWS.items() if v == action_name)
+    )
+    item_name, subs, action_type = _ITEMS[base]
+    task = _Task(
+        cluster_id="",
+        action=base,
+        task_id=task_id or str(uuid.uuid4()),
+        cluster_name=cluster_name or load_example(_EXAMPLE)["cluster_name"],
+        item_name=item_name,
+        sub_items=subs[:1],
+        action_type=action_type,
+        start=submitted,
+        error_code=_DEFAULT_ERROR_CODE,
+        error_msg=error_msg,
+        origin_nodes=3,
+        target_nodes=6,
+    )
+    ended = status not in ONGOING_STATUSES
+    error = error_msg if status in ("FAILED", "ROLLBACK_FAIL", "ROLLBACK_SUCCESS") else ""
+    sub = task.sub_item(
+        0,
+        status,
+        100.0 if status == "SUCCESS" else 50.0,
+        now=duration,
+        ended=duration if ended else None,
+        error=error,
+        finished=ended,
+    )
+    return task.record(action_name, status, [sub])
+
+
+def dws_answer(
+    status: int = 200, body: Mapping[str, Any] | None = None, *, error_code: str = "", error_msg: str = ""
+) -> dict[str, Any]:
+    """An answer served in place of a view's record (or, as ``payload["cluster_answer"]``, the cluster detail).
+
+    ``status`` 200 serves ``body`` (any JSON object: ``{}``, ``{"status": False}``, an error envelope, ...)
+    as is. Any other status serves the Huawei error envelope ``{"error_code", "error_msg"}`` under that status
+    (``error_code`` "" for a code-less answer): 409 ``DWS.0011``, 404 ``APIG.0101``, 201, 206, 302...
+    """
+    if status == 200:
+        return {ANSWER: {"status": 200, "body": dict(body or {})}}
+    if body is not None:
+        raise ValueError("dws_answer: a body is served only with status 200; other statuses carry the error envelope")
+    return {ANSWER: {"status": status, "error_code": error_code, "error_msg": error_msg}}
+
+
 # --- payloads ---------------------------------------------------------------------------------------------
+
+
+def _check_views(views: Mapping[str, Any] | None, who: str) -> None:
+    for name in views or {}:
+        if name not in ACTION_NAMES:
+            raise ValueError(f"{who}: {name!r} is not an action view; use one of {ACTION_NAMES}")
+
+
+def _serve(scripted: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of a :func:`dws_answer`, or its error raised as the vendor would answer it."""
+    answer = scripted[ANSWER]
+    if answer["status"] == 200:
+        body: dict[str, Any] = dict(answer["body"])
+        return body
+    raise ApiError(answer["error_code"], answer["error_msg"], int(answer["status"]))
 
 
 def _check_cluster_id(cluster_id: str, who: str) -> None:
@@ -322,6 +423,7 @@ class _Task:
     error_msg: str
     origin_nodes: int
     target_nodes: int
+    failure_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def at(self, offset: float) -> datetime:
         return self.start + timedelta(seconds=offset)
@@ -435,7 +537,7 @@ class _Task:
             actions[self.action] = self.record(self.action, status, subs)
         if not succeeded and failure_record:
             failure = FAILURE_VIEWS[self.action]
-            actions[failure] = self.record(failure, status, subs)
+            actions[failure] = {**self.record(failure, status, subs), **self.failure_overrides}
         cluster = self.cluster()
         growing = self.action == "GROWING"
         if succeeded and growing:
@@ -483,11 +585,13 @@ async def list_cluster_actions(call: ApiCall, emulator: CloudEmulator) -> dict[s
     if view is None:
         raise ApiError(*CLUSTER_NOT_FOUND, 401)
     record = (view.payload.get("actions") or {}).get(action)
+    if isinstance(record, Mapping) and ANSWER in record:
+        return _serve(record)
     if not record:
         # Judgment: DWS only documents that "some ongoing tasks" can be viewed; a task that is not (or no
         # longer) there is answered as a bad request, which the client must not read as success or failure.
         raise ApiError("DWS.0001", f"No ongoing task {action} on this cluster.", 400)
-    result: dict[str, Any] = record
+    result: dict[str, Any] = dict(record)
     return result
 
 
@@ -496,6 +600,8 @@ async def list_cluster_details(call: ApiCall, emulator: CloudEmulator) -> dict[s
     view = emulator.observe(SERVICE, _cluster_key(call))
     if view is None:
         raise ApiError(*CLUSTER_NOT_FOUND, 401)
+    if isinstance(view.payload.get("cluster_answer"), Mapping):
+        return _serve(view.payload["cluster_answer"])
     return {"cluster": view.payload["cluster"]}
 
 

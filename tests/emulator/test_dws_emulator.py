@@ -26,7 +26,7 @@ from airflow_provider_cloudflows.emulator import (
     dws_task,
     load_example,
 )
-from airflow_provider_cloudflows.emulator.dws import ACTION_NAMES, FAILURE_VIEWS, RATE_LIMIT
+from airflow_provider_cloudflows.emulator.dws import ACTION_NAMES, FAILURE_VIEWS, RATE_LIMIT, dws_answer, dws_record
 from airflow_provider_cloudflows.signing.sdk_hmac import encode_path, sign_sdk_hmac
 
 from .helpers import HTTP
@@ -471,3 +471,75 @@ def test_rate_limit(server: EmulatorServer, task: CloudEmulator) -> None:
     assert error_of(answers[2])[1] == "APIG.0308"
     # Per API: the other one is not affected.
     assert hw_get(server, ACTIONS_PATH, cluster_id=CLUSTER, action_name="SNAPSHOTTING").status_code == 200
+
+
+# --- scripting what DWS does not document (the client's decision rule is tested against it) ---------------
+
+
+def test_failure_record_overrides_and_earlier_records(server: EmulatorServer, cloud_emulator: CloudEmulator) -> None:
+    other_id = str(uuid.uuid4())
+    earlier = dws_record("SNAPSHOTTING_FAILED", submitted=datetime(2025, 5, 19, 9, 5, 10, tzinfo=timezone.utc))
+    cloud_emulator.add_execution(
+        dws_task(
+            CLUSTER,
+            phases=[(0, "RUNNING", 40)],
+            end="failed",
+            failure_overrides={"id": other_id},
+            views={"SNAPSHOTTING_FAILED": earlier},
+        )
+    )
+    client = sdk(server)
+    running = actions(client)
+    # Before the task fails, the failure view serves the earlier task's record, as scripted.
+    old = actions(client, "SNAPSHOTTING_FAILED")
+    assert (old.id, old.submit_time, old.status) == (earlier["id"], "2025-05-19 09:05:10.0", "FAILED")
+    assert old.items[0].sub_items[0].begin_time == "2025-05-19 09:05:10.0"
+    assert inner_detail(old.items[0].sub_items[0].to_dict())["actionEndTime"] == "2025-05-19 09:06:10"
+    cloud_emulator.advance(1.0)
+    # Then the task's own failure record replaces it, with another id than the action view showed.
+    record = actions(client, "SNAPSHOTTING_FAILED")
+    assert (record.id, record.submit_time) == (other_id, running.submit_time)
+    assert record.id != running.id
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "body"),
+    [
+        (dws_answer(200, {"status": False}), 200, {"status": False}),
+        (dws_answer(200, {}), 200, {}),
+        (
+            dws_answer(409, error_code="DWS.0011", error_msg="busy"),
+            409,
+            {"error_code": "DWS.0011", "error_msg": "busy"},
+        ),
+        (dws_answer(400), 400, {"error_code": "", "error_msg": ""}),
+        (dws_answer(302, error_code="DWS.0001"), 302, {"error_code": "DWS.0001", "error_msg": ""}),
+    ],
+)
+def test_scripted_answers_in_views_and_cluster_detail(
+    server: EmulatorServer, cloud_emulator: CloudEmulator, answer: dict[str, Any], status: int, body: Any
+) -> None:
+    execution = dws_cluster(CLUSTER, actions={"SNAPSHOTTING": answer})
+    execution.timeline[0][1]["cluster_answer"] = answer
+    cloud_emulator.add_execution(execution)
+    for template, params in ((ACTIONS_PATH, {"action_name": "SNAPSHOTTING"}), (DETAIL_PATH, {})):
+        response = hw_get(server, template, cluster_id=CLUSTER, **params)
+        assert (response.status_code, response.json()) == (status, body)
+        assert uuid.UUID(response.headers["x-request-id"])
+    # The other views still answer as DWS would.
+    assert error_of(hw_get(server, ACTIONS_PATH, cluster_id=CLUSTER, action_name="GROWING"))[1] == "DWS.0001"
+
+
+def test_scripting_validation() -> None:
+    with pytest.raises(ValueError, match="only with status 200"):
+        dws_answer(201, {"status": "SUCCESS"})
+    with pytest.raises(ValueError, match="not an action view"):
+        dws_task(CLUSTER, views={"NOPE": {}})
+    with pytest.raises(ValueError, match="action_name"):
+        dws_record("NOPE", submitted=datetime.now(timezone.utc))
+    record = dws_record("GROWING", "RUNNING", submitted=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    assert (record["action_name"], record["status"], record["items"][0]["sub_items"][0]["end_time"]) == (
+        "GROWING",
+        "RUNNING",
+        None,
+    )
