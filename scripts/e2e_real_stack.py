@@ -1,0 +1,1193 @@
+#!/usr/bin/env python3
+"""Real-deployment end-to-end test: a real Airflow 3 stack, the cloud emulator, the provider's deferrable sensors.
+
+Run it with ``bash scripts/e2e.sh`` (bootstraps ``.venv`` first). What it starts, each as its own process group
+(and stops again, by process group id, on success, failure or Ctrl-C):
+
+- the cloud emulator (``python -m airflow_provider_cloudflows.emulator --port 0 --scenario demo``) on 127.0.0.1;
+- ``airflow api-server`` (127.0.0.1, a free port), ``airflow scheduler``, ``airflow dag-processor`` and
+  ``airflow triggerer``, sharing a fresh ``AIRFLOW_HOME`` in a temporary directory.
+
+The deployment: **LocalExecutor on a SQLite metadata DB**. SQLite + LocalExecutor is not a production set-up,
+but it is acceptable for this test: every component, worker and the triggerer still talk to one metadata DB and
+the API server exactly as in production, and there is no server to install. ``[core] parallelism`` is kept small
+(SQLite has one writer, the machine may have two cores), and the scheduler, dag-processor and triggerer
+intervals are shortened so the test runs in a few minutes. Two local DAG bundles hold ``example_dags/`` and
+``tests/e2e_dags/``. Auth is SimpleAuthManager with ``[core] simple_auth_manager_all_admins=True``; the REST
+calls still carry a JWT from ``GET /auth/token``. ``[core] test_connection=Enabled``. A fernet key is set, so
+connection secrets are encrypted in the DB. Connections are created in the metadata DB through the REST API;
+no ``AIRFLOW_CONN_*`` variable reaches any process.
+
+Phases and checks (one ``PASS name`` / ``FAIL name: detail`` line each, then ``N passed, M failed``):
+
+1. stack: every component healthy, listening on loopback only, both DAG bundles parsed without import errors;
+2. connections: ``GET /ui/connections/hook_meta`` serves the three connection types with their extra fields;
+   ``POST /api/v2/connections/test`` is true with good credentials and false with a wrong secret, per vendor,
+   for an unsaved connection and for the stored ``*_default`` one (the API builds the hook itself);
+3. examples: the five example DAGs triggered through the REST API succeed; each sensor deferred to
+   ``CloudExecutionTrigger``; its XCom has ``status == "succeeded"`` and the right identifiers;
+4. triggerer crash: a dozen waits (five services) deferred at once, the triggerer killed with SIGKILL, a pause,
+   a new triggerer: every wait ends with its scripted outcome, the waits whose timeout passed meanwhile end
+   failed (AirflowSensorTimeout) or skipped (``soft_fail``), nothing polled the emulator while no triggerer ran;
+5. canary secrets: the connections' secrets and session tokens are unique canary strings (registered in the
+   emulator through its control API); none appears in the metadata DB dump, under ``AIRFLOW_HOME`` (logs) or
+   in any process's output.
+
+Knobs: ``E2E_KEEP=1`` (or ``--keep``) keeps the temporary directory; ``--outage SECONDS`` (default 25).
+Only Python's standard library and httpx are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import base64
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+AIRFLOW = str(BIN / "airflow")
+EXAMPLE_DAGS = ROOT / "example_dags"
+E2E_DAGS = ROOT / "tests" / "e2e_dags"
+CRASH_SPEC = json.loads((E2E_DAGS / "crash_waits.json").read_text())
+TRIGGER_CLASSPATH = "airflow_provider_cloudflows.triggers.execution.CloudExecutionTrigger"
+HUAWEI_PROJECT_ID = "05f2cff45100d5112f4bc00b794ea08e"  # the emulator's default project
+
+# The five example DAGs: sensor task, the identifiers their default params name, extra XCom expectations.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "example_tencent_emr": {
+        "task": "wait_for_emr_flow",
+        "ids": {"instance_id": "emr-demo01", "flow_id": "1001"},
+    },
+    "example_tencent_cynosdb": {"task": "wait_for_cynosdb_flow", "ids": {"flow_id": 2001}},
+    "example_tencent_batch": {"task": "wait_for_batch_task", "ids": {"job_id": "job-demo0001", "task_name": "A"}},
+    "example_alibaba_cloudflow": {
+        "task": "wait_for_cloudflow_execution",
+        "ids": {"flow_name": "nightly_etl", "execution_name": "demo_run"},
+        "extra": {"Output": {"rows": 42}},
+    },
+    "example_huawei_dws": {
+        "task": "wait_for_dws_task",
+        "ids": {"cluster_id": "9f76c502-fc9c-4a52-8656-65d0da6e3d57", "action_name": "SNAPSHOTTING"},
+    },
+}
+
+# Connection types: (emulator vendor, extra carrying the session token, extras the form must offer, base extra).
+VENDORS: dict[str, dict[str, Any]] = {
+    "tencentcloud": {
+        "vendor": "tencent",
+        "key_id": "AKIDE2ECANARY0000000000000000000",
+        "token_field": "token",
+        "form_fields": {"region", "token", "endpoint"},
+        "extra": {"region": "ap-guangzhou"},
+    },
+    "alibabacloud": {
+        "vendor": "alibaba",
+        "key_id": "STS.E2ECANARY0000",
+        "token_field": "security_token",
+        "form_fields": {"region", "security_token", "endpoint", "signature_version"},
+        "extra": {"region": "cn-hangzhou"},
+    },
+    "huaweicloud": {
+        "vendor": "huawei",
+        "key_id": "HWE2ECANARYAK000",
+        "token_field": "security_token",
+        "form_fields": {"region", "project_id", "security_token", "endpoint"},
+        "extra": {"region": "cn-north-4", "project_id": HUAWEI_PROJECT_ID},
+    },
+}
+
+TERMINAL_RUN_STATES = {"success", "failed"}
+TERMINAL_TI_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
+
+
+# --- reporting ----------------------------------------------------------------------------------------------
+
+
+class Report:
+    """Collects one result per check and the timings; prints each as it happens."""
+
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+        self.timings: list[tuple[str, float]] = []
+        self.started = time.monotonic()
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        """Record and print one check."""
+        if ok:
+            self.passed += 1
+            print(f"PASS {name}" + (f" ({detail})" if detail else ""), flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL {name}: {detail or 'failed'}", flush=True)
+        return ok
+
+    def timing(self, name: str, seconds: float) -> None:
+        """Record and print one timing."""
+        self.timings.append((name, seconds))
+        print(f"TIME {name}: {seconds:.1f}s", flush=True)
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time a phase; an unexpected exception in it is one failed check, not the end of the run."""
+        print(f"\n=== {name}", flush=True)
+        started = time.monotonic()
+        try:
+            yield
+        except PhaseAborted as exc:
+            self.check(f"{name}: phase completed", False, str(exc))
+        except (httpx.HTTPError, OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+            self.check(f"{name}: phase completed", False, f"{type(exc).__name__}: {exc}")
+        finally:
+            self.timing(f"phase {name}", time.monotonic() - started)
+
+    def summary(self) -> int:
+        """Print the timings and the final ``N passed, M failed`` line; the process exit code."""
+        print("\ntimings:")
+        for name, seconds in self.timings:
+            print(f"  {seconds:7.1f}s  {name}")
+        print(f"  {time.monotonic() - self.started:7.1f}s  total")
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
+        return 1 if self.failed else 0
+
+
+class PhaseAborted(Exception):
+    """A phase cannot go on (its prerequisite failed); the reason is reported as a failed check."""
+
+
+def progress(message: str) -> None:
+    """A progress line (not a check)."""
+    print(f"... {message}", flush=True)
+
+
+def wait_until(what: str, predicate: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """Poll ``predicate`` until it returns a truthy value; PhaseAborted after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (httpx.HTTPError, OSError, ValueError, KeyError) as exc:
+            last_error = exc
+        if time.monotonic() > deadline:
+            suffix = f" (last error: {type(last_error).__name__}: {last_error})" if last_error else ""
+            raise PhaseAborted(f"timed out after {timeout:.0f}s waiting for {what}{suffix}")
+        time.sleep(interval)
+
+
+def parse_time(value: str | None) -> float | None:
+    """An API timestamp (ISO 8601) as unix seconds."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# --- processes ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Component:
+    """One started process (leader of its own process group) and the file holding its stdout and stderr."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    output: Path
+    started: float
+
+    @property
+    def pgid(self) -> int:
+        """The process group id (the leader's pid: every component starts a new session)."""
+        return self.popen.pid
+
+
+@dataclass
+class Stack:
+    """The temporary AIRFLOW_HOME, the environment of every component and the processes started."""
+
+    tmp: Path
+    home: Path
+    env: dict[str, str]
+    api_port: int
+    components: list[Component] = field(default_factory=list)
+    emulator_url: str = ""
+
+    @property
+    def api_url(self) -> str:
+        """The API server's base URL."""
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self, name: str, args: list[str]) -> Component:
+        """Start ``args`` in a new process group with the stack's environment; output to a file."""
+        out_dir = self.tmp / "process-output"
+        out_dir.mkdir(exist_ok=True)
+        index = sum(1 for c in self.components if c.name == name)
+        output = out_dir / (f"{name}.log" if index == 0 else f"{name}.{index}.log")
+        with output.open("wb") as sink:
+            popen = subprocess.Popen(
+                args,
+                cwd=self.tmp,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        component = Component(name, popen, output, time.time())
+        self.components.append(component)
+        return component
+
+    def component(self, name: str) -> Component:
+        """The most recently started component of that name."""
+        return [c for c in self.components if c.name == name][-1]
+
+    def alive(self, component: Component) -> bool:
+        """Whether any process of the component's group still runs (zombies awaiting their reaper do not)."""
+        return any(pgrp == component.pgid and state != "Z" for pgrp, state in process_table().values())
+
+    def kill(self, component: Component, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the component's whole process group and reap the leader."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(component.pgid, sig)
+        if sig == signal.SIGKILL:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                component.popen.wait(timeout=10)
+
+    def stop(self, component: Component, grace: float = 15.0) -> None:
+        """SIGTERM the group, then SIGKILL whatever is left after ``grace`` seconds."""
+        if not self.alive(component):
+            component.popen.poll()
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(component.pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and self.alive(component):
+            component.popen.poll()
+            time.sleep(0.2)
+        if self.alive(component):
+            self.kill(component)
+        component.popen.poll()
+
+    def stop_all(self) -> None:
+        """Stop every component still running, newest first (idempotent)."""
+        for component in reversed(self.components):
+            self.stop(component)
+
+    def group_pids(self) -> set[int]:
+        """The pids currently in any of the stack's process groups."""
+        groups = {c.pgid for c in self.components}
+        return {pid for pid, (pgrp, _state) in process_table().items() if pgrp in groups}
+
+
+def process_table() -> dict[int, tuple[int, str]]:
+    """pid -> (process group id, state letter) of every process (Linux /proc)."""
+    table: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesized command name: state, ppid, pgrp, ...
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2:
+            table[int(entry.name)] = (int(fields[2]), fields[0])
+    return table
+
+
+def listening_sockets(pids: set[int]) -> list[tuple[int, str, int]]:
+    """``(pid, address, port)`` of every TCP socket in LISTEN state owned by ``pids`` (Linux /proc)."""
+    listening: dict[str, tuple[str, int]] = {}
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 10 or parts[3] != "0A":  # 0A: LISTEN
+                continue
+            hex_address, hex_port = parts[1].split(":")
+            listening[parts[9]] = (_decode_address(hex_address[:width]), int(hex_port, 16))
+    found: list[tuple[int, str, int]] = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    match = re.fullmatch(r"socket:\[(\d+)\]", target)
+                    if match and match.group(1) in listening:
+                        found.append((pid, *listening[match.group(1)]))
+    return found
+
+
+def _decode_address(hex_address: str) -> str:
+    raw = bytes.fromhex(hex_address)
+    # /proc prints each 32-bit word in host (little-endian) order.
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, words)
+
+
+def is_loopback(address: str) -> bool:
+    """127.0.0.0/8, ::1 or an IPv4-mapped loopback."""
+    return address.startswith("127.") or address == "::1" or address.startswith("::ffff:127.")
+
+
+# --- configuration ------------------------------------------------------------------------------------------
+
+
+def write_config(home: Path, api_port: int) -> None:
+    """The stack's airflow.cfg (shared by every component through AIRFLOW_HOME)."""
+    bundles = [
+        {
+            "name": name,
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(path), "refresh_interval": 5},
+        }
+        for name, path in (("cloudflows_examples", EXAMPLE_DAGS), ("cloudflows_e2e", E2E_DAGS))
+    ]
+    fernet_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    config = f"""\
+# Written by scripts/e2e_real_stack.py. SQLite + LocalExecutor: acceptable for this end-to-end test only.
+[core]
+dags_folder = {home / "dags"}
+executor = LocalExecutor
+# Small: SQLite has a single writer and the test machine may have only two cores.
+parallelism = 4
+max_active_tasks_per_dag = 32
+load_examples = False
+dags_are_paused_at_creation = True
+fernet_key = {fernet_key}
+auth_manager = airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
+simple_auth_manager_all_admins = True
+test_connection = Enabled
+execution_api_server_url = http://127.0.0.1:{api_port}/execution/
+default_task_retries = 0
+
+[database]
+sql_alchemy_conn = sqlite:///{home / "airflow.db"}
+
+[logging]
+base_log_folder = {home / "logs"}
+logging_level = INFO
+
+[api]
+host = 127.0.0.1
+port = {api_port}
+base_url = http://127.0.0.1:{api_port}
+workers = 1
+secret_key = {secrets.token_hex(16)}
+expose_config = False
+
+[api_auth]
+jwt_secret = {secrets.token_hex(32)}
+
+[dag_processor]
+dag_bundle_config_list = {json.dumps(bundles)}
+refresh_interval = 5
+bundle_refresh_check_interval = 2
+min_file_process_interval = 60
+parsing_processes = 1
+print_stats_interval = 600
+
+[scheduler]
+scheduler_heartbeat_sec = 2
+scheduler_idle_sleep_time = 0.5
+trigger_timeout_check_interval = 3
+orphaned_tasks_check_interval = 30
+task_queued_timeout = 300
+
+[triggerer]
+capacity = 100
+job_heartbeat_sec = 2
+# A dead triggerer's triggers are taken over once its heartbeat is this old.
+triggerer_health_check_threshold = 10
+"""
+    (home / "airflow.cfg").write_text(config)
+    (home / "dags").mkdir(exist_ok=True)
+
+
+def stack_environment(home: Path) -> dict[str, str]:
+    """This process's environment without any Airflow setting, connection or variable, plus AIRFLOW_HOME."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))
+        and key not in ("AIRFLOW_HOME", "AIRFLOW_CONFIG")
+    }
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW_CONFIG": str(home / "airflow.cfg"),
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
+    )
+    return env
+
+
+# --- REST API -----------------------------------------------------------------------------------------------
+
+
+class Api:
+    """The Airflow REST API, authenticated with a JWT from ``GET /auth/token`` (all-admins SimpleAuthManager)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=60.0, trust_env=False)
+
+    def login(self) -> None:
+        """Get a token (``simple_auth_manager_all_admins`` hands one out without credentials) and use it."""
+        reply = self.http.get("/auth/token")
+        reply.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {reply.json()['access_token']}"
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET, raising on an HTTP error; the JSON body."""
+        reply = self.http.get(path, params=params)
+        reply.raise_for_status()
+        return reply.json()
+
+    def post(self, path: str, body: Any) -> Any:
+        """POST JSON, raising on an HTTP error; the JSON body."""
+        reply = self.http.post(path, json=body)
+        if reply.is_error:
+            raise RuntimeError(f"POST {path}: HTTP {reply.status_code}: {reply.text[:500]}")
+        return reply.json()
+
+    def patch(self, path: str, body: Any) -> Any:
+        """PATCH JSON, raising on an HTTP error; the JSON body."""
+        reply = self.http.patch(path, json=body)
+        if reply.is_error:
+            raise RuntimeError(f"PATCH {path}: HTTP {reply.status_code}: {reply.text[:500]}")
+        return reply.json()
+
+    def trigger(self, dag_id: str) -> str:
+        """Unpause ``dag_id`` and trigger a run; its run id."""
+        self.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        run = self.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
+        run_id: str = run["dag_run_id"]
+        return run_id
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        """The DAG run's state."""
+        state: str = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+        return state
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
+        """The run's task instances by task id."""
+        body = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100)
+        return {ti["task_id"]: ti for ti in body["task_instances"]}
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        """The task's ``return_value`` XCom (as stored JSON)."""
+        body = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value")
+        value = body["value"]
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        return value
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
+        """The task's log for one try, as text (JSON lines joined)."""
+        reply = self.http.get(
+            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+            params={"full_content": "true"},
+            headers={"Accept": "application/json"},
+        )
+        reply.raise_for_status()
+        content = reply.json().get("content")
+        if isinstance(content, list):
+            return "\n".join(json.dumps(line) if not isinstance(line, str) else line for line in content)
+        return str(content)
+
+
+# --- emulator control API -----------------------------------------------------------------------------------
+
+
+class Emulator:
+    """The emulator's ``/_emulator/`` control API."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=30.0, trust_env=False)
+
+    def add_credentials(self, vendor: str, key_id: str, secret: str, token: str | None) -> None:
+        """Accept another key (and session token)."""
+        body = {"vendor": vendor, "key_id": key_id, "secret": secret, "token": token}
+        self.http.post("/_emulator/credentials", json=body).raise_for_status()
+
+    def add_executions(self, executions: list[dict[str, Any]]) -> None:
+        """Register executions (builder form)."""
+        self.http.post("/_emulator/executions", json=executions).raise_for_status()
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log (each with its wall-clock ``time``)."""
+        reply = self.http.get("/_emulator/requests")
+        reply.raise_for_status()
+        records: list[dict[str, Any]] = reply.json()["requests"]
+        return records
+
+
+def key_of(record: dict[str, Any]) -> tuple[str, ...] | None:
+    """A request record's execution key as a tuple."""
+    key = record.get("key")
+    return None if key is None else tuple(str(part) for part in key)
+
+
+def builder_key(execution: dict[str, Any]) -> tuple[str, ...]:
+    """The emulator key the scripted execution of the crash spec will be logged under."""
+    args = execution["args"]
+    builder = execution["builder"]
+    if builder == "emr_flow":
+        return (args["instance_id"], "FlowId", str(args["flow_id"]))
+    if builder == "cynosdb_flow":
+        return (str(args["flow_id"]),)
+    if builder == "batch_task":
+        return (args["job_id"], args["task_name"])
+    if builder == "cloudflow_execution":
+        return (args["flow_name"], args["execution_name"])
+    if builder == "dws_task":
+        return (args["cluster_id"],)
+    raise ValueError(f"unknown builder {builder}")
+
+
+# --- the test -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Canaries:
+    """The secret values that must never leave the connection table (encrypted) and the emulator."""
+
+    values: dict[str, str] = field(default_factory=dict)
+
+    def new(self, label: str) -> str:
+        """A fresh unique canary string."""
+        value = f"e2ecanary{label.replace('_', '')}{secrets.token_hex(10)}"
+        self.values[label] = value
+        return value
+
+    def find(self, data: bytes) -> list[str]:
+        """Labels of the canaries present in ``data``."""
+        return [label for label, value in self.values.items() if value.encode() in data]
+
+
+class E2E:
+    """The phases of the test, sharing the stack, the API clients and the report."""
+
+    def __init__(self, stack: Stack, report: Report, outage: float) -> None:
+        self.stack = stack
+        self.report = report
+        self.outage = outage
+        self.canaries = Canaries()
+        self.api = Api(stack.api_url)
+        self.emulator: Emulator | None = None
+        self.connections: dict[str, dict[str, Any]] = {}
+
+    # --- phase 1: the stack ---------------------------------------------------------------------------------
+
+    def start_stack(self) -> None:
+        """Emulator, DB migration, the four Airflow components; wait until all are healthy and DAGs parsed."""
+        started = time.monotonic()
+        stack = self.stack
+        emulator = stack.start(
+            "emulator",
+            [
+                sys.executable,
+                "-m",
+                "airflow_provider_cloudflows.emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--scenario",
+                "demo",
+            ],
+        )
+
+        def emulator_url() -> str | None:
+            if emulator.popen.poll() is not None:
+                raise PhaseAborted(f"the emulator exited: {emulator.output.read_text()[-2000:]}")
+            match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", emulator.output.read_text())
+            return match.group(1) if match else None
+
+        with (stack.tmp / "process-output" / "db-migrate.log").open("wb") as sink:
+            migrate = subprocess.run(
+                [AIRFLOW, "db", "migrate"],
+                cwd=stack.tmp,
+                env=stack.env,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                timeout=300,
+                check=False,
+            )
+        if migrate.returncode != 0:
+            raise PhaseAborted(f"airflow db migrate failed (exit {migrate.returncode}); see process-output")
+        self.report.timing("db migrate", time.monotonic() - started)
+        stack.emulator_url = wait_until("the emulator to listen", emulator_url, 30)
+        self.emulator = Emulator(stack.emulator_url)
+        progress(f"emulator at {stack.emulator_url}")
+
+        stack.start("api-server", [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(stack.api_port)])
+        stack.start("scheduler", [AIRFLOW, "scheduler", "--skip-serve-logs"])
+        stack.start("dag-processor", [AIRFLOW, "dag-processor"])
+        stack.start("triggerer", [AIRFLOW, "triggerer", "--skip-serve-logs"])
+
+        def healthy() -> bool:
+            for component in stack.components:
+                if component.popen.poll() is not None:
+                    tail = component.output.read_text(errors="replace")[-3000:]
+                    raise PhaseAborted(f"{component.name} exited with {component.popen.returncode}:\n{tail}")
+            health = httpx.get(f"{stack.api_url}/api/v2/monitor/health", timeout=5, trust_env=False).json()
+            states = {name: (health.get(name) or {}).get("status") for name in ("metadatabase", "scheduler")}
+            states.update({name: (health.get(name) or {}).get("status") for name in ("triggerer", "dag_processor")})
+            return all(state == "healthy" for state in states.values())
+
+        wait_until("every component to report healthy", healthy, 240, interval=1.0)
+        self.api.login()
+        self.report.timing(
+            "stack start (emulator, db migrate, components launched -> all healthy)", time.monotonic() - started
+        )
+        self.report.check("stack: api-server, scheduler, dag-processor, triggerer healthy", True)
+
+        expected = [*EXAMPLES, CRASH_SPEC["dag_id"]]
+
+        def parsed() -> bool:
+            return all(self.api.http.get(f"/api/v2/dags/{dag_id}").status_code == 200 for dag_id in expected)
+
+        wait_until("the six DAGs to be parsed", parsed, 180, interval=1.0)
+        others = sorted({d["dag_id"] for d in self.api.get("/api/v2/dags", limit=100)["dags"]} - set(expected))
+        if others:
+            progress(f"also parsed, not exercised by this test: {', '.join(others)}")
+        errors = self.api.get("/api/v2/importErrors")
+        self.report.check(
+            "stack: example_dags + tests/e2e_dags parsed by the dag-processor, no import errors",
+            errors.get("total_entries", 0) == 0,
+            json.dumps(errors)[:1000],
+        )
+        self.report.timing("stack start + DAGs parsed", time.monotonic() - started)
+
+        self.check_loopback("stack")
+        leaked_env = [k for k in stack.env if k.startswith("AIRFLOW_CONN_")]
+        self.report.check(
+            "stack: no AIRFLOW_CONN_* variable in the components' environment", not leaked_env, str(leaked_env)
+        )
+
+    def check_loopback(self, when: str) -> None:
+        """Every TCP socket any process of the stack listens on is bound to a loopback address."""
+        sockets = listening_sockets(self.stack.group_pids())
+        exposed = [s for s in sockets if not is_loopback(s[1])]
+        self.report.check(
+            f"{when}: every listening socket of the stack's processes is on loopback",
+            bool(sockets) and not exposed,
+            f"non-loopback: {exposed}" if exposed else f"(pid, address, port): {sorted(set(sockets))}",
+        )
+
+    # --- phase 2: connections -------------------------------------------------------------------------------
+
+    def setup_connections(self) -> None:
+        """Register canary credentials in the emulator; create the three ``*_default`` connections in the DB."""
+        assert self.emulator is not None
+        for conn_type, vendor in VENDORS.items():
+            secret = self.canaries.new(f"{conn_type}_secret")
+            token = self.canaries.new(f"{conn_type}_token")
+            self.emulator.add_credentials(vendor["vendor"], vendor["key_id"], secret, token)
+            extra = {**vendor["extra"], "endpoint": self.stack.emulator_url, vendor["token_field"]: token}
+            body = {
+                "connection_id": f"{conn_type}_default",
+                "conn_type": conn_type,
+                "login": vendor["key_id"],
+                "password": secret,
+                "extra": json.dumps(extra),
+            }
+            self.api.post("/api/v2/connections", body)
+            self.connections[conn_type] = body
+        stored = {c["connection_id"] for c in self.api.get("/api/v2/connections", limit=100)["connections"]}
+        db_rows = self._db_connection_rows()
+        wanted = {f"{t}_default" for t in VENDORS}
+        self.report.check(
+            "connections: the three *_default connections are stored in the metadata DB (REST API), encrypted",
+            wanted <= stored and all(db_rows.get(c) == (1, 1) for c in wanted),
+            f"api={sorted(stored)} db (is_encrypted, is_extra_encrypted)={db_rows}",
+        )
+
+    def _db_connection_rows(self) -> dict[str, tuple[int, int]]:
+        with contextlib.closing(sqlite3.connect(f"file:{self.stack.home / 'airflow.db'}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT conn_id, is_encrypted, is_extra_encrypted FROM connection").fetchall()
+        return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+    def check_connection_forms(self) -> None:
+        """hook_meta lists the three types with their fields; Test answers true / false as it should."""
+        meta = {item.get("connection_type"): item for item in self.api.get("/ui/connections/hook_meta")}
+        for conn_type, vendor in VENDORS.items():
+            item = meta.get(conn_type)
+            fields = set((item or {}).get("extra_fields") or {})
+            # Airflow may key the fields plainly or as extra__<type>__<name>.
+            names = {f.removeprefix(f"extra__{conn_type}__") for f in fields}
+            missing = vendor["form_fields"] - names
+            self.report.check(
+                f"connections: hook_meta serves {conn_type} with its extra fields",
+                item is not None and not missing,
+                f"missing {sorted(missing)}; got {sorted(fields)}" if item else f"not served; got {sorted(meta)}",
+            )
+
+        for conn_type in VENDORS:
+            good = self.connections[conn_type]
+            wrong_secret = self.canaries.new(f"{conn_type}_wrong")
+            cases = [
+                ("unsaved connection, good credentials", {**good, "connection_id": f"e2e_probe_{conn_type}"}, True),
+                (
+                    "unsaved connection, wrong secret (good *_default exists)",
+                    {**good, "connection_id": f"e2e_probe_{conn_type}", "password": wrong_secret},
+                    False,
+                ),
+                ("stored *_default, masked password (edit form)", {**good, "password": "***"}, True),
+                ("stored *_default, wrong secret typed in", {**good, "password": wrong_secret}, False),
+            ]
+            for label, body, expected in cases:
+                reply = self.api.http.post("/api/v2/connections/test", json=body)
+                detail = f"HTTP {reply.status_code}: {reply.text[:400]}"
+                result = reply.json() if reply.status_code == 200 else {}
+                leaked = self.canaries.find(reply.content)
+                self.report.check(
+                    f"connections: Test {conn_type} ({label}) -> {str(expected).lower()}",
+                    reply.status_code == 200 and result.get("status") is expected and not leaked,
+                    f"{detail}; canaries in reply: {leaked}" if leaked else detail,
+                )
+
+    # --- phase 3: the example DAGs --------------------------------------------------------------------------
+
+    def run_examples(self) -> None:
+        """Trigger the five example DAGs together; check state, deferral and XCom of each."""
+        runs = {dag_id: self.api.trigger(dag_id) for dag_id in EXAMPLES}
+        triggered = time.monotonic()
+        progress(f"triggered {', '.join(runs)}")
+        deferred_to: dict[str, set[str]] = {dag_id: set() for dag_id in EXAMPLES}
+        states: dict[str, str] = {}
+
+        def finished() -> bool:
+            for dag_id, run_id in runs.items():
+                if states.get(dag_id) in TERMINAL_RUN_STATES:
+                    continue
+                for ti in self.api.task_instances(dag_id, run_id).values():
+                    if ti["task_id"] == EXAMPLES[dag_id]["task"] and ti["state"] == "deferred" and ti.get("trigger"):
+                        deferred_to[dag_id].add(ti["trigger"]["classpath"])
+                states[dag_id] = self.api.run_state(dag_id, run_id)
+            return all(states.get(d) in TERMINAL_RUN_STATES for d in runs)
+
+        wait_until("the example DAG runs to finish", finished, 240, interval=0.5)
+        self.report.timing("examples: trigger -> all five runs finished", time.monotonic() - triggered)
+        for dag_id, run_id in runs.items():
+            spec = EXAMPLES[dag_id]
+            task = spec["task"]
+            self.report.check(f"examples: {dag_id} run succeeded", states[dag_id] == "success", states[dag_id])
+            log = self._log_or_empty(dag_id, run_id, task)
+            seen = deferred_to[dag_id]
+            self.report.check(
+                f"examples: {dag_id}.{task} deferred to CloudExecutionTrigger",
+                seen == {TRIGGER_CLASSPATH} or (not seen and TRIGGER_CLASSPATH in log),
+                f"trigger classpaths seen while deferred: {sorted(seen) or 'none (checked the log)'}",
+            )
+            try:
+                state = self.api.xcom(dag_id, run_id, task)
+            except (httpx.HTTPError, KeyError) as exc:
+                state = {"error": str(exc)}
+            problems = xcom_problems(state, spec["ids"], spec.get("extra", {}))
+            self.report.check(
+                f"examples: {dag_id}.{task} XCom has status=SUCCEEDED and the right identifiers",
+                not problems,
+                "; ".join(problems) + f"; xcom={json.dumps(state)[:600]}"
+                if problems
+                else f"{state.get('identifiers')}",
+            )
+
+    def _log_or_empty(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        try:
+            return self.api.task_log(dag_id, run_id, task_id, try_number)
+        except (httpx.HTTPError, ValueError) as exc:
+            return f"<log unavailable: {exc}>"
+
+    # --- phase 4: triggerer crash ---------------------------------------------------------------------------
+
+    def triggerer_crash(self) -> None:
+        """Many waits deferred; kill -9 the triggerer; pause; new triggerer; every wait ends as scripted."""
+        assert self.emulator is not None
+        dag_id = CRASH_SPEC["dag_id"]
+        waits = {w["task_id"]: w for w in CRASH_SPEC["waits"]}
+        keys = {task_id: builder_key(w["emulator"]) for task_id, w in waits.items()}
+        self.emulator.add_executions([w["emulator"] for w in waits.values()])
+        run_id = self.api.trigger(dag_id)
+        triggered = time.monotonic()
+        progress(f"triggered {dag_id} ({len(waits)} deferrable waits)")
+
+        deferred_at: dict[str, float] = {}
+        classpaths: dict[str, set[str]] = {t: set() for t in waits}
+        tis: dict[str, dict[str, Any]] = {}
+
+        def observe() -> dict[str, dict[str, Any]]:
+            current = self.api.task_instances(dag_id, run_id)
+            for task_id, ti in current.items():
+                trigger = ti.get("trigger")
+                if ti["state"] == "deferred" and trigger:
+                    classpaths[task_id].add(trigger["classpath"])
+                    created = parse_time(trigger.get("created_date"))
+                    deferred_at.setdefault(task_id, created if created is not None else time.time())
+            tis.clear()
+            tis.update(current)
+            return current
+
+        def all_deferred() -> bool:
+            current = observe()
+            early = {t: ti["state"] for t, ti in current.items() if ti["state"] in TERMINAL_TI_STATES}
+            if early:
+                raise PhaseAborted(f"waits ended before the crash: {early}")
+            return len(current) == len(waits) and all(ti["state"] == "deferred" for ti in current.values())
+
+        wait_until(f"all {len(waits)} waits to be deferred at once", all_deferred, 180, interval=0.5)
+        self.report.timing("crash: trigger -> all waits deferred", time.monotonic() - triggered)
+        self.report.check(
+            f"crash: {len(waits)} waits across 5 services deferred at once to CloudExecutionTrigger",
+            all(classpaths[t] == {TRIGGER_CLASSPATH} for t in waits),
+            json.dumps({t: sorted(c) for t, c in classpaths.items() if c != {TRIGGER_CLASSPATH}}),
+        )
+
+        # Let the triggerer poll every wait at least once (long polls show in the log only when they end).
+        def polled_by_triggerer() -> bool:
+            counts: dict[tuple[str, ...], int] = {}
+            assert self.emulator is not None
+            for record in self.emulator.requests():
+                key = key_of(record)
+                if key is not None:
+                    counts[key] = counts.get(key, 0) + 1
+            short = [t for t, w in waits.items() if w["sensor"] != "AlibabaCloudFlowExecutionSensor"]
+            return all(counts.get(keys[t], 0) >= 2 for t in short)
+
+        wait_until("the triggerer to poll every wait", polled_by_triggerer, 30, interval=0.5)
+        time.sleep(1.0)
+
+        old = self.stack.component("triggerer")
+        self.stack.kill(old, signal.SIGKILL)
+        killed = time.time()
+        self.report.check(
+            "crash: triggerer killed with SIGKILL (whole process group gone)",
+            not self.stack.alive(old) and old.popen.returncode == -signal.SIGKILL,
+            f"returncode={old.popen.returncode}, group alive={self.stack.alive(old)}",
+        )
+        timeout_waits = [t for t, w in waits.items() if w["expect"] in ("timeout", "skipped")]
+        deadlines = {t: deferred_at[t] + waits[t]["timeout"] for t in timeout_waits}
+        restart_at = max(killed + self.outage, max(deadlines.values()) + 3.0)
+        progress(f"triggerer killed; outage of {restart_at - killed:.0f}s (timeout deadlines fall inside it)")
+        while time.time() < restart_at:
+            with contextlib.suppress(httpx.HTTPError):
+                observe()
+            time.sleep(min(1.0, max(0.0, restart_at - time.time())))
+
+        new = self.stack.start("triggerer", [AIRFLOW, "triggerer", "--skip-serve-logs"])
+        restarted = new.started
+        self.report.timing("crash: triggerer outage (kill -> new triggerer started)", restarted - killed)
+
+        outage_records = [r for r in self.emulator.requests() if killed <= r["time"] <= restarted]
+        self._check_quiet_outage(outage_records, killed, restarted)
+
+        def first_poll_after_restart() -> float | None:
+            # Long polls (CloudFlow) are logged when they end, so only other services date a first poll.
+            assert self.emulator is not None
+            times = [r["time"] for r in self.emulator.requests() if r["time"] > restarted and r.get("service") != "fnf"]
+            return min(times) if times else None
+
+        first = wait_until("the new triggerer's first poll", first_poll_after_restart, 120, interval=0.25)
+        self.report.timing("crash: triggerer hand-over (new triggerer start -> first emulator poll)", first - restarted)
+
+        def run_finished() -> bool:
+            observe()
+            return self.api.run_state(dag_id, run_id) in TERMINAL_RUN_STATES
+
+        wait_until("the crash DAG run to finish", run_finished, 300, interval=1.0)
+        observe()  # the task instances' final states
+        self.report.timing("crash: trigger -> run finished", time.monotonic() - triggered)
+        records = self.emulator.requests()
+        self._check_crash_outcomes(run_id, waits, keys, tis, records, restarted)
+
+        for task_id in timeout_waits:
+            deadline = deadlines[task_id]
+            self.report.check(
+                f"crash: {task_id}'s timeout passed during the outage",
+                killed < deadline < restarted,
+                f"deadline {deadline - killed:+.1f}s after the kill, outage {restarted - killed:.1f}s",
+            )
+            late = [r for r in records if key_of(r) == keys[task_id] and r["time"] > deadline]
+            self.report.check(
+                f"crash: {task_id} not polled after its deadline",
+                not late,
+                f"{len(late)} requests after the deadline",
+            )
+
+    def _check_quiet_outage(self, outage_records: list[dict[str, Any]], killed: float, restarted: float) -> None:
+        """Nothing may poll the emulator while no triggerer runs.
+
+        The emulator logs a request when it answers it. A CloudFlow long poll the killed triggerer had in flight
+        is answered (to a closed socket) up to 60 s later, so one CloudFlow record per execution is tolerated;
+        any other record in the outage (after a 1 s grace for replies in flight at the kill) is a poll.
+        """
+        per_key: dict[tuple[str, ...] | None, int] = {}
+        offenders = []
+        for record in outage_records:
+            if record.get("service") == "fnf":
+                per_key[key_of(record)] = per_key.get(key_of(record), 0) + 1
+                if per_key[key_of(record)] > 1:
+                    offenders.append(record)
+            elif record["time"] > killed + 1.0:
+                offenders.append(record)
+        self.report.check(
+            "crash: nothing polled the emulator while no triggerer ran",
+            not offenders,
+            f"{len(offenders)} requests during the {restarted - killed:.0f}s outage: {json.dumps(offenders)[:800]}",
+        )
+        if per_key:
+            progress(
+                f"{sum(per_key.values())} CloudFlow long poll(s) sent before the kill were answered during the outage "
+                "(the emulator's log time is the answer time, not the arrival time)"
+            )
+
+    def _check_crash_outcomes(
+        self,
+        run_id: str,
+        waits: dict[str, dict[str, Any]],
+        keys: dict[str, tuple[str, ...]],
+        tis: dict[str, dict[str, Any]],
+        records: list[dict[str, Any]],
+        restarted: float,
+    ) -> None:
+        dag_id = CRASH_SPEC["dag_id"]
+        expected_state = {"success": "success", "failed": "failed", "timeout": "failed", "skipped": "skipped"}
+        for task_id, wait in waits.items():
+            ti = tis.get(task_id, {})
+            state = ti.get("state")
+            want = expected_state[wait["expect"]]
+            log = self._log_or_empty(dag_id, run_id, task_id, max(1, int(ti.get("try_number") or 1)))
+            detail = f"state={state}"
+            ok = state == want
+            if wait["expect"] == "success":
+                try:
+                    xcom = self.api.xcom(dag_id, run_id, task_id)
+                except (httpx.HTTPError, KeyError) as exc:
+                    xcom = {"error": str(exc)}
+                problems = xcom_problems(xcom, wait["identifiers"], {})
+                ok = ok and not problems
+                detail += "; " + "; ".join(problems) if problems else ""
+            elif wait["expect"] == "failed":
+                has_error = "CloudExecutionFailed" in log and wait.get("reason", "") in log
+                ok = ok and has_error
+                detail += "" if has_error else f"; CloudExecutionFailed / {wait.get('reason')!r} not in the log"
+            elif wait["expect"] == "timeout":
+                has_timeout = "AirflowSensorTimeout" in log
+                ok = ok and has_timeout
+                detail += "" if has_timeout else "; AirflowSensorTimeout not in the log"
+            if wait["expect"] in ("timeout", "skipped"):
+                # The provider's trigger deadline (restarted trigger) or Airflow's own defer timeout (scheduler).
+                if "did not finish within" in log:
+                    detail += "; timed out by the restarted trigger (its deadline had passed)"
+                elif "Trigger timeout" in log:
+                    detail += "; timed out by Airflow's defer timeout (scheduler)"
+            if not ok:
+                detail += f"; log tail: {log[-800:]}"
+            label = {
+                "success": "succeeded",
+                "failed": "failed (scripted failure)",
+                "timeout": "failed with AirflowSensorTimeout",
+                "skipped": "skipped (soft_fail timeout)",
+            }[wait["expect"]]
+            self.report.check(f"crash: {task_id} {label}", ok, detail)
+            if wait["expect"] in ("success", "failed"):
+                polled = [r for r in records if key_of(r) == keys[task_id] and r["time"] > restarted]
+                jobs = self._trigger_log_jobs(run_id, task_id)
+                self.report.check(
+                    f"crash: {task_id} resumed by the new triggerer",
+                    bool(polled) and len(jobs) >= 2,
+                    f"{len(polled)} polls after the restart; trigger logs of triggerer jobs {sorted(jobs)}",
+                )
+        resumed = [
+            min(r["time"] for r in records if key_of(r) == keys[t] and r["time"] > restarted)
+            for t, w in waits.items()
+            if w["expect"] in ("success", "failed")
+            and w["sensor"] != "AlibabaCloudFlowExecutionSensor"  # long polls are logged when answered
+            and any(key_of(r) == keys[t] and r["time"] > restarted for r in records)
+        ]
+        if resumed:
+            self.report.timing(
+                "crash: new triggerer start -> every resumed short-poll wait polled again", max(resumed) - restarted
+            )
+
+    def _trigger_log_jobs(self, run_id: str, task_id: str) -> set[str]:
+        """Ids of the triggerer jobs that wrote a trigger log for the task (``attempt=N.log.trigger.<job>.log``)."""
+        folder = self.stack.home / "logs" / f"dag_id={CRASH_SPEC['dag_id']}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return {path.name.rsplit(".", 2)[-2] for path in folder.glob("attempt=*.log.trigger.*.log")}
+
+    # --- phase 5: canaries ----------------------------------------------------------------------------------
+
+    def check_canaries(self) -> None:
+        """After the stack stopped: no canary in the DB dump, under AIRFLOW_HOME or in any process output."""
+        home = self.stack.home
+        self.report.check("canaries: secrets in use", len(self.canaries.values) >= 9, str(sorted(self.canaries.values)))
+        hits_by_table: dict[str, list[str]] = {}
+        with contextlib.closing(sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True)) as db:
+            for line in db.iterdump():
+                found = self.canaries.find(line.encode())
+                if found:
+                    match = re.match(r'INSERT INTO "?([A-Za-z_]+)"?', line)
+                    table = match.group(1) if match else line[:40]
+                    hits_by_table.setdefault(table, []).extend(found)
+        outside = {t: sorted(set(h)) for t, h in hits_by_table.items() if t != "connection"}
+        self.report.check(
+            "canaries: none in the metadata DB dump (every table but connection)", not outside, str(outside)
+        )
+        self.report.check(
+            "canaries: none in the connection table either (fernet-encrypted)",
+            "connection" not in hits_by_table,
+            str(sorted(set(hits_by_table.get("connection", [])))),
+        )
+        file_hits: dict[str, list[str]] = {}
+        scanned = 0
+        roots = [home, self.stack.tmp / "process-output"]
+        for root in roots:
+            for path in root.rglob("*"):
+                if not path.is_file() or path.name.startswith("airflow.db"):
+                    continue
+                scanned += 1
+                found = self.canaries.find(path.read_bytes())
+                if found:
+                    file_hits[str(path.relative_to(self.stack.tmp))] = found
+        log_files = sum(1 for p in (home / "logs").rglob("*") if p.is_file())
+        self.report.check(
+            "canaries: none in AIRFLOW_HOME (every log file) nor in any process's stdout/stderr",
+            not file_hits and log_files > 0,
+            f"{scanned} files scanned ({log_files} under logs/); hits: {file_hits}",
+        )
+
+
+def xcom_problems(state: Any, ids: dict[str, Any], extra: dict[str, Any]) -> list[str]:
+    """What is wrong with a sensor's XCom (empty: nothing)."""
+    if not isinstance(state, dict):
+        return [f"not a dict: {state!r}"[:200]]
+    problems = []
+    # The package's normalized statuses are upper case (ExecutionStatus.SUCCEEDED == "SUCCEEDED").
+    if state.get("status") != "SUCCEEDED":
+        problems.append(f"status={state.get('status')!r}")
+    identifiers = state.get("identifiers") or {}
+    for name, value in ids.items():
+        if str(identifiers.get(name)) != str(value):
+            problems.append(f"identifiers.{name}={identifiers.get(name)!r} (want {value!r})")
+    for name, value in extra.items():
+        if state.get(name) != value:
+            problems.append(f"{name}={state.get(name)!r} (want {value!r})")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the stack, run the phases, stop everything, print the summary; the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (also E2E_KEEP=1)")
+    parser.add_argument("--outage", type=float, default=25.0, help="seconds without a triggerer (default 25)")
+    args = parser.parse_args(argv)
+    keep = args.keep or os.environ.get("E2E_KEEP", "") not in ("", "0")
+
+    tmp = Path(tempfile.mkdtemp(prefix="cloudflows-e2e-"))
+    home = tmp / "airflow_home"
+    home.mkdir()
+    (tmp / "process-output").mkdir()
+    api_port = free_port()
+    write_config(home, api_port)
+    stack = Stack(tmp=tmp, home=home, env=stack_environment(home), api_port=api_port)
+    report = Report()
+    print(f"e2e: AIRFLOW_HOME={home}, API http://127.0.0.1:{api_port}, airflow {AIRFLOW}", flush=True)
+
+    cleaned = False
+
+    def cleanup() -> None:
+        nonlocal cleaned
+        if cleaned:
+            return
+        # A second Ctrl-C must not cut the clean-up short (atexit would retry it anyway).
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        stack.stop_all()
+        if keep:
+            print(f"e2e: kept {tmp}", flush=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+        cleaned = True
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    atexit.register(cleanup)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    e2e = E2E(stack, report, args.outage)
+    try:
+        stack_ok = False
+        with report.phase("stack"):
+            e2e.start_stack()
+            stack_ok = True
+        if stack_ok:
+            with report.phase("connections"):
+                e2e.setup_connections()
+                e2e.check_connection_forms()
+            with report.phase("examples"):
+                e2e.run_examples()
+            with report.phase("triggerer crash"):
+                e2e.triggerer_crash()
+        with report.phase("canaries"):
+            if stack_ok:
+                e2e.check_loopback("end")
+            progress("stopping the stack before reading its DB and logs")
+            stack.stop_all()
+            if stack_ok:
+                e2e.check_canaries()
+        for component in stack.components:
+            if component.popen.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL, None):
+                progress(f"{component.name} (pid {component.pgid}) exited with {component.popen.returncode}")
+    except KeyboardInterrupt:
+        report.check("run completed", False, "interrupted")
+    finally:
+        cleanup()
+    return report.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
