@@ -21,11 +21,13 @@ def get_provider_info() -> dict[str, Any]:
         "Alibaba Cloud": ("alibaba",),
         "Huawei Cloud": ("huawei",),
     }
+    # Sensor modules without a hook module of the same name.
+    extra_sensors: dict[str, tuple[str, ...]] = {"Tencent Cloud": ("tencent_batch_job",)}
     return {
         "package-name": "airflow-provider-cloudflows",
         "name": "Cloud Flows (Tencent Cloud, Alibaba Cloud, Huawei Cloud)",
-        "description": "Deferrable sensors for long-running Tencent Cloud, Alibaba Cloud and Huawei Cloud "
-        "executions, with one normalized terminal status.",
+        "description": "Deferrable sensors and start/wait/cancel operators for long-running Tencent Cloud, Alibaba "
+        "Cloud and Huawei Cloud executions, with one normalized terminal status.",
         "versions": [__version__],
         "integrations": [
             {"integration-name": name, "external-doc-url": url, "tags": ["service"]}
@@ -41,16 +43,31 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [
             {
                 "integration-name": name,
-                "python-modules": [f"airflow_provider_cloudflows.sensors.{m}" for m in mods],
+                "python-modules": [
+                    f"airflow_provider_cloudflows.sensors.{m}" for m in mods + extra_sensors.get(name, ())
+                ],
             }
             for name, mods in modules.items()
+        ],
+        "operators": [
+            {
+                "integration-name": "Tencent Cloud",
+                "python-modules": ["airflow_provider_cloudflows.operators.tencent"],
+            }
         ],
         "triggers": [
             {
                 "integration-name": name,
-                "python-modules": ["airflow_provider_cloudflows.triggers.execution"],
+                "python-modules": [
+                    "airflow_provider_cloudflows.triggers.execution",
+                    "airflow_provider_cloudflows.triggers.run",
+                ],
             }
             for name in integrations
+        ],
+        "extra-links": [
+            f"airflow_provider_cloudflows.operators.links.{name}"
+            for name in ("TencentBatchJobLink", "TencentEmrClusterLink", "TencentCynosdbClusterLink")
         ],
         "connection-types": list(CONNECTION_TYPES.values()),
     }

@@ -34,7 +34,7 @@ from airflow_provider_cloudflows.operators.links import (
 from airflow_provider_cloudflows.transport.tencent import TencentCall
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
 from tests.dags import operator_dags
-from tests.helpers import run_trigger, use_connections
+from tests.helpers import dag_test, run_trigger, use_connections
 
 DEFER_LINE = "running trigger in line"
 START_ACTIONS = {
@@ -64,7 +64,7 @@ class Output:
         caplog.set_level(logging.INFO)
 
     def run(self, dag_id: str) -> tuple[Any, str]:
-        run = getattr(operator_dags, dag_id).test()
+        run = dag_test(getattr(operator_dags, dag_id))
         captured = self.capsys.readouterr()
         return run.get_task_instance("run"), self.caplog.text + captured.out + captured.err
 
@@ -395,3 +395,46 @@ def test_deferrable_defaults_to_the_airflow_setting() -> None:
 
     default = inspect.signature(CloudExecutionOperator.__init__).parameters["deferrable"].default
     assert default == conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+# --- the example DAGs on the demo scenario ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "starts"),
+    [
+        ("example_tencent_batch_operator", {"SubmitJob": 1}),
+        ("example_tencent_emr_operator", {"ScaleOutCluster": 1, "TerminateClusterNodes": 1}),
+        ("example_tencent_cynosdb_operator", {"ResumeServerless": 1, "CreateBackup": 1, "PauseServerless": 1}),
+    ],
+)
+def test_example_operator_dags_run_on_the_demo_scenario(
+    cloud_emulator: CloudEmulator, dag_id: str, starts: dict[str, int]
+) -> None:
+    from pathlib import Path
+
+    from airflow_provider_cloudflows.emulator import load_demo
+    from tests.helpers import dagbag_class
+
+    load_demo(cloud_emulator)
+    bag = dagbag_class()(str(Path(__file__).resolve().parent.parent / "example_dags" / f"{dag_id}.py"))
+    assert not bag.import_errors, bag.import_errors
+    run = dag_test(bag.dags[dag_id])
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert set(states.values()) == {TaskInstanceState.SUCCESS}, states
+    for action, count in starts.items():
+        assert cloud_emulator.count(action=action, ok=True) == count, action
+
+
+def test_provider_info_registers_operators_links_and_the_run_trigger() -> None:
+    from airflow_provider_cloudflows import get_provider_info
+
+    info = get_provider_info()
+    modules = [m for item in info["operators"] + info["sensors"] + info["triggers"] for m in item["python-modules"]]
+    for module in modules:
+        importlib.import_module(module)
+    assert "airflow_provider_cloudflows.sensors.tencent_batch_job" in modules
+    assert "airflow_provider_cloudflows.triggers.run" in modules
+    for path in info["extra-links"]:
+        module, _, name = path.rpartition(".")
+        assert getattr(importlib.import_module(module), name)().name.startswith("Tencent")

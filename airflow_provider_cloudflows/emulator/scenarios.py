@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from airflow_provider_cloudflows.emulator.batch import batch_task
+from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
 from airflow_provider_cloudflows.emulator.cloudflow import cloudflow_execution
 from airflow_provider_cloudflows.emulator.core import CloudEmulator
 from airflow_provider_cloudflows.emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
 from airflow_provider_cloudflows.emulator.dws import dws_task
 from airflow_provider_cloudflows.emulator.emr import EmrPhase, emr_flow
+from airflow_provider_cloudflows.emulator.tencent_actions import plan_cynosdb_flow, plan_emr_flow
 
 __all__ = ["SCENARIOS", "load_demo"]
 
@@ -24,6 +26,13 @@ def load_demo(emulator: CloudEmulator) -> None:
       Output ``{"rows": 42}``.
     - DWS cluster ``9f76c502-fc9c-4a52-8656-65d0da6e3d57``: a SNAPSHOTTING task running, gone after ~5 s with
       the cluster idle and healthy (success, as the DWS sensor establishes it from evidence).
+
+    And for the operators (what the next start call creates):
+
+    - Batch ``SubmitJob`` of a job named ``demo-etl``: task ``extract`` runs 0-4 s, ``load`` waits, runs from
+      4 s and the job succeeds at ~6 s.
+    - EMR ``ScaleOutCluster`` / ``TerminateClusterNodes`` on ``emr-demo01``: flows completed after ~4 s.
+    - CynosDB actions on ``cynosdbmysql-demo01``: flows processing, succeeded after ~3 s.
     """
     emulator.add_executions(
         [
@@ -45,6 +54,17 @@ def load_demo(emulator: CloudEmulator) -> None:
             end_at=5,
         )
     )
+
+    plan_batch_job(
+        emulator,
+        {
+            "extract": [(0, "SUBMITTED"), (1, "RUNNING"), (4, "SUCCEED")],
+            "load": [(0, "SUBMITTED"), (4, "RUNNING"), (6, "SUCCEED")],
+        },
+        job_name="demo-etl",
+    )
+    plan_emr_flow(emulator, "emr-demo01", [EmrPhase(0, 0), EmrPhase(1, 1, 0), EmrPhase(2, 1, 4), EmrPhase(4, 2)])
+    plan_cynosdb_flow(emulator, [(0, PROCESSING), (3, SUCCEEDED)], cluster_id="cynosdbmysql-demo01")
 
 
 SCENARIOS: dict[str, Callable[[CloudEmulator], None]] = {"demo": load_demo}

@@ -3,6 +3,7 @@ CynosDB actions returning a ``FlowId`` (``PauseServerless``, ``ResumeServerless`
 
 from __future__ import annotations
 
+import ast
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
@@ -202,10 +203,19 @@ class TencentEmrTerminateClusterNodesOperator(_TencentOperator):
         """InstanceId, CvmInstanceIds and NodeFlag, then ``request``."""
         return {
             "InstanceId": self.instance_id,
-            "CvmInstanceIds": list(self.cvm_instance_ids),
+            "CvmInstanceIds": _id_list(self.cvm_instance_ids),
             "NodeFlag": self.node_flag,
             **dict(self.request),
         }
+
+
+def _id_list(value: Sequence[str] | str) -> list[str]:
+    # A Jinja template renders a list param as its Python repr unless the DAG renders native objects.
+    if isinstance(value, str):
+        text = value.strip()
+        parsed = ast.literal_eval(text) if text.startswith("[") else text.split(",")
+        return [str(item).strip() for item in parsed if str(item).strip()]
+    return [str(item) for item in value]
 
 
 class TencentCynosdbFlowActionOperator(_TencentOperator):
