@@ -97,5 +97,18 @@ class MalformedResponseError(CloudApiError):
     outage = True
 
 
+class ConfigurationError(ValueError):
+    """A connection, endpoint or argument that cannot work; ``field`` names it. Raised before anything is sent.
+
+    A ``ValueError`` so that callers that already treat bad input as such keep doing so. The message never
+    repeats a secret's value.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
 class CloudExecutionFailed(AirflowException):
     """The awaited execution ended in a failure state (failed, cancelled, timed out or blocked)."""

@@ -119,7 +119,7 @@ def test_tencent_connection_builds_a_client(monkeypatch: pytest.MonkeyPatch) -> 
 def test_insecure_endpoint_is_rejected_at_connection_time() -> None:
     hook = TencentCloudHook("c")
     with pytest.raises(ValueError, match="plain http://"):
-        hook._client_from(_conn("tencentcloud", endpoint="http://example.com"))
+        hook._client_from(_conn("tencentcloud", region="ap-guangzhou", endpoint="http://example.com"))
 
 
 def test_huawei_connection_needs_project_id() -> None:

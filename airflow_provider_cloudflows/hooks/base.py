@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import json
+import math
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -10,12 +12,29 @@ from typing import Any, ClassVar
 from airflow_provider_cloudflows.compat import BaseHook, aextra_dejson, aget_connection
 from airflow_provider_cloudflows.connection_forms import ui_field_behaviour
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.errors import AuthError, CloudApiError
+from airflow_provider_cloudflows.errors import AuthError, CloudApiError, ConfigurationError
 from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
+from airflow_provider_cloudflows.transport.endpoints import check_region
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
 
 # Seconds a connection test may spend, retries included.
 PROBE_BUDGET = 15.0
+# Bounds of the advanced retry extras: beyond them a typo (say 5000 attempts) would only hide an outage.
+MAX_ATTEMPTS = 20
+MAX_INITIAL_BACKOFF = 60.0
+
+
+def _check_extra_is_object(conn_id: str, conn: Any) -> None:
+    """Airflow quietly reads extras that are not a JSON object as ``{}``; a broken extra must say so instead."""
+    raw = getattr(conn, "extra", None)
+    if raw in (None, ""):
+        return
+    try:
+        parsed = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, Mapping):
+        raise ConfigurationError(f"extra of connection {conn_id!r}", "must be a JSON object ({...})")
 
 
 def extra_value(extra: Mapping[str, Any], conn_type: str, name: str) -> str | None:
@@ -89,9 +108,11 @@ class CloudHook(BaseHook):
 
     def _client_from(self, conn: Any, extra: Any = None) -> CloudClient[Any]:
         if not conn.login or not conn.password:
-            raise ValueError(
-                f"connection {self.conn_id!r} needs login ({self.vendor_label} key id) and password (secret key)"
+            raise ConfigurationError(
+                f"connection {self.conn_id!r}",
+                f"needs login ({self.vendor_label} key id) and password (secret key)",
             )
+        _check_extra_is_object(self.conn_id, conn)
         if extra is None:  # the sync path; async callers pass the extras read with compat.aextra_dejson
             extra = conn.extra_dejson
         extra = extra if isinstance(extra, Mapping) else {}
@@ -100,13 +121,19 @@ class CloudHook(BaseHook):
 
     def _policy_from(self, extra: Mapping[str, Any]) -> RetryPolicy:
         # Advanced extras, not in the form: most users never need to change the retry discipline.
+        attempts = extra.get("max_attempts", RetryPolicy.max_attempts)
+        backoff = extra.get("initial_backoff", RetryPolicy.initial_backoff)
+        if isinstance(attempts, bool) or not isinstance(attempts, (int, str)) or not str(attempts).strip().isdigit():
+            raise ConfigurationError("max_attempts extra", f"must be a whole number from 1 to {MAX_ATTEMPTS}")
+        if not 1 <= int(attempts) <= MAX_ATTEMPTS:
+            raise ConfigurationError("max_attempts extra", f"must be a whole number from 1 to {MAX_ATTEMPTS}")
         try:
-            return RetryPolicy(
-                max_attempts=int(extra.get("max_attempts", RetryPolicy.max_attempts)),
-                initial_backoff=float(extra.get("initial_backoff", RetryPolicy.initial_backoff)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"connection {self.conn_id!r}: bad max_attempts / initial_backoff extra: {exc}") from None
+            seconds = float(backoff)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if isinstance(backoff, bool) or not 0 <= seconds <= MAX_INITIAL_BACKOFF:
+            raise ConfigurationError("initial_backoff extra", f"must be seconds from 0 to {MAX_INITIAL_BACKOFF:g}")
+        return RetryPolicy(max_attempts=int(attempts), initial_backoff=seconds)
 
     def extra(self, extra: Mapping[str, Any], name: str) -> str | None:
         """A task-level override, else the connection's extra field."""
@@ -114,8 +141,12 @@ class CloudHook(BaseHook):
         return str(value) if value is not None else extra_value(extra, self.conn_type, name)
 
     def resolved_region(self, extra: Mapping[str, Any]) -> str:
-        """The task's region, else the connection's, else empty (the vendor decides whether that's ok)."""
-        return self.region or extra_value(extra, self.conn_type, "region") or ""
+        """The task's region, else the connection's; every API this provider calls needs one."""
+        if self.region is not None and self.region != "":
+            return check_region(self.region, source="region (task argument)")
+        return check_region(
+            extra_value(extra, self.conn_type, "region"), source=f"region extra of connection {self.conn_id!r}"
+        )
 
     def get_conn(self) -> CloudClient[Any]:
         """The synchronous client (built once per hook; its HTTP pool is process-wide)."""

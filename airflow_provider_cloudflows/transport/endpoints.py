@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
+from airflow_provider_cloudflows.errors import ConfigurationError
+
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+# Every region id of the three clouds: lower-case letters, digits and dashes (ap-guangzhou, eu-west-101).
+_REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def check_region(region: str | None, *, source: str = "region") -> str:
+    """A region id, or a :class:`ConfigurationError` naming ``source``; every API this provider calls is regional."""
+    if region is None or not str(region).strip():
+        raise ConfigurationError(
+            source, "is empty; set the connection's region extra or the task's region (every API here is regional)"
+        )
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
+        shown = region if isinstance(region, str) and len(region) <= 40 and region.isprintable() else "<garbled>"
+        raise ConfigurationError(source, f"{shown!r} is not a region id (like ap-guangzhou, cn-hangzhou, cn-north-4)")
+    return region
 
 
 def _is_loopback(host: str) -> bool:
@@ -23,22 +40,38 @@ def resolve_endpoint(template: str, *, service: str = "", region: str = "") -> s
     Plain ``http://`` is allowed only for loopback hosts (the local emulator): anything else would send
     signed requests, and with temporary credentials the token, in clear text.
     """
+    if not isinstance(template, str) or not template.strip():
+        raise ConfigurationError("endpoint", "is empty")
     if "{region}" in template and not region:
-        raise ValueError(f"endpoint {template!r} needs a region, but neither the connection nor the task set one")
+        raise ConfigurationError(
+            "region", f"endpoint {template!r} needs a region, but neither the connection nor the task set one"
+        )
     try:
         url = template.format(service=service, region=region)
-    except (KeyError, IndexError) as exc:
-        raise ValueError(
-            f"endpoint {template!r} has an unknown placeholder {exc}; only {{service}} and {{region}} exist"
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigurationError(
+            "endpoint", f"{template!r} has an unknown placeholder ({exc}); only {{service}} and {{region}} exist"
         ) from None
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        # Not echoed: the user part of a URL is where a password would be.
+        raise ConfigurationError("endpoint", "must not contain user information (user:password@)")
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"endpoint {url!r} must be an absolute https:// URL")
+        raise ConfigurationError("endpoint", f"{url!r} must be an absolute https:// URL")
+    try:
+        parts.port  # noqa: B018 -- parsing the port is the check: urlsplit validates it lazily
+    except ValueError:
+        raise ConfigurationError("endpoint", f"{url!r} has an invalid port") from None
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError(
-            f"endpoint {url!r} uses plain http:// for a non-loopback host; use https:// "
-            "(http:// is only accepted for 127.0.0.1/localhost, e.g. the local emulator)"
+        raise ConfigurationError(
+            "endpoint",
+            f"{url!r} uses plain http:// for a non-loopback host; use https:// "
+            "(http:// is only accepted for 127.0.0.1/localhost, e.g. the local emulator)",
         )
     if parts.query or parts.fragment:
-        raise ValueError(f"endpoint {url!r} must not contain a query or fragment")
+        raise ConfigurationError("endpoint", f"{url!r} must not contain a query or fragment")
+    if parts.path not in ("", "/"):
+        raise ConfigurationError("endpoint", f"{url!r} must be a base URL without a path (got {parts.path!r})")
+    if not url.isascii() or not url.isprintable() or " " in url:
+        raise ConfigurationError("endpoint", "must be printable ASCII without spaces")
     return url.rstrip("/")
