@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from airflow_provider_cloudflows.errors import ConfigurationError
+from airflow_provider_cloudflows.config_errors import ConfigurationError
 
 
 def check_secret_text(name: str, value: str | None) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from airflow_provider_cloudflows.compat import AirflowException
 
+# Re-exported: every typed error of the package is importable from here.
+from airflow_provider_cloudflows.config_errors import ConfigurationError as ConfigurationError
+
 
 class CloudApiError(Exception):
     """A cloud API call failed.
@@ -95,19 +98,6 @@ class MalformedResponseError(CloudApiError):
 
     retryable = True
     outage = True
-
-
-class ConfigurationError(ValueError):
-    """A connection, endpoint or argument that cannot work; ``field`` names it. Raised before anything is sent.
-
-    A ``ValueError`` so that callers that already treat bad input as such keep doing so. The message never
-    repeats a secret's value.
-    """
-
-    def __init__(self, field: str, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        super().__init__(f"{field}: {problem}")
 
 
 class CloudExecutionFailed(AirflowException):

@@ -33,6 +33,9 @@ DEMO_ORDER = [
     "example_tencent_batch",
     "example_alibaba_cloudflow",
     "example_huawei_dws",
+    "example_tencent_batch_operator",
+    "example_tencent_emr_operator",
+    "example_tencent_cynosdb_operator",
 ]
 
 

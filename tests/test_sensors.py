@@ -153,3 +153,12 @@ def test_defer_timeout_leaves_the_provider_a_margin(cloud_emulator: CloudEmulato
     assert deferred.value.timeout.total_seconds() == 100 + DEFER_TIMEOUT_MARGIN
     kwargs = deferred.value.trigger.serialize()[1]
     assert kwargs["timeout"] == 100
+
+
+def test_deferred_sensor_persists_its_console_link(cloud_emulator: CloudEmulator, out: Output) -> None:
+    _running_then(cloud_emulator, EmrPhase(at=0.6, status=2))
+    run, ti, text = out.run("sensor_deferrable")
+    assert ti.state == TaskInstanceState.SUCCESS
+    # Resolved by the worker when the task deferred and ended, from the rendered ids and the connection.
+    url = ti.xcom_pull(task_ids="wait", key="_link_TencentEmrClusterLink")
+    assert url == "https://console.cloud.tencent.com/emr/static/hardware?clusterId=emr-123&region=ap-guangzhou"

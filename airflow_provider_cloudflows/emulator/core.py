@@ -191,7 +191,8 @@ class RequestRecord:
     """One request as the emulator answered it.
 
     ``error`` is the vendor error code, or None for a success. ``fault`` names the injected fault that hit
-    the request, if any. ``time`` is wall-clock (unix seconds).
+    the request, if any. ``time`` is when it was answered and ``received`` when it arrived, both wall-clock
+    (unix seconds): a long poll is answered up to a minute after it was sent.
     """
 
     vendor: str
@@ -203,6 +204,7 @@ class RequestRecord:
     time: float
     fault: str | None = None
     key_id: str | None = None
+    received: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (control API)."""
@@ -216,6 +218,7 @@ class RequestRecord:
             "time": self.time,
             "fault": self.fault,
             "key_id": self.key_id,
+            "received": self.received,
         }
 
 

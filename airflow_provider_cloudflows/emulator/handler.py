@@ -228,6 +228,8 @@ class VendorHandler(ABC):
 
     async def handle(self, request: Request, emulator: CloudEmulator) -> Response:
         """Answer one request: the same pipeline for every vendor, then log it."""
+        # Taken first: a long poll is answered up to a minute later, but it was *sent* now.
+        received = emulator.wall_clock()
         call = ApiCall(vendor=self.vendor, request=request, body=await request.body())
         fault: Fault | None = None
         error: str | None = None
@@ -244,7 +246,7 @@ class VendorHandler(ABC):
                     await asyncio.sleep(fault.delay)
                 transport_reply = _transport_fault_reply(fault, call)
                 if transport_reply is not None:
-                    self._log(emulator, call, transport_reply.status_code, None, fault)
+                    self._log(emulator, call, transport_reply.status_code, None, fault, received)
                     return transport_reply
                 if fault.kind is FaultKind.THROTTLE:
                     raise self.throttled(call, fault)
@@ -261,10 +263,18 @@ class VendorHandler(ABC):
         except ApiError as exc:
             error = exc.code
             response = self.render_error(call, exc)
-        self._log(emulator, call, response.status_code, error, fault)
+        self._log(emulator, call, response.status_code, error, fault, received)
         return response
 
-    def _log(self, emulator: CloudEmulator, call: ApiCall, status: int, error: str | None, fault: Fault | None) -> None:
+    def _log(
+        self,
+        emulator: CloudEmulator,
+        call: ApiCall,
+        status: int,
+        error: str | None,
+        fault: Fault | None,
+        received: float,
+    ) -> None:
         emulator.record(
             RequestRecord(
                 vendor=self.vendor,
@@ -276,6 +286,7 @@ class VendorHandler(ABC):
                 time=emulator.wall_clock(),
                 fault=None if fault is None else fault.kind.value,
                 key_id=call.key_id,
+                received=received,
             )
         )
 

@@ -8,11 +8,13 @@ from airflow_provider_cloudflows.sensors.tencent import (
     TencentCynosdbFlowSensor,
     TencentEmrFlowSensor,
 )
+from airflow_provider_cloudflows.sensors.tencent_batch_job import TencentBatchJobSensor
 
 __all__ = [
     "AlibabaCloudFlowExecutionSensor",
     "CloudExecutionSensor",
     "HuaweiDwsClusterTaskSensor",
+    "TencentBatchJobSensor",
     "TencentBatchTaskSensor",
     "TencentCynosdbFlowSensor",
     "TencentEmrFlowSensor",

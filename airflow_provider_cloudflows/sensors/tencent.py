@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
+from airflow_provider_cloudflows.operators.links import TencentBatchJobLink, TencentEmrClusterLink
 from airflow_provider_cloudflows.sensors.base import CloudExecutionSensor
 
 
@@ -28,6 +29,7 @@ class TencentEmrFlowSensor(_TencentSensor):
     """
 
     service = "tencent_emr_flow"
+    operator_extra_links = (TencentEmrClusterLink(),)
     identifier_fields = ("instance_id", "flow_id", "trace_id")
     template_fields: Sequence[str] = ("instance_id", "flow_id", "trace_id", "region", "tencentcloud_conn_id")
 
@@ -76,6 +78,7 @@ class TencentBatchTaskSensor(_TencentSensor):
     """
 
     service = "tencent_batch_task"
+    operator_extra_links = (TencentBatchJobLink(),)
     identifier_fields = ("job_id", "task_name")
     template_fields: Sequence[str] = ("job_id", "task_name", "region", "tencentcloud_conn_id")
 

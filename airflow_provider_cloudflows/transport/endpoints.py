@@ -6,7 +6,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from airflow_provider_cloudflows.errors import ConfigurationError
+from airflow_provider_cloudflows.config_errors import ConfigurationError
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 # Every region id of the three clouds: lower-case letters, digits and dashes (ap-guangzhou, eu-west-101).

@@ -11,11 +11,20 @@ import asyncio
 import threading
 import time
 
-# Documented per-action limits (requests per second).
+# Documented per-action limits (requests per second), reads and the operators' writes alike.
 DOCUMENTED_RATE_LIMITS: dict[str, float] = {
     "tencentcloud emr:DescribeClusterFlowStatusDetail": 20.0,
+    "tencentcloud emr:ScaleOutCluster": 20.0,
+    "tencentcloud emr:TerminateClusterNodes": 20.0,
     "tencentcloud cynosdb:DescribeFlow": 20.0,
+    "tencentcloud cynosdb:PauseServerless": 20.0,
+    "tencentcloud cynosdb:ResumeServerless": 20.0,
+    "tencentcloud cynosdb:CreateBackup": 20.0,
     "tencentcloud batch:DescribeTask": 3.0,
+    "tencentcloud batch:DescribeJob": 2.0,
+    "tencentcloud batch:SubmitJob": 7.0,
+    "tencentcloud batch:TerminateJob": 2.0,
+    "tencentcloud batch:DescribeTaskLogs": 20.0,
 }
 # A little under the limit, so clock granularity on either side never tips a window over it.
 SAFETY = 1.1

@@ -107,6 +107,10 @@ class CloudExecutionTrigger(BaseTrigger):
         except ValueError as exc:
             yield TriggerEvent(error_event({"error_type": "ValueError"}, str(exc)))
             return
+        if (remaining := self._remaining()) is not None and remaining <= 0:
+            # Restarted past its deadline (the triggerer was down): no connection read, no request.
+            yield TriggerEvent(wait.timeout_event(self._timeout_seconds(time.time())))
+            return
         try:
             cls = hook_class(wait.spec.vendor)
             kwargs: dict[str, Any] = {cls.conn_name_attr: self.conn_id, **self.hook_overrides}
