@@ -100,5 +100,42 @@ class MalformedResponseError(CloudApiError):
     outage = True
 
 
+class MismatchedAnswerError(CloudApiError):
+    """The answer names another execution than the one asked for (or none where the API always names it).
+
+    A protocol error, not an outage: retried ``max_retries`` times (a confused proxy or cache may recover),
+    then a clear failure naming the value asked for and the value answered.
+    """
+
+    retryable = True
+    max_retries = 2
+
+
+class UnexpectedStatusError(CloudApiError):
+    """An HTTP status the vendor does not document for this API (201, 202, 206, a redirect...).
+
+    Never read as an answer, and redirects are never followed (a signed request must not go elsewhere).
+    Retried ``max_retries`` times, then a clear failure: it is a misconfigured endpoint or proxy, not an outage.
+    """
+
+    retryable = True
+    max_retries = 2
+
+
+class ResponseTooLargeError(CloudApiError):
+    """The reply's body exceeded the size any documented answer can have; reading stopped at the cap."""
+
+
+class UnreadableAnswerError(MalformedResponseError):
+    """A service could not read an answer it received (a defect of the reader, surfaced as a typed error).
+
+    The last line of defence of the check driver: whatever an answer holds, the wait ends in a snapshot or a
+    typed error, never a crashed trigger. Not retried and not an outage: the same answer would fail again.
+    """
+
+    retryable = False
+    outage = False
+
+
 class CloudExecutionFailed(AirflowException):
     """The awaited execution ended in a failure state (failed, cancelled, timed out or blocked)."""

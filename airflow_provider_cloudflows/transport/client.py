@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import base64
 import logging
 import time
 from typing import Any, ClassVar, Generic, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import httpx
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.errors import CloudApiError, TransportError
+from airflow_provider_cloudflows.errors import CloudApiError, ResponseTooLargeError, TransportError
 from airflow_provider_cloudflows.transport import pool
 from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
@@ -24,6 +25,10 @@ from airflow_provider_cloudflows.transport.throttle import DOCUMENTED_RATE_LIMIT
 log = logging.getLogger(__name__)
 
 CallT = TypeVar("CallT")
+
+# The most of a reply body that is read. Every documented answer is far smaller (a Batch page of 1,000
+# instances is well under 1 MiB); past this a reply is refused with a typed error instead of filling memory.
+MAX_BODY = 4 * 1024 * 1024
 
 
 class VendorApi(abc.ABC, Generic[CallT]):
@@ -60,7 +65,7 @@ class VendorApi(abc.ABC, Generic[CallT]):
         """
         for secret in (self.credentials.secret, self.credentials.token):
             if secret:
-                for form in {secret, quote(secret, safe=""), quote(quote(secret, safe=""), safe="")}:
+                for form in sorted(_encoded_forms(secret), key=len, reverse=True):
                     text = text.replace(form, "***")
         return text
 
@@ -68,6 +73,17 @@ class VendorApi(abc.ABC, Generic[CallT]):
         """The throttling key (account and action) and the documented rate, if any."""
         action = f"{self.vendor} {self.describe(call)}"
         return f"{self.credentials.key_id} {self.region} {action}", DOCUMENTED_RATE_LIMITS.get(action)
+
+
+def _encoded_forms(secret: str) -> set[str]:
+    """The forms a secret takes in vendor text: as is, percent-encoded (once, twice, form-style), base64."""
+    raw = secret.encode("utf-8", "surrogatepass")
+    forms = {secret, quote(secret, safe=""), quote(quote(secret, safe=""), safe=""), quote_plus(secret)}
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        forms.update({text, text.rstrip("=")})
+    # A form shorter than 4 characters would redact ordinary text, not the secret.
+    return {form for form in forms if len(form) >= 4}
 
 
 def _scrub(text: str, request: HttpRequest) -> str:
@@ -123,6 +139,49 @@ class CloudClient(Generic[CallT]):
             code=DEADLINE_EXCEEDED,
         )
 
+    def _too_large(self, call: CallT, size: int | None) -> ResponseTooLargeError:
+        what = f"{size} bytes" if size is not None else "more"
+        return ResponseTooLargeError(
+            f"{self.api.describe(call)} answered with a body of {what}; at most {MAX_BODY} bytes are read",
+            vendor=self.vendor,
+            code="ResponseTooLarge",
+        )
+
+    def _declared_size(self, call: CallT, response: httpx.Response) -> None:
+        # Refuse before reading when the server says up front that the body is too large.
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and len(declared) < 20 and int(declared) > MAX_BODY:
+            raise self._too_large(call, int(declared))
+
+    def _read_sync(self, call: CallT, response: httpx.Response, deadline: float | None) -> bytes:
+        """The body, read chunk by chunk up to ``MAX_BODY``; a trickled body also stops at the deadline."""
+        self._declared_size(call, response)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise self._too_large(call, None)
+            chunks.append(chunk)
+            if deadline is not None and time.time() > deadline:
+                raise self._deadline_error(call, sent=True)
+        return b"".join(chunks)
+
+    async def _exchange(
+        self, call: CallT, client: httpx.AsyncClient, request: HttpRequest, kwargs: dict[str, Any]
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """Send and read the body up to ``MAX_BODY`` (the caller bounds the whole exchange by the deadline)."""
+        async with client.stream(request.method, request.url, **kwargs) as response:
+            self._declared_size(call, response)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise self._too_large(call, None)
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks)
+
     def _prepare(self, call: CallT, deadline: float | None) -> tuple[HttpRequest, dict[str, Any], float | None]:
         # Signed at send time, after any throttling wait, so the timestamp is fresh.
         request = self.api.prepare(call, time.time())
@@ -140,10 +199,11 @@ class CloudClient(Generic[CallT]):
         LIMITER.wait_sync(*self.api.rate_limit(call))
         request, kwargs, _ = self._prepare(call, deadline)
         try:
-            response = pool.POOL.sync_client().request(request.method, request.url, **kwargs)
+            with pool.POOL.sync_client().stream(request.method, request.url, **kwargs) as response:
+                body = self._read_sync(call, response, deadline)
         except httpx.HTTPError as exc:
             raise self._transport_error(call, request, exc) from None
-        return self.api.parse(call, response.status_code, response.headers, response.content)
+        return self.api.parse(call, response.status_code, response.headers, body)
 
     async def _send_async(self, call: CallT, deadline: float | None) -> ApiResponse:
         await LIMITER.wait(*self.api.rate_limit(call))
@@ -154,12 +214,12 @@ class CloudClient(Generic[CallT]):
         try:
             # The phase timeouts bound each wait for a connection, a write or a read; this bounds the whole
             # exchange (pool wait included) by the deadline.
-            response = await asyncio.wait_for(client.request(request.method, request.url, **kwargs), remaining)
+            status, headers, body = await asyncio.wait_for(self._exchange(call, client, request, kwargs), remaining)
         except httpx.HTTPError as exc:
             raise self._transport_error(call, request, exc) from None
         except asyncio.TimeoutError:
             raise self._deadline_error(call, sent=True) from None
-        return self.api.parse(call, response.status_code, response.headers, response.content)
+        return self.api.parse(call, status, headers, body)
 
     def call(self, call: CallT, *, deadline: float | None = None) -> ApiResponse:
         """Perform ``call`` synchronously, retrying transient failures."""

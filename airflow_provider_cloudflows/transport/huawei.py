@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -14,13 +15,23 @@ from airflow_provider_cloudflows.errors import (
     AuthError,
     CloudApiError,
     InvalidRequestError,
+    MalformedResponseError,
     NotFoundError,
     ServerError,
     ThrottledError,
+    UnexpectedStatusError,
 )
 from airflow_provider_cloudflows.signing.sdk_hmac import encode_path, sdk_hmac_canonical_query, sign_sdk_hmac
 from airflow_provider_cloudflows.transport.client import VendorApi
-from airflow_provider_cloudflows.transport.decoding import decode_json_object
+from airflow_provider_cloudflows.transport.decoding import (
+    check_echo,
+    code_field,
+    decode_json_object,
+    id_field,
+    retry_after_header,
+    try_decode_json_object,
+    vendor_message,
+)
 from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 
@@ -53,6 +64,10 @@ class HuaweiCall:
     path: str
     path_params: Mapping[str, str]
     query: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    # Fields of the answer that name what was asked (e.g. ``action_name``), with the values asked for.
+    echo: Mapping[str, str] = field(default_factory=dict)
+    # JSON body of a write (POST); sent as the SDK serializes it and hashed into the signature.
+    body: Mapping[str, object] | None = None
 
 
 def classify(status: int, code: str) -> type[CloudApiError]:
@@ -88,6 +103,8 @@ class HuaweiApi(VendorApi[HuaweiCall]):
         """Sign the path as sent; the canonical URI's appended slash is the signer's business."""
         base = resolve_endpoint(self.endpoint, region=self.region)
         path = encode_path(call.path, {"project_id": self.project_id, **call.path_params})
+        # Serialized like huaweicloudsdkcore (json.dumps defaults), signed and sent as these exact bytes.
+        payload = b"" if call.body is None else json.dumps(dict(call.body)).encode("utf-8")
         headers = sign_sdk_hmac(
             self.credentials,
             method=call.method,
@@ -95,39 +112,67 @@ class HuaweiApi(VendorApi[HuaweiCall]):
             path=path,
             query=call.query,
             headers={"Content-Type": "application/json", "X-Project-Id": self.project_id},
-            body=b"",
+            body=payload,
             timestamp=datetime.fromtimestamp(now, tz=timezone.utc),
         )
         query = sdk_hmac_canonical_query(call.query) if call.query else ""
-        return HttpRequest(call.method, base + path + (f"?{query}" if query else ""), headers, b"")
+        return HttpRequest(call.method, base + path + (f"?{query}" if query else ""), headers, payload)
 
     def parse(self, call: HuaweiCall, status: int, headers: httpx.Headers, body: bytes) -> ApiResponse:
-        """2xx carries the resource; errors carry ``error_code``/``error_msg`` (or the legacy names)."""
+        """200 carries the resource; >= 400 carries ``error_code``/``error_msg`` (or the legacy names).
+
+        Any other status (201, 206, a redirect) is no answer, and a 200 carrying an error code is an error.
+        The request id is the ``X-Request-Id`` header, else the body's ``request_id``.
+        """
         what = self.describe(call)
-        request_id = headers.get("X-Request-Id")
-        if status >= 400:
-            try:
-                data = decode_json_object(body, vendor=VENDOR, what=what, request_id=request_id)
-            except CloudApiError:
-                data = {}
-            # Some DWS replies carry only the legacy errCode/externalMessage pair.
-            code = str(data.get("error_code") or data.get("errCode") or data.get("code") or f"HTTP{status}")
-            message = self.redact(
-                str(data.get("error_msg") or data.get("externalMessage") or data.get("message") or "")
-            )
-            cls = classify(status, code)
+        if call.body is not None and 200 <= status < 300 and not body.strip():
+            # Some DWS writes (resize) answer with an empty body: nothing to read, not a garbled answer.
+            body = b"{}"
+        header_id = id_field(headers.get("X-Request-Id"))
+        if status != 200:
+            data = try_decode_json_object(body) or {}
+            code, message = _error_of(data)
+            request_id = header_id or id_field(data.get("request_id"))
+            cls = classify(status, code or f"HTTP{status}") if status >= 400 else UnexpectedStatusError
+            retry_after = None
+            if cls is ThrottledError:
+                retry_after = retry_after_header(headers.get("Retry-After")) or THROTTLE_RETRY_AFTER
             raise cls(
-                f"{what} failed: {message or f'HTTP {status}'}",
+                f"{what} failed: {vendor_message(message, self.redact) or f'HTTP {status}'}",
                 vendor=VENDOR,
-                code=code,
+                code=code or f"HTTP{status}",
+                request_id=request_id,
+                http_status=status,
+                retry_after=retry_after,
+            )
+        data = decode_json_object(body, vendor=VENDOR, what=what, request_id=header_id)
+        request_id = header_id or id_field(data.get("request_id"))
+        raw_code = next((data[k] for k in ("error_code", "errCode") if data.get(k) not in (None, "")), None)
+        if raw_code is not None:
+            code, message = _error_of(data)
+            cls = classify(status, code) if code else MalformedResponseError
+            if cls is InvalidRequestError:
+                # Not a documented refusal: DWS documents errors only with 4xx/5xx. An error all the same, never
+                # data, and never read as "no such task" (a transient gateway answer must not end a wait).
+                cls = MalformedResponseError
+            raise cls(
+                f"{what} answered HTTP 200 with an error envelope: {vendor_message(message, self.redact)}",
+                vendor=VENDOR,
+                code=code or "ErrorEnvelope",
                 request_id=request_id,
                 http_status=status,
                 retry_after=THROTTLE_RETRY_AFTER if cls is ThrottledError else None,
             )
-        return ApiResponse(
-            decode_json_object(body, vendor=VENDOR, what=what, request_id=request_id), request_id, status
-        )
+        check_echo(data, call.echo, vendor=VENDOR, what=what, request_id=request_id)
+        return ApiResponse(data, request_id, status)
 
     def describe(self, call: HuaweiCall) -> str:
         """E.g. ``dws:GET /v1/{project_id}/clusters/{cluster_id}/actions/{action_name}``."""
         return f"dws:{call.method} {call.path}"
+
+
+def _error_of(data: Mapping[str, object]) -> tuple[str | None, object]:
+    """The error code and message of an error body (``error_code``/``error_msg`` or the legacy names)."""
+    code = code_field(data.get("error_code")) or code_field(data.get("errCode")) or code_field(data.get("code"))
+    message = data.get("error_msg") or data.get("externalMessage") or data.get("message")
+    return code, message

@@ -41,6 +41,8 @@ class RetryLedger:
     attempts: int = 0
     pool_waits: int = 0
     stopped_by_deadline: bool = False
+    # Retries of errors that allow only a few (``max_retries``: protocol errors such as a mismatched answer).
+    limited_retries: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,13 @@ class RetryPolicy:
             exc = state.outcome.exception() if state.outcome else None
             if exc is None or not is_retryable(exc):
                 return False
+            # A protocol error (an answer about another execution, an undocumented status) may be a passing
+            # confusion of a proxy, but repeating it five times only delays a clear failure.
+            limit = getattr(exc, "max_retries", None)
+            if limit is not None:
+                if book.limited_retries >= limit:
+                    return False
+                book.limited_retries += 1
             if is_pool_wait(exc):
                 book.pool_waits += 1
             else:

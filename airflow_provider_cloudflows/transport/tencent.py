@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,10 +18,20 @@ from airflow_provider_cloudflows.errors import (
     NotFoundError,
     ServerError,
     ThrottledError,
+    UnexpectedStatusError,
 )
 from airflow_provider_cloudflows.signing.tc3 import sign_tc3
 from airflow_provider_cloudflows.transport.client import VendorApi
-from airflow_provider_cloudflows.transport.decoding import decode_json_object
+from airflow_provider_cloudflows.transport.decoding import (
+    check_echo,
+    code_field,
+    decode_json_object,
+    id_field,
+    retry_after_header,
+    text_field,
+    try_decode_json_object,
+    vendor_message,
+)
 from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 
@@ -37,6 +47,8 @@ class TencentCall:
     action: str
     version: str
     params: Mapping[str, Any]
+    # Fields of the answer that name the execution, with the values asked for (see ``check_echo``).
+    echo: Mapping[str, Any] = field(default_factory=dict)
 
 
 # Order matters: the first matching prefix decides. Codes are `Family.Sub`, so classify by prefix.
@@ -82,25 +94,58 @@ class TencentApi(VendorApi[TencentCall]):
         return HttpRequest("POST", base + "/", headers, body)
 
     def parse(self, call: TencentCall, status: int, headers: httpx.Headers, body: bytes) -> ApiResponse:
-        """Tencent reports business errors with HTTP 200; anything but 200 is a gateway-level failure."""
+        """Only HTTP 200 carries answers (business errors included); any other status is an error.
+
+        A non-200 reply is still read for the envelope's ``Error.Code`` and ``RequestId``, so that the error
+        names them and an ``AuthFailure`` behind a gateway status is never retried.
+        """
         what = self.describe(call)
-        if status == 429:
-            raise ThrottledError(f"{what} was throttled by the gateway", vendor=VENDOR, http_status=status)
         if status != 200:
-            raise ServerError(f"{what} answered HTTP {status}", vendor=VENDOR, http_status=status)
+            envelope = try_decode_json_object(body)
+            response = envelope.get("Response") if envelope is not None else None
+            response = response if isinstance(response, Mapping) else {}
+            request_id = id_field(response.get("RequestId"))
+            error = response.get("Error")
+            code = code_field(error.get("Code")) if isinstance(error, Mapping) else None
+            message = vendor_message(error.get("Message"), self.redact) if isinstance(error, Mapping) else ""
+            retry_after = retry_after_header(headers.get("Retry-After")) if status == 429 else None
+            cls: type[CloudApiError]
+            if code is not None:
+                cls = classify(code)
+            elif status == 429:
+                cls = ThrottledError
+            elif status >= 500:
+                cls = ServerError
+            else:
+                # 201, 206, a redirect (never followed), a 4xx from a proxy: not a documented answer.
+                cls = UnexpectedStatusError
+            raise cls(
+                f"{what} answered HTTP {status}" + (f": {message}" if message else ""),
+                vendor=VENDOR,
+                code=code or (f"HTTP{status}"),
+                request_id=request_id,
+                http_status=status,
+                retry_after=retry_after if cls is ThrottledError else None,
+            )
         data = decode_json_object(body, vendor=VENDOR, what=what)
         response = data.get("Response")
         if not isinstance(response, Mapping):
             raise MalformedResponseError(f"{what} returned no Response object", vendor=VENDOR)
-        request_id = response.get("RequestId")
-        error = response.get("Error")
-        if error is not None:
-            code = str(error.get("Code", "")) if isinstance(error, Mapping) else ""
-            message = self.redact(str(error.get("Message", "")) if isinstance(error, Mapping) else str(error))
-            raise classify(code)(
-                f"{what} failed: {message}", vendor=VENDOR, code=code or "Unknown", request_id=request_id
-            )
-        return ApiResponse(response, request_id if isinstance(request_id, str) else None, status)
+        request_id = id_field(response.get("RequestId"))
+        if "Error" in response:
+            # Any Error key, even null, makes this an error envelope: it never counts as an answer.
+            error = response.get("Error")
+            code = code_field(error.get("Code")) if isinstance(error, Mapping) else None
+            if code is None:
+                raise MalformedResponseError(
+                    f"{what} returned an Error without a Code: {text_field(error, 200)}",
+                    vendor=VENDOR,
+                    request_id=request_id,
+                )
+            message = vendor_message(error.get("Message"), self.redact) if isinstance(error, Mapping) else ""
+            raise classify(code)(f"{what} failed: {message}", vendor=VENDOR, code=code, request_id=request_id)
+        check_echo(response, call.echo, vendor=VENDOR, what=what, request_id=request_id)
+        return ApiResponse(response, request_id, status)
 
     def describe(self, call: TencentCall) -> str:
         """E.g. ``emr:DescribeClusterFlowStatusDetail``."""
