@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_cloudflows.errors import CloudApiError
-from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot
+from airflow_provider_cloudflows.services.base import (
+    Check,
+    CheckContext,
+    ServiceSpec,
+    Snapshot,
+    mapping,
+    objects,
+    parse_embedded_json,
+    text,
+    text_field,
+)
 from airflow_provider_cloudflows.status import ExecutionStatus as S
 from airflow_provider_cloudflows.status import StateTable, Verdict
 from airflow_provider_cloudflows.transport.alibaba import VENDOR, AlibabaCall
@@ -32,34 +41,30 @@ def _check_name(ids: Mapping[str, Any], name: str) -> str:
 
 
 def _is_failure_event(event: Mapping[str, Any]) -> bool:
-    kind = str(event.get("Type", ""))
+    kind = text(event.get("Type")) or ""
     return kind.endswith(("Failed", "TimedOut")) and kind != "ExecutionFailed"
 
 
 def failure_reason(events: list[Mapping[str, Any]]) -> str | None:
     """The failing step and its cause, from the last failure event of an execution's history."""
     failures = [e for e in events if _is_failure_event(e)] or [
-        e for e in events if str(e.get("Type", "")).endswith(("Failed", "TimedOut", "Stopped"))
+        e for e in events if (text(e.get("Type")) or "").endswith(("Failed", "TimedOut", "Stopped"))
     ]
     if not failures:
         return None
     last = failures[-1]
     detail_text = last.get("EventDetail") or ""
-    try:
-        detail = json.loads(detail_text) if isinstance(detail_text, str) and detail_text else {}
-    except json.JSONDecodeError:
-        detail = {"cause": detail_text}
-    if not isinstance(detail, Mapping):
-        detail = {"cause": detail_text}
-    error = detail.get("error") or detail.get("Error")
-    cause = detail.get("cause") or detail.get("Cause")
-    step = last.get("StepName") or "(execution)"
-    text = f"step {step!r} {last.get('Type')}"
+    parsed, is_json = parse_embedded_json(detail_text)
+    detail = parsed if is_json and isinstance(parsed, Mapping) else {"cause": detail_text}
+    error = text_field(detail.get("error") or detail.get("Error") or None, 300)
+    cause = text_field(detail.get("cause") or detail.get("Cause") or None, 300)
+    step = text(last.get("StepName"), 200) or "(execution)"
+    line = f"step {step!r} {text(last.get('Type'), 100)}"
     if error:
-        text += f": {error}"
+        line += f": {error}"
     if cause:
-        text += f": {cause}"
-    return text
+        line += f": {cause}"
+    return line
 
 
 class AlibabaCloudFlowExecution(ServiceSpec):
@@ -90,7 +95,9 @@ class AlibabaCloudFlowExecution(ServiceSpec):
         """DescribeExecution (long-polled); on failure, GetExecutionHistory for the failing step."""
         wait = max(0, min(MAX_WAIT_SECONDS, int(ctx.wait_seconds)))
         names = {"FlowName": ids["flow_name"], "ExecutionName": ids["execution_name"]}
-        response = yield AlibabaCall("DescribeExecution", VERSION, {**names, "WaitTimeSeconds": str(wait)}, wait)
+        # The answer names its flow and execution: an answer about another one is a protocol error.
+        echo = {"FlowName": ids["flow_name"], "Name": ids["execution_name"]}
+        response = yield AlibabaCall("DescribeExecution", VERSION, {**names, "WaitTimeSeconds": str(wait)}, wait, echo)
         body = response.body
         status = body.get("Status")
         reason = None
@@ -104,10 +111,9 @@ class AlibabaCloudFlowExecution(ServiceSpec):
         }
         output = body.get("Output")
         if output not in (None, ""):
-            try:
-                details["Output"], details["OutputIsJson"] = json.loads(str(output)), True
-            except json.JSONDecodeError:
-                details["Output"], details["OutputIsJson"] = output, False
+            # Output is documented as a JSON string; anything else (or JSON refused as unsafe) is kept as is.
+            parsed, is_json = parse_embedded_json(output)
+            details["Output"], details["OutputIsJson"] = (parsed, True) if is_json else (output, False)
         return Snapshot(
             vendor_status=status,
             status=self.table.status_of(status),
@@ -125,8 +131,8 @@ class AlibabaCloudFlowExecution(ServiceSpec):
                 if token:
                     params["NextToken"] = token
                 page = yield AlibabaCall("GetExecutionHistory", VERSION, params)
-                events.extend(e for e in page.body.get("Events") or [] if isinstance(e, Mapping))
-                token = str(page.body.get("NextToken") or "")
+                events.extend(objects(mapping(page.body).get("Events")))
+                token = text(page.body.get("NextToken"), 1000) or ""
                 if not token:
                     break
         except CloudApiError as exc:

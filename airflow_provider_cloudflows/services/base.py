@@ -14,7 +14,24 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from airflow_provider_cloudflows.status import ExecutionStatus, StateTable, Verdict, show
+from airflow_provider_cloudflows.transport.decoding import parse_embedded_json, text_field
 from airflow_provider_cloudflows.transport.messages import ApiResponse
+
+__all__ = [
+    "Check",
+    "CheckContext",
+    "ServiceSpec",
+    "Snapshot",
+    "fraction",
+    "integer",
+    "mapping",
+    "number",
+    "objects",
+    "parse_embedded_json",
+    "require_text",
+    "text",
+    "text_field",
+]
 
 
 @dataclass(frozen=True)
@@ -100,3 +117,44 @@ def require_text(ids: Mapping[str, Any], name: str, *, optional: bool = False) -
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise ValueError(f"{name} must be a string, got {type(value).__name__}")
     return str(value).strip()
+
+
+# --- defensive readers of vendor answers -------------------------------------------------------------------
+# An answer has passed strict JSON decoding (no NaN, no huge integers, bounded nesting), so every value is
+# JSON-safe; its *shape* is still whatever the network sent. Readers take fields through these getters: a
+# field of the wrong type reads as absent, never as an exception. The state field is not read through them:
+# the state table matches it exactly (anything else is UNKNOWN), and the fields naming the execution are
+# checked by the transport (``check_echo``).
+
+
+def objects(value: Any) -> list[Mapping[str, Any]]:
+    """The objects of a list field; a missing, null or non-list field, and non-object items, read as none."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """An object field, or an empty one when the field is missing or of another type."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def integer(value: Any) -> int | None:
+    """An integer field (not a boolean, not a float), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def number(value: Any) -> float | None:
+    """A numeric field (int or float, not a boolean), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def fraction(value: Any) -> float | None:
+    """A progress fraction in [0, 1], else None (a progress of 7 or -1 says nothing)."""
+    result = number(value)
+    return result if result is not None and 0.0 <= result <= 1.0 else None
+
+
+def text(value: Any, limit: int = 500) -> str | None:
+    """A string field (bounded), else None: never the ``str()`` of a list or an object."""
+    return value[:limit] if isinstance(value, str) else None

@@ -2,24 +2,64 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from airflow_provider_cloudflows.errors import CloudApiError, UnreadableAnswerError
 from airflow_provider_cloudflows.services.base import Check, Snapshot
 from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.messages import ApiResponse
 
+log = logging.getLogger(__name__)
+
+
+class _Step:
+    """Advances a check generator; a defect of the reader becomes a typed error naming the last answer."""
+
+    def __init__(self, check: Check, client: CloudClient[Any]) -> None:
+        self.check = check
+        self.client = client
+        self.last: ApiResponse | None = None
+
+    def advance(self, response: ApiResponse | None = None, error: Exception | None = None) -> Any:
+        """The next call of the check (``StopIteration`` carries its snapshot)."""
+        try:
+            if error is not None:
+                return self.check.throw(error)
+            if response is None:
+                return next(self.check)
+            self.last = response
+            return self.check.send(response)
+        except (StopIteration, CloudApiError):
+            raise
+        except Exception as exc:
+            if exc is error:
+                # The client's own error, not handled by the check: it is not the reader's doing.
+                raise
+            # Every answer the network can deliver must end in a snapshot or a typed error: a reader that
+            # trips over one is a defect, logged with its traceback, but it must not crash the trigger.
+            log.warning("could not read the answer of %s", self.client.api.vendor, exc_info=True)
+            request_id = self.last.request_id if self.last is not None else None
+            raise UnreadableAnswerError(
+                f"the answer could not be read ({type(exc).__name__}: {str(exc)[:200]})",
+                vendor=self.client.vendor,
+                code="UnreadableAnswer",
+                request_id=request_id,
+            ) from exc
+
 
 def run_check(check: Check, client: CloudClient[Any], *, deadline: float | None = None) -> Snapshot:
     """Run one check synchronously (poke mode)."""
+    step = _Step(check, client)
     try:
-        call = next(check)
+        call = step.advance()
         while True:
             try:
                 response: ApiResponse = client.call(call, deadline=deadline)
             except Exception as exc:
-                call = check.throw(exc)
+                call = step.advance(error=exc)
             else:
-                call = check.send(response)
+                call = step.advance(response)
     except StopIteration as stop:
         result: Snapshot = stop.value
         return result
@@ -27,15 +67,16 @@ def run_check(check: Check, client: CloudClient[Any], *, deadline: float | None 
 
 async def arun_check(check: Check, client: CloudClient[Any], *, deadline: float | None = None) -> Snapshot:
     """Run one check on the event loop (trigger)."""
+    step = _Step(check, client)
     try:
-        call = next(check)
+        call = step.advance()
         while True:
             try:
                 response: ApiResponse = await client.acall(call, deadline=deadline)
             except Exception as exc:
-                call = check.throw(exc)
+                call = step.advance(error=exc)
             else:
-                call = check.send(response)
+                call = step.advance(response)
     except StopIteration as stop:
         result: Snapshot = stop.value
         return result

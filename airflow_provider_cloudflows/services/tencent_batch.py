@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot, require_text
+from airflow_provider_cloudflows.services.base import (
+    Check,
+    CheckContext,
+    ServiceSpec,
+    Snapshot,
+    integer,
+    mapping,
+    objects,
+    require_text,
+    text_field,
+)
 from airflow_provider_cloudflows.status import ExecutionStatus as S
 from airflow_provider_cloudflows.status import StateTable, Verdict
 from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentCall
@@ -18,15 +28,17 @@ _FAILED_INSTANCE_STATES = ("FAILED", "FAILED_INTERRUPTED")
 
 
 def _instance_line(instance: Mapping[str, Any]) -> str:
-    code = instance.get("ExitCode")
-    reason = instance.get("StateReason") or "no StateReason"
-    detail = instance.get("StateDetailedReason")
-    text = f"instance {instance.get('TaskInstanceIndex')} {instance.get('TaskInstanceState')}"
+    # Every field through text_field: a vendor value of any type prints, bounded.
+    code = text_field(instance.get("ExitCode"), 40)
+    reason = text_field(instance.get("StateReason") or None, 300) or "no StateReason"
+    detail = text_field(instance.get("StateDetailedReason") or None, 300)
+    index = text_field(instance.get("TaskInstanceIndex"), 40)
+    text = f"instance {index} {text_field(instance.get('TaskInstanceState'), 40)}"
     if code is not None:
         text += f" (ExitCode {code})"
     text += f": {reason}"
     # Batch often fills StateDetailedReason with nothing but "ExitCode: N", which the line already says.
-    if detail and str(detail) != str(reason) and str(detail).replace(" ", "") != f"ExitCode:{code}":
+    if detail and detail != reason and detail.replace(" ", "") != f"ExitCode:{code}":
         text += f" ({detail})"
     return text
 
@@ -59,22 +71,24 @@ class TencentBatchTask(ServiceSpec):
     def check(self, ids: Mapping[str, Any], ctx: CheckContext) -> Check:
         """DescribeTask; on failure, one more page-wide call if some instances were not listed."""
         params = {"JobId": ids["job_id"], "TaskName": ids["task_name"], "Offset": 0, "Limit": POLL_LIMIT}
-        response = yield TencentCall("batch", "DescribeTask", "2017-03-12", params)
+        # The answer names its job and task: an answer about another one is a protocol error, never data.
+        echo = {"JobId": ids["job_id"], "TaskName": ids["task_name"]}
+        response = yield TencentCall("batch", "DescribeTask", "2017-03-12", params, echo)
         body = response.body
         state = body.get("TaskState")
-        instances = [i for i in body.get("TaskInstanceSet") or [] if isinstance(i, Mapping)]
-        total = body.get("TaskInstanceTotalCount")
-        if ctx.verdict(state) is Verdict.FAILURE and isinstance(total, int) and total > len(instances):
-            wide = yield TencentCall("batch", "DescribeTask", "2017-03-12", {**params, "Limit": FAILURE_LIMIT})
-            instances = [i for i in wide.body.get("TaskInstanceSet") or [] if isinstance(i, Mapping)]
+        instances = objects(body.get("TaskInstanceSet"))
+        total = integer(body.get("TaskInstanceTotalCount"))
+        if ctx.verdict(state) is Verdict.FAILURE and total is not None and total > len(instances):
+            wide = yield TencentCall("batch", "DescribeTask", "2017-03-12", {**params, "Limit": FAILURE_LIMIT}, echo)
+            instances = objects(wide.body.get("TaskInstanceSet"))
         failed = [i for i in instances if i.get("TaskInstanceState") in _FAILED_INSTANCE_STATES]
         reason = "; ".join(_instance_line(i) for i in failed[:MAX_REASONS])
         if len(failed) > MAX_REASONS:
             reason += f"; and {len(failed) - MAX_REASONS} more failed instances"
-        metrics = body.get("TaskInstanceMetrics") if isinstance(body.get("TaskInstanceMetrics"), Mapping) else {}
-        assert isinstance(metrics, Mapping)
-        succeeded = metrics.get("SucceedCount")
-        progress = succeeded / total if isinstance(succeeded, int) and isinstance(total, int) and total > 0 else None
+        # Only the integer counters: they are logged and summed as numbers.
+        metrics = {k: v for k, v in mapping(body.get("TaskInstanceMetrics")).items() if integer(v) is not None}
+        succeeded = integer(metrics.get("SucceedCount"))
+        progress = succeeded / total if succeeded is not None and total and 0 <= succeeded <= total else None
         return Snapshot(
             vendor_status=state,
             status=self.table.status_of(state),

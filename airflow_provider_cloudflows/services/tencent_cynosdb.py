@@ -41,12 +41,14 @@ class TencentCynosdbFlow(ServiceSpec):
     def check(self, ids: Mapping[str, Any], ctx: CheckContext) -> Check:
         """One DescribeFlow call."""
         response = yield TencentCall("cynosdb", "DescribeFlow", "2019-01-07", {"FlowId": ids["flow_id"]})
+        # The answer holds only Status and RequestId: it does not name the flow, so nothing can be matched.
         status = response.body.get("Status")
+        normalized = self.table.status_of(status)
         return Snapshot(
             vendor_status=status,
-            status=self.table.status_of(status),
+            status=normalized,
             request_id=response.request_id,
             reason="CynosDB DescribeFlow reports no failure reason; see the cluster's task list in the console"
-            if self.table.status_of(status).is_final and status != 0
+            if normalized.is_final and normalized is not S.SUCCEEDED
             else None,
         )

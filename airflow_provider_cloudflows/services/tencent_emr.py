@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot, require_text
+from airflow_provider_cloudflows.services.base import (
+    Check,
+    CheckContext,
+    ServiceSpec,
+    Snapshot,
+    fraction,
+    integer,
+    objects,
+    require_text,
+    text,
+    text_field,
+)
 from airflow_provider_cloudflows.status import ExecutionStatus as S
 from airflow_provider_cloudflows.status import StateTable
 from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentCall
@@ -56,12 +67,14 @@ class TencentEmrFlow(ServiceSpec):
                 "NeedExtraDetail": False,
             },
         )
+        # The answer does not name the flow (FlowName is its display name, e.g. "Scale Out Core"), so there
+        # is nothing to match against what was asked.
         body = response.body
         total = body.get("FlowTotalStatus")
-        stages = [s for s in body.get("StageDetails") or [] if isinstance(s, Mapping)]
-        failed = [s for s in stages if s.get("Status") == -1 or s.get("FailedReason")]
+        stages = objects(body.get("StageDetails"))
+        failed = [s for s in stages if integer(s.get("Status")) == -1 or text(s.get("FailedReason"))]
         reason = "; ".join(
-            f"stage {s.get('Name') or s.get('Stage')!r} failed: {s.get('FailedReason') or 'no FailedReason given'}"
+            f"stage {_stage_label(s)!r} failed: {text(s.get('FailedReason')) or 'no FailedReason given'}"
             for s in failed
         )
         progress = body.get("FlowTotalProgress")
@@ -69,7 +82,7 @@ class TencentEmrFlow(ServiceSpec):
             vendor_status=total,
             status=self.table.status_of(total),
             request_id=response.request_id,
-            progress=float(progress) if isinstance(progress, (int, float)) else None,
+            progress=fraction(progress),
             reason=reason or None,
             details={
                 "FlowName": body.get("FlowName"),
@@ -80,22 +93,28 @@ class TencentEmrFlow(ServiceSpec):
                     for s in stages
                 ],
             },
-            markers={"stages": {str(s.get("Stage") or s.get("Name")): s.get("Status") for s in stages}},
+            markers={"stages": {_stage_label(s): s.get("Status") for s in stages}},
         )
 
     def changes(self, previous: Snapshot | None, current: Snapshot) -> list[str]:
         """Flow status and progress, then every stage whose status moved."""
         lines = super().changes(previous, current)
         before: Mapping[str, Any] = previous.markers.get("stages", {}) if previous else {}
-        names = {str(s.get("Stage") or s.get("Name")): s.get("Name") for s in current.details["StageDetails"]}
+        names = {_stage_label(s): text(s.get("Name")) for s in current.details["StageDetails"]}
         for stage, status in current.markers.get("stages", {}).items():
             if (previous is not None and before.get(stage) != status) or (previous is None and status in (1, -1)):
-                label = STAGE_STATES.get(status, f"status {status}") if isinstance(status, int) else status
+                known = integer(status) is not None
+                label = STAGE_STATES.get(status, f"status {status}") if known else text_field(status)
                 lines.append(f"stage {names.get(stage) or stage!r} ({stage}) is {label}")
         return lines
 
     def warnings(self, snapshot: Snapshot) -> list[str]:
         """Status 3 is success, but the user should know some steps were skipped."""
-        if str(snapshot.vendor_status) == "3":
+        if self.table.exact_key(snapshot.vendor_status) == "3":
             return ["EMR flow completed with skipped steps (FlowTotalStatus 3); check the flow in the console"]
         return []
+
+
+def _stage_label(stage: Mapping[str, Any]) -> str:
+    """A stage's key for logs and markers: its ``Stage`` id, else its ``Name`` (text only, bounded)."""
+    return text(stage.get("Stage"), 120) or text(stage.get("Name"), 120) or "?"
