@@ -78,7 +78,8 @@ def test_tencent_codes(code: str, cls: type) -> None:
     [
         (429, "ResourceThrottled", None, ThrottledError),
         (400, "Throttling.User", None, ThrottledError),
-        (403, "Whatever", 1.5, ThrottledError),
+        (403, "Whatever", 1.5, AuthError),
+        (400, "Whatever", 1.5, ThrottledError),
         (400, "SignatureNonceUsed", None, ServerError),
         (500, "InternalServerError", None, ServerError),
         (403, "SignatureDoesNotMatch", None, AuthError),

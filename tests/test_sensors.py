@@ -162,3 +162,30 @@ def test_deferred_sensor_persists_its_console_link(cloud_emulator: CloudEmulator
     # Resolved by the worker when the task deferred and ended, from the rendered ids and the connection.
     url = ti.xcom_pull(task_ids="wait", key="_link_TencentEmrClusterLink")
     assert url == "https://console.cloud.tencent.com/emr/static/hardware?clusterId=emr-123&region=ap-guangzhou"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"flow_id": "42", "poke_interval": 0}, "poke_interval must be positive"),
+        ({"flow_id": "42", "success_states": []}, "success_states is empty"),
+        ({"flow_id": "42", "failure_states": {"a": 1}}, "failure_states must be a list"),
+        ({"flow_id": "42", "success_states": [2], "failure_states": ["2", -1]}, "overlap"),
+        ({"flow_id": " "}, "flow_id"),
+        ({"flow_id": "42", "instance_id": ""}, "instance_id"),
+        ({"flow_id": True}, "flow_id"),
+    ],
+)
+def test_bad_arguments_fail_at_construction_naming_the_parameter(kwargs: dict[str, Any], match: str) -> None:
+    kwargs = {"instance_id": "emr-1", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        TencentEmrFlowSensor(task_id="t", **kwargs)
+
+
+def test_templated_identifiers_are_checked_once_rendered(cloud_emulator: CloudEmulator, out: Output) -> None:
+    # A literal is refused at parse time; a template can only be judged after rendering, by the same rules.
+    TencentEmrFlowSensor(task_id="t", instance_id="{{ params.cluster }}", flow_id="42")
+    run, ti, text = out.run("sensor_bad_render")
+    assert ti.state == TaskInstanceState.FAILED
+    assert "instance_id is required" in text
+    assert cloud_emulator.count() == 0

@@ -37,6 +37,8 @@ class AlibabaCloudFlowExecutionSensor(CloudExecutionSensor):
         alibabacloud_conn_id: str = AlibabaCloudHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        super().__init__(conn_id=alibabacloud_conn_id, **kwargs)
-        self.flow_name = flow_name
-        self.execution_name = execution_name
+        super().__init__(
+            conn_id=alibabacloud_conn_id,
+            identifiers={"flow_name": flow_name, "execution_name": execution_name},
+            **kwargs,
+        )

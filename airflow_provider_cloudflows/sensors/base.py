@@ -34,6 +34,22 @@ DEFER_TIMEOUT_MARGIN = 30.0
 CHECK_BUDGET = 60.0
 
 
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _state_list(name: str, values: Iterable[Any] | None) -> list[Any] | None:
+    """A user's state override as a non-empty list, or a ValueError naming the parameter."""
+    if values is None:
+        return None
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise ValueError(f"{name} must be a list of state values, got {type(values).__name__}")
+    listed = list(values)
+    if not listed:
+        raise ValueError(f"{name} is empty: no state could end the wait that way; leave it unset for the default")
+    return listed
+
+
 class CloudExecutionSensor(BaseSensorOperator):
     """Wait for a cloud execution to reach a terminal status.
 
@@ -54,6 +70,7 @@ class CloudExecutionSensor(BaseSensorOperator):
         self,
         *,
         conn_id: str,
+        identifiers: Mapping[str, Any],
         region: str | None = None,
         success_states: Iterable[Any] | None = None,
         failure_states: Iterable[Any] | None = None,
@@ -61,12 +78,26 @@ class CloudExecutionSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Checked at construction, so a DAG with a bad literal fails to parse instead of failing at run time;
+        # templated values are checked once rendered, by the same rules (see ``_wait``).
+        if self.poke_interval <= 0:
+            raise ValueError(f"{self.task_id}: poke_interval must be positive, got {self.poke_interval!r}")
+        spec = get_service(self.service)
+        for name in self.identifier_fields:
+            setattr(self, name, identifiers.get(name))
+        if not any(_is_template(v) for v in identifiers.values()):
+            try:
+                spec.normalize(identifiers)
+            except ValueError as exc:
+                raise ValueError(f"{type(self).__name__}: {exc}") from None
         self.conn_id = conn_id
         self.region = region
-        table = get_service(self.service).table
+        table = spec.table
         # Validated now, not at run time: a typo in a state name would otherwise wait until the timeout.
-        success = table.validate_overrides("success_states", success_states)
-        failure = table.validate_overrides("failure_states", failure_states)
+        success = table.validate_overrides("success_states", _state_list("success_states", success_states))
+        failure = table.validate_overrides("failure_states", _state_list("failure_states", failure_states))
+        if success is not None and failure is not None and success & failure:
+            raise ValueError(f"success_states and failure_states overlap: {sorted(success & failure)}")
         self.success_states = sorted(success) if success is not None else None
         self.failure_states = sorted(failure) if failure is not None else None
         self.deferrable = deferrable

@@ -51,7 +51,7 @@ class HuaweiDwsClusterTaskSensor(CloudExecutionSensor):
                 "HuaweiDwsClusterTaskSensor does not support mode='reschedule' (a DWS task's end is confirmed "
                 "from what earlier checks saw); use deferrable=True or mode='poke'"
             )
-        super().__init__(conn_id=huaweicloud_conn_id, **kwargs)
-        self.cluster_id = cluster_id
-        self.action_name = action_name
+        super().__init__(
+            conn_id=huaweicloud_conn_id, identifiers={"cluster_id": cluster_id, "action_name": action_name}, **kwargs
+        )
         self.project_id = project_id

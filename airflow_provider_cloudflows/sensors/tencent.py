@@ -43,10 +43,7 @@ class TencentEmrFlowSensor(_TencentSensor):
     ) -> None:
         if (flow_id is None) == (trace_id is None):
             raise ValueError("TencentEmrFlowSensor takes exactly one of flow_id or trace_id")
-        super().__init__(**kwargs)
-        self.instance_id = instance_id
-        self.flow_id = flow_id
-        self.trace_id = trace_id
+        super().__init__(identifiers={"instance_id": instance_id, "flow_id": flow_id, "trace_id": trace_id}, **kwargs)
 
 
 class TencentCynosdbFlowSensor(_TencentSensor):
@@ -63,8 +60,7 @@ class TencentCynosdbFlowSensor(_TencentSensor):
     template_fields: Sequence[str] = ("flow_id", "region", "tencentcloud_conn_id")
 
     def __init__(self, *, flow_id: int | str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.flow_id = flow_id
+        super().__init__(identifiers={"flow_id": flow_id}, **kwargs)
 
 
 class TencentBatchTaskSensor(_TencentSensor):
@@ -83,6 +79,4 @@ class TencentBatchTaskSensor(_TencentSensor):
     template_fields: Sequence[str] = ("job_id", "task_name", "region", "tencentcloud_conn_id")
 
     def __init__(self, *, job_id: str, task_name: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.job_id = job_id
-        self.task_name = task_name
+        super().__init__(identifiers={"job_id": job_id, "task_name": task_name}, **kwargs)

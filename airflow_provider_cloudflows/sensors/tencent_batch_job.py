@@ -27,5 +27,4 @@ class TencentBatchJobSensor(_TencentSensor):
     operator_extra_links = (TencentBatchJobLink(),)
 
     def __init__(self, *, job_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.job_id = job_id
+        super().__init__(identifiers={"job_id": job_id}, **kwargs)

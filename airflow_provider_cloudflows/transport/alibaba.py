@@ -84,7 +84,8 @@ def classify(status: int, code: str, retry_after: float | None) -> type[CloudApi
 
     The code decides first: a documented auth, not-found or invalid-argument code is permanent *whatever
     headers come with it* (a 403 ``SignatureDoesNotMatch`` carrying ``x-acs-retry-after`` must not be sent five
-    more times). Only an undocumented code may be made transient by a retry-after hint.
+    more times), and so is any other 401/403. Only an undocumented code of another status may be made transient
+    by a retry-after hint.
     """
     if status == 429 or code == "ResourceThrottled" or code.startswith("Throttling"):
         return ThrottledError
@@ -97,11 +98,12 @@ def classify(status: int, code: str, retry_after: float | None) -> type[CloudApi
         return NotFoundError
     if code.startswith(_INVALID_CODES):
         return InvalidRequestError
+    if status in (401, 403):
+        # Refused credentials or permission, documented code or not: never retried, whatever the headers say.
+        return AuthError
     if retry_after:
         # An undocumented code with the server's own hint to come back later.
         return ThrottledError
-    if status in (401, 403):
-        return AuthError
     if status >= 500:
         return ServerError
     return InvalidRequestError

@@ -26,3 +26,8 @@ for dag_id, kwargs in VARIANTS.items():
             **kwargs,  # type: ignore[arg-type]
         )
     globals()[dag_id] = dag
+
+# An identifier that is only known to be bad once rendered (a blank param).
+with DAG("sensor_bad_render", schedule=None, start_date=dt.datetime(2026, 1, 1), params={"cluster": "  "}) as dag:
+    TencentEmrFlowSensor(task_id="wait", instance_id="{{ params.cluster }}", flow_id="42", deferrable=True, timeout=5)
+sensor_bad_render = dag
