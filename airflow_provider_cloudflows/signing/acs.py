@@ -16,7 +16,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.signing.authorization import parse_authorization
@@ -33,6 +33,7 @@ __all__ = [
     "acs_timestamp",
     "parse_acs3_authorization",
     "percent_encode",
+    "rpc_form_body",
     "rpc_v2_canonical_query",
     "rpc_v2_signature",
     "rpc_v2_string_to_sign",
@@ -137,6 +138,7 @@ def sign_rpc_v2(
     timestamp: datetime,
     nonce: str,
     method: str = "GET",
+    form: Mapping[str, str] | None = None,
 ) -> str:
     """Return the complete signed RPC v2 query string to send (without the leading ``?``).
 
@@ -145,10 +147,18 @@ def sign_rpc_v2(
     session token) and the business ``params``, in canonical order and encoding, followed by
     ``&Signature=...``. Send it verbatim. ``timestamp`` must be timezone-aware; ``nonce`` must be unique per
     request (the server rejects a reused one with ``SignatureNonceUsed``).
+
+    ``form`` holds the parameters of a POST's form body (``StartExecution``...): they are signed together
+    with the query's, as the official SDK signs the merge of both, but are not part of the returned query
+    (send them as the body, see :func:`rpc_form_body`).
     """
-    clashes = sorted(RPC_V2_COMMON_PARAMETERS.intersection(params))
+    body_params = dict(form or {})
+    clashes = sorted(RPC_V2_COMMON_PARAMETERS.intersection(set(params) | set(body_params)))
     if clashes:
         raise ValueError(f"sign_rpc_v2: business parameters may not set {', '.join(clashes)}")
+    both = sorted(set(params) & set(body_params))
+    if both:
+        raise ValueError(f"sign_rpc_v2: {', '.join(both)} given both as query and as form parameters")
     if not nonce:
         raise ValueError("sign_rpc_v2: nonce is empty")
     query: dict[str, str] = {
@@ -165,8 +175,15 @@ def sign_rpc_v2(
         query["SecurityToken"] = creds.token
     query.update(params)
     canonical_query = rpc_v2_canonical_query(query)
-    signature = rpc_v2_signature(creds.secret, method=method, canonical_query=canonical_query)
+    signed_query = rpc_v2_canonical_query({**query, **body_params}) if body_params else canonical_query
+    signature = rpc_v2_signature(creds.secret, method=method, canonical_query=signed_query)
     return f"{canonical_query}&Signature={percent_encode(signature)}"
+
+
+def rpc_form_body(form: Mapping[str, str]) -> bytes:
+    """The ``application/x-www-form-urlencoded`` body of an RPC POST, byte for byte as the official SDK
+    builds it (``darabonba`` ``Form.to_form_string``: names sorted, ``urlencode``: space as ``+``)."""
+    return urlencode(sorted(form.items())).encode("ascii")
 
 
 # --- V3 (ACS3-HMAC-SHA256) ------------------------------------------------------------------------------
