@@ -22,7 +22,10 @@ def get_provider_info() -> dict[str, Any]:
         "Huawei Cloud": ("huawei",),
     }
     # Sensor modules without a hook module of the same name.
-    extra_sensors: dict[str, tuple[str, ...]] = {"Tencent Cloud": ("tencent_batch_job",)}
+    extra_sensors: dict[str, tuple[str, ...]] = {
+        "Tencent Cloud": ("tencent_batch_job",),
+        "Huawei Cloud": ("huawei_dws_job",),
+    }
     return {
         "package-name": "airflow-provider-cloudflows",
         "name": "Cloud Flows (Tencent Cloud, Alibaba Cloud, Huawei Cloud)",
@@ -50,10 +53,8 @@ def get_provider_info() -> dict[str, Any]:
             for name, mods in modules.items()
         ],
         "operators": [
-            {
-                "integration-name": "Tencent Cloud",
-                "python-modules": ["airflow_provider_cloudflows.operators.tencent"],
-            }
+            {"integration-name": name, "python-modules": [f"airflow_provider_cloudflows.operators.{m}" for m in mods]}
+            for name, mods in modules.items()
         ],
         "triggers": [
             {
@@ -67,7 +68,13 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "extra-links": [
             f"airflow_provider_cloudflows.operators.links.{name}"
-            for name in ("TencentBatchJobLink", "TencentEmrClusterLink", "TencentCynosdbClusterLink")
+            for name in (
+                "TencentBatchJobLink",
+                "TencentEmrClusterLink",
+                "TencentCynosdbClusterLink",
+                "AlibabaCloudFlowExecutionLink",
+                "HuaweiDwsClusterLink",
+            )
         ],
         "connection-types": list(CONNECTION_TYPES.values()),
     }

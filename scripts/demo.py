@@ -36,6 +36,8 @@ DEMO_ORDER = [
     "example_tencent_batch_operator",
     "example_tencent_emr_operator",
     "example_tencent_cynosdb_operator",
+    "example_alibaba_cloudflow_operator",
+    "example_huawei_dws_operator",
 ]
 
 

@@ -17,9 +17,14 @@ _STARTS = {
     "tencent_emr_scale_out_cluster": "airflow_provider_cloudflows.actions.tencent.EmrScaleOutCluster",
     "tencent_emr_terminate_cluster_nodes": "airflow_provider_cloudflows.actions.tencent.EmrTerminateClusterNodes",
     "tencent_cynosdb_flow_action": "airflow_provider_cloudflows.actions.tencent.CynosdbFlowAction",
+    "alibaba_cloudflow_start_execution": "airflow_provider_cloudflows.actions.alibaba.CloudFlowStartExecution",
+    "huawei_dws_create_snapshot": "airflow_provider_cloudflows.actions.huawei.DwsCreateSnapshot",
+    "huawei_dws_resize_cluster": "airflow_provider_cloudflows.actions.huawei.DwsResizeCluster",
+    "huawei_dws_restore_cluster": "airflow_provider_cloudflows.actions.huawei.DwsRestoreCluster",
 }
 _CANCELS = {
     "tencent_batch_terminate_job": "airflow_provider_cloudflows.actions.tencent.BatchTerminateJob",
+    "alibaba_cloudflow_stop_execution": "airflow_provider_cloudflows.actions.alibaba.CloudFlowStopExecution",
 }
 
 

@@ -42,6 +42,11 @@ class Started:
     identifiers: Mapping[str, Any]
     request_id: str | None = None
     output: Mapping[str, Any] = field(default_factory=dict)
+    # The wait that watches it, when the reply decides (a DWS restore answering a job_id waits on the job
+    # API, one without waits on the RESTORING action); None: the spec's ``service``.
+    service: str | None = None
+    # Options of that wait (e.g. the DWS wait's ``memory`` seeded with the moment before the write).
+    wait_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,14 @@
 """Alibaba CloudFlow (``fnf``, 2019-03-15): ``DescribeExecution`` with long polling, ``GetExecutionHistory``,
-and the :func:`cloudflow_execution` builder.
+``StartExecution`` / ``StopExecution`` (form-body POSTs, verified like every call), and the
+:func:`cloudflow_execution` builder.
+
+- ``StartExecution`` is idempotent by name: a name whose execution is in progress answers that execution; a
+  name whose execution has ended answers 409 ``ExecutionAlreadyExists`` (*judgment*: the code is documented,
+  the status is not). New executions follow :func:`plan_cloudflow_execution` (default: Running, Succeeded
+  after 2 s with Output ``{}``).
+- ``StopExecution`` stops an execution in progress (Status ``Stopped``, an ``ExecutionStopped`` event with the
+  given Error / Cause, ``stopped_at`` in ``GET /_emulator/executions``); on an ended one it answers 400
+  ``InvalidArgument`` (*judgment*: CloudFlow documents only that "the flow must be in progress").
 
 Executions are keyed ``(FlowName, ExecutionName)``. The execution history is the execution's timed event
 log, so it grows as the scripted phases play out, and a failed execution's history ends with
@@ -10,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +29,14 @@ from airflow_provider_cloudflows.emulator.examples import load_example
 from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec
 from airflow_provider_cloudflows.emulator.scripting import iso_millis, now_utc
 
-__all__ = ["CLOUDFLOW_SERVICE", "RATE_LIMIT", "STATUSES", "TERMINAL_STATUSES", "cloudflow_execution"]
+__all__ = [
+    "CLOUDFLOW_SERVICE",
+    "RATE_LIMIT",
+    "STATUSES",
+    "TERMINAL_STATUSES",
+    "cloudflow_execution",
+    "plan_cloudflow_execution",
+]
 
 SERVICE = "fnf"
 VERSION = "2019-03-15"
@@ -263,6 +280,91 @@ async def get_execution_history(call: ApiCall, emulator: CloudEmulator) -> dict[
     return result
 
 
+def plan_cloudflow_execution(
+    emulator: CloudEmulator,
+    phases: Sequence[tuple[float, str] | Sequence[Any]],
+    *,
+    flow_name: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """Script the next executions ``StartExecution`` creates (of ``flow_name``, None: any flow) with
+    :func:`cloudflow_execution` phases and keyword arguments (``output``, ``failed_step``, ``error``...)."""
+    emulator.scratch(SERVICE).setdefault("plans", {})[flow_name] = (list(phases), dict(kwargs))
+
+
+_DEFAULT_PLAN: tuple[list[Any], dict[str, Any]] = ([(0, "Running"), (2, "Succeeded")], {})
+
+
+async def start_execution(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+    """``StartExecution``: a new execution, the running one of that name, or ``ExecutionAlreadyExists``."""
+    if not call.params.get("ExecutionName"):
+        call.params["ExecutionName"] = f"exec_{uuid.uuid4().hex}"
+    key = call.key = _names(call)
+    raw_input = call.params.get("Input") or "{}"
+    try:
+        parsed_input = json.loads(raw_input)
+    except json.JSONDecodeError:
+        parsed_input = None
+    if not isinstance(parsed_input, dict):
+        raise ApiError("InvalidArgument", "Parameter error: Input must be a JSON object.", 400)
+    existing = emulator.observe(SERVICE, key)
+    if existing is not None:
+        if existing.payload.get("Status") not in TERMINAL_STATUSES:
+            return existing.payload
+        raise ApiError(
+            "ExecutionAlreadyExists",
+            f"Execution {key[1]} already exists in flow {key[0]} and has ended ({existing.payload.get('Status')}).",
+            409,
+        )
+    plans = emulator.scratch(SERVICE).get("plans", {})
+    phases, kwargs = plans.get(key[0]) or plans.get(None) or _DEFAULT_PLAN
+    emulator.add_execution(
+        cloudflow_execution(key[0], key[1], phases, execution_input=parsed_input, start_immediately=True, **kwargs)
+    )
+    view = emulator.observe(SERVICE, key)
+    assert view is not None
+    return view.payload
+
+
+async def stop_execution(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+    """``StopExecution``: only while in progress; the rest of the script is dropped."""
+    key = call.key = _names(call)
+    view = emulator.observe(SERVICE, key)
+    if view is None:
+        raise _not_found(emulator, key)
+    status = view.payload.get("Status")
+    if status in TERMINAL_STATUSES:
+        raise ApiError(
+            "InvalidArgument", f"Parameter error: execution {key[1]} is not in progress (Status {status}).", 400
+        )
+    stopped_time = iso_millis(now_utc())
+
+    def stopped(payload: dict[str, Any]) -> dict[str, Any]:
+        return {**payload, "Status": "Stopped", "StoppedTime": stopped_time, "Output": ""}
+
+    execution = emulator.stop_execution(SERVICE, key, stopped)
+    assert execution is not None
+    # The history ends where the execution was stopped, with the stop's error and cause.
+    kept = [(offset, event) for offset, event in execution.events if offset <= view.elapsed]
+    detail = {"error": call.params.get("Error", ""), "cause": call.params.get("Cause", "")}
+    kept.append(
+        (
+            view.elapsed,
+            {
+                "StepName": "",
+                "Type": "ExecutionStopped",
+                "EventId": len(kept) + 1,
+                "Time": stopped_time,
+                "EventDetail": json.dumps(detail, separators=(",", ":")),
+            },
+        )
+    )
+    execution.events = kept
+    after = emulator.observe(SERVICE, key)
+    assert after is not None
+    return after.payload
+
+
 def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
     if not fields.get("FlowName") or not fields.get("ExecutionName"):
         raise ValueError("fnf executions need FlowName and ExecutionName")
@@ -275,6 +377,8 @@ CLOUDFLOW_SERVICE = ServiceSpec(
     operations=(
         Operation(SERVICE, "DescribeExecution", VERSION, describe_execution, rate_limit=RATE_LIMIT),
         Operation(SERVICE, "GetExecutionHistory", VERSION, get_execution_history, rate_limit=RATE_LIMIT),
+        Operation(SERVICE, "StartExecution", VERSION, start_execution, rate_limit=RATE_LIMIT),
+        Operation(SERVICE, "StopExecution", VERSION, stop_execution, rate_limit=RATE_LIMIT),
     ),
     execution_keys=_execution_keys,
     builders={"cloudflow_execution": cloudflow_execution},

@@ -25,6 +25,7 @@ The DWS operations live in ``dws.py``.
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -229,8 +230,19 @@ class HuaweiHandler(VendorHandler):
             )
 
     def decode_params(self, call: ApiCall) -> None:
-        """The decoded path parameters (the served GET APIs take no query or body parameters)."""
+        """The decoded path parameters; a write's JSON body (an object) goes to ``call.extra["json"]``."""
         call.params = dict(call.extra["path_params"])
+        call.extra["json"] = None
+        if call.body.strip():
+            try:
+                parsed = json.loads(call.body)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ApiError(
+                    "DWS.0001", f"Incorrect parameter: the request body is not valid JSON ({exc}).", 400
+                ) from exc
+            if not isinstance(parsed, dict):
+                raise ApiError("DWS.0001", "Incorrect parameter: the request body must be a JSON object.", 400)
+            call.extra["json"] = parsed
 
     def render_success(self, call: ApiCall, payload: dict[str, Any]) -> Response:
         """The payload as is; the request id travels in ``X-Request-Id``."""

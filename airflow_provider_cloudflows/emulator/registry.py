@@ -15,6 +15,7 @@ from airflow_provider_cloudflows.emulator.batch_jobs import BATCH_JOB_OPERATIONS
 from airflow_provider_cloudflows.emulator.cloudflow import CLOUDFLOW_SERVICE
 from airflow_provider_cloudflows.emulator.cynosdb import CYNOSDB_SERVICE
 from airflow_provider_cloudflows.emulator.dws import DWS_SERVICE
+from airflow_provider_cloudflows.emulator.dws_actions import DWS_ACTION_OPERATIONS
 from airflow_provider_cloudflows.emulator.emr import EMR_SERVICE
 from airflow_provider_cloudflows.emulator.handler import Operation, ServiceSpec, VendorHandler
 from airflow_provider_cloudflows.emulator.huawei import HuaweiHandler
@@ -35,7 +36,7 @@ def default_handlers() -> list[VendorHandler]:
             ]
         ),
         AlibabaHandler([CLOUDFLOW_SERVICE]),
-        HuaweiHandler([DWS_SERVICE]),
+        HuaweiHandler([_with(DWS_SERVICE, DWS_ACTION_OPERATIONS)]),
     ]
 
 

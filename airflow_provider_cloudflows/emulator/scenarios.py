@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from airflow_provider_cloudflows.emulator.batch import batch_task
 from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
-from airflow_provider_cloudflows.emulator.cloudflow import cloudflow_execution
+from airflow_provider_cloudflows.emulator.cloudflow import cloudflow_execution, plan_cloudflow_execution
 from airflow_provider_cloudflows.emulator.core import CloudEmulator
 from airflow_provider_cloudflows.emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
-from airflow_provider_cloudflows.emulator.dws import dws_task
+from airflow_provider_cloudflows.emulator.dws import dws_cluster, dws_task
+from airflow_provider_cloudflows.emulator.dws_actions import plan_dws_action
 from airflow_provider_cloudflows.emulator.emr import EmrPhase, emr_flow
 from airflow_provider_cloudflows.emulator.tencent_actions import plan_cynosdb_flow, plan_emr_flow
 
@@ -33,6 +34,10 @@ def load_demo(emulator: CloudEmulator) -> None:
       4 s and the job succeeds at ~6 s.
     - EMR ``ScaleOutCluster`` / ``TerminateClusterNodes`` on ``emr-demo01``: flows completed after ~4 s.
     - CynosDB actions on ``cynosdbmysql-demo01``: flows processing, succeeded after ~3 s.
+    - CloudFlow ``StartExecution`` of flow ``demo_flow``: Running, Succeeded after ~3 s with Output
+      ``{"rows": 42, "table": "sales_daily"}``.
+    - DWS cluster ``3d7c1a2e-5b6f-4c8d-9e0f-1a2b3c4d5e6f`` (idle, 3 nodes): a snapshot, a resize and a restore
+      each run ~3 s and succeed; the restore answers a ``job_id`` whose job succeeds with it.
     """
     emulator.add_executions(
         [
@@ -65,6 +70,15 @@ def load_demo(emulator: CloudEmulator) -> None:
     )
     plan_emr_flow(emulator, "emr-demo01", [EmrPhase(0, 0), EmrPhase(1, 1, 0), EmrPhase(2, 1, 4), EmrPhase(4, 2)])
     plan_cynosdb_flow(emulator, [(0, PROCESSING), (3, SUCCEEDED)], cluster_id="cynosdbmysql-demo01")
+    plan_cloudflow_execution(
+        emulator, [(0, "Running"), (3, "Succeeded")], flow_name="demo_flow", output={"rows": 42, "table": "sales_daily"}
+    )
+    emulator.add_execution(dws_cluster(DEMO_DWS_CLUSTER))
+    for action in ("SNAPSHOTTING", "GROWING", "RESTORING"):
+        plan_dws_action(emulator, action, [(0, "RUNNING", 20), (1, "RUNNING", 55), (2, "RUNNING", 90)], end_at=3)
+
+
+DEMO_DWS_CLUSTER = "3d7c1a2e-5b6f-4c8d-9e0f-1a2b3c4d5e6f"
 
 
 SCENARIOS: dict[str, Callable[[CloudEmulator], None]] = {"demo": load_demo}

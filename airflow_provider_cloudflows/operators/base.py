@@ -40,7 +40,7 @@ from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import run_check
 from airflow_provider_cloudflows.status import Verdict
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
-from airflow_provider_cloudflows.waiting import ERROR, TIMEOUT, Wait
+from airflow_provider_cloudflows.waiting import ERROR, MEMORY, TIMEOUT, Wait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -159,8 +159,13 @@ class CloudExecutionOperator(BaseOperator):
             self._hook = cls(**{cls.conn_name_attr: self.conn_id, **self.hook_overrides()})
         return self._hook
 
-    def _wait(self, identifiers: Mapping[str, Any]) -> Wait:
-        return Wait(self.spec.service, identifiers)
+    def _wait(self, record: Mapping[str, Any], memory: Mapping[str, Any] | None = None) -> Wait:
+        """The wait on a started execution: the service the start reply chose (else the spec's), its options
+        (e.g. the DWS wait's memory seeded before the write) and, after a hand-back, the trigger's memory."""
+        options = dict(record.get("wait_options") or {})
+        if memory is not None:
+            options["memory"] = dict(memory)
+        return Wait(record.get("service") or self.spec.service, dict(record["identifiers"]), options=options)
 
     def _observe(self, wait: Wait, client: CloudClient[Any], deadline: float) -> tuple[Snapshot, Verdict] | None:
         """One check; ``None`` when it failed transiently (the wait goes on)."""
@@ -185,27 +190,31 @@ class CloudExecutionOperator(BaseOperator):
         record = found[1] if found is not None else self._start(context, client, deadline)
         self._record = record
         self._persist(context, record)
-        wait = self._wait(record["identifiers"])
+        wait = self._wait(record)
         observed = self._observe(wait, client, deadline)
         if observed is not None and observed[1] is not Verdict.WAITING:
             return self._finish(wait, observed[0], observed[1], record, client)
         if self.deferrable:
-            self.defer(
-                trigger=CloudRunTrigger(
-                    service=self.spec.service,
-                    identifiers=wait.identifiers,
-                    conn_id=self.conn_id,
-                    deadline=deadline,
-                    timeout=self.timeout,
-                    poll_interval=self.poll_interval,
-                    hook_overrides=self.hook_overrides(),
-                    options=wait.trigger_options(),
-                    cancel=self._cancel_kwargs(wait.identifiers),
-                ),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=max(deadline - time.time(), 0) + DEFER_TIMEOUT_MARGIN),
-            )
+            self._defer(wait, deadline)
         return self._poll(wait, record, client, deadline)
+
+    def _defer(self, wait: Wait, deadline: float) -> None:
+        """Defer to the run trigger, ending at the absolute ``deadline`` (never extended by deferring again)."""
+        self.defer(
+            trigger=CloudRunTrigger(
+                service=wait.spec.name,
+                identifiers=wait.identifiers,
+                conn_id=self.conn_id,
+                deadline=deadline,
+                timeout=self.timeout,
+                poll_interval=self.poll_interval,
+                hook_overrides=self.hook_overrides(),
+                options=wait.trigger_options(),
+                cancel=self._cancel_kwargs(wait.identifiers),
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=max(deadline - time.time(), 0) + DEFER_TIMEOUT_MARGIN),
+        )
 
     def _poll(self, wait: Wait, record: dict[str, Any], client: CloudClient[Any], deadline: float) -> Any:
         while True:
@@ -236,7 +245,25 @@ class CloudExecutionOperator(BaseOperator):
             self._timed_out(message, record, client)
         if outcome == ERROR:
             raise AirflowException(message)
+        if outcome == MEMORY:
+            return self._defer_with_memory(record, event)
         raise AirflowException(f"unexpected trigger event: {event!r}")
+
+    def _defer_with_memory(self, record: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+        """The trigger learned something its process would forget (a spec's ``durable_memory``, e.g. "the DWS
+        action was seen running"): defer again with it in the new trigger's kwargs, same absolute deadline,
+        exactly as the sensors do (:meth:`CloudExecutionSensor._defer_with_memory`)."""
+        memory, deadline = event.get("memory"), event.get("deadline")
+        if (
+            not isinstance(memory, Mapping)
+            or not isinstance(deadline, (int, float))
+            or isinstance(deadline, bool)
+            or not record.get("identifiers")
+        ):
+            raise AirflowException(f"unexpected trigger event: {event!r}")
+        wait = self._wait(record, memory)
+        self.log.info("%s: deferring again with the wait's memory %s", wait.subject, sorted(memory))
+        self._defer(wait, float(deadline))
 
     def on_kill(self) -> None:
         """The task was killed while its worker waited: cancel the remote execution (if configured)."""
@@ -272,7 +299,9 @@ class CloudExecutionOperator(BaseOperator):
             "identifiers": dict(started.identifiers),
             "output": dict(started.output),
             "try_number": ti.try_number,
-            "service": self.spec.service,
+            "start_action": self.start_action,
+            "service": started.service or self.spec.service,
+            "wait_options": dict(started.wait_options),
             "vendor": self.spec.vendor,
             "region": getattr(api, "region", None),
             "endpoint": getattr(api, "endpoint", None),
@@ -307,10 +336,13 @@ class CloudExecutionOperator(BaseOperator):
         except Exception as exc:
             self.log.warning("could not read the previous try's execution (starting a new one): %s", exc)
             return None
-        if not isinstance(stored, Mapping) or stored.get("service") != self.spec.service:
+        if not isinstance(stored, Mapping) or stored.get("start_action", stored.get("service")) not in (
+            self.start_action,
+            self.spec.service,
+        ):
             return None
         previous: dict[str, Any] = dict(stored)
-        wait = self._wait(dict(previous["identifiers"]))
+        wait = self._wait(previous)
         try:
             snapshot = run_check(wait.check(), client, deadline=min(deadline, time.time() + CHECK_BUDGET))
         except NotFoundError:

@@ -1,4 +1,5 @@
-"""Console links (extra links) for the started executions: Tencent Batch job, EMR cluster, CynosDB cluster.
+"""Console links (extra links) for the started executions: Tencent Batch job, EMR cluster, CynosDB cluster,
+Alibaba CloudFlow execution, Huawei DWS cluster.
 
 The worker resolves every extra link when the task ends or defers (Airflow 3 ``finalize()``) and stores it in
 XCom; the UI only reads that. ``get_link`` therefore reads the execution record the operator pushed *before*
@@ -11,13 +12,22 @@ China and international accounts use different consoles: ``console.cloud.tencent
 an international account. The page paths are the consoles' documented entry pages (``/batch/job``,
 ``/emr/static/hardware``, ``/cynosdb/mysql``); the query parameters selecting one resource are not
 documented by Tencent and may need adjusting.
+
+Alibaba and Huawei also run a China site and an international site with separate consoles
+(``fnf.console.aliyun.com`` / ``fnf.console.alibabacloud.com``; ``console.huaweicloud.com`` /
+``console-intl.huaweicloud.com``), but their API endpoints do not tell the two apart (the same
+``{region}.fnf.aliyuncs.com`` / ``dws.{region}.myhuaweicloud.com`` serve both). The site is therefore guessed
+from the region: a Chinese mainland region (``cn-*``, except ``cn-hongkong``) is the China console, any other
+the international one. An international account working in a mainland region gets the China console link;
+set the connection extra ``console`` (``china`` or ``intl``) to override. The page paths below the consoles'
+entry pages (``/fnf/{region}/flows/...``, ``/dws/?region=...#/cluster/...``) are guessed too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from airflow.sdk import BaseOperatorLink
 
@@ -30,6 +40,10 @@ if TYPE_CHECKING:
 XCOM_EXECUTION = "cloudflows_execution"
 CHINA_CONSOLE = "https://console.cloud.tencent.com"
 INTL_CONSOLE = "https://console.tencentcloud.com"
+ALIBABA_CHINA_CONSOLE = "https://fnf.console.aliyun.com"
+ALIBABA_INTL_CONSOLE = "https://fnf.console.alibabacloud.com"
+HUAWEI_CHINA_CONSOLE = "https://console.huaweicloud.com"
+HUAWEI_INTL_CONSOLE = "https://console-intl.huaweicloud.com"
 
 
 def is_international(endpoint: str | None) -> bool:
@@ -44,6 +58,21 @@ def tencent_console_url(path: str, query: Mapping[str, Any], *, endpoint: str | 
     return f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
 
 
+def is_china_region(region: str | None, console: str | None = None) -> bool:
+    """Whether an Alibaba / Huawei region is served by the China console (a guess, see the module doc).
+
+    ``console`` (the connection extra, ``china`` or ``intl``) overrides the guess.
+    """
+    if console in ("china", "intl"):
+        return console == "china"
+    return bool(region) and str(region).startswith("cn-") and str(region) != "cn-hongkong"
+
+
+def _query(params: Mapping[str, Any]) -> str:
+    kept = {k: str(v) for k, v in params.items() if v not in (None, "")}
+    return f"?{urlencode(kept)}" if kept else ""
+
+
 def _record(ti_key: TaskInstanceKey) -> Mapping[str, Any] | None:
     from airflow.sdk.execution_time.xcom import XCom
 
@@ -51,24 +80,27 @@ def _record(ti_key: TaskInstanceKey) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) else None
 
 
-def _from_connection(operator: BaseOperator) -> tuple[str | None, str | None]:
-    """(region, endpoint) from the operator's override and its connection, for tasks without a record."""
-    from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
+def _connection_extra(operator: BaseOperator, vendor: str) -> tuple[str, dict[str, Any]]:
+    """(conn_type, extra) of the operator's connection; empty when it cannot be read."""
+    from airflow_provider_cloudflows.hooks import hook_class
 
-    conn_id = getattr(operator, "tencentcloud_conn_id", None) or TencentCloudHook.default_conn_name
+    hook = hook_class(vendor)
+    conn_id = getattr(operator, hook.conn_name_attr, None) or hook.default_conn_name
     try:
-        extra = TencentCloudHook.get_connection(conn_id).extra_dejson
+        extra = dict(hook.get_connection(conn_id).extra_dejson)
     except Exception:  # a link must render (or be empty), never fail the task
         extra = {}
-    region = getattr(operator, "region", None) or extra_value(extra, "tencentcloud", "region")
-    return region, extra_value(extra, "tencentcloud", "endpoint")
+    return hook.conn_type, extra
 
 
-class _TencentConsoleLink(BaseOperatorLink):
-    """A Tencent console page for the task's execution, chosen by :meth:`url`."""
+class _ConsoleLink(BaseOperatorLink):
+    """A console page for the task's execution, chosen by :meth:`url`."""
 
     # The identifier (wait identifier or operator attribute) the page needs; no link without it.
     identifier: ClassVar[str]
+    vendor: ClassVar[str]
+    # Further operator attributes the page needs (read when the task has no execution record).
+    also: ClassVar[tuple[str, ...]] = ()
 
     def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
         """The page for these ids (subclasses)."""
@@ -77,15 +109,32 @@ class _TencentConsoleLink(BaseOperatorLink):
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """From the pushed execution record, else the operator's rendered fields; empty when unknown."""
         record = _record(ti_key)
+        conn_type, extra = _connection_extra(operator, self.vendor)
         if record is not None:
-            ids = {**dict(record.get("identifiers") or {}), **dict(record.get("params") or {})}
+            # The start reply's fields too: a DWS restore's new cluster id is in its output.
+            ids = {
+                **{k: v for k, v in dict(record.get("output") or {}).items() if v not in (None, "")},
+                **dict(record.get("identifiers") or {}),
+                **dict(record.get("params") or {}),
+            }
             region, endpoint = record.get("region"), record.get("endpoint")
         else:
             ids = {self.identifier: getattr(operator, self.identifier, None)}
-            region, endpoint = _from_connection(operator)
+            for name in self.also:
+                ids[name] = getattr(operator, name, None)
+            region = getattr(operator, "region", None) or extra_value(extra, conn_type, "region")
+            endpoint = extra_value(extra, conn_type, "endpoint")
         if not ids.get(self.identifier):
             return ""
+        # The site override travels with the ids (a link object is shared by every task: no state on it).
+        ids["console"] = extra_value(extra, conn_type, "console")
         return self.url(ids, region, endpoint)
+
+
+class _TencentConsoleLink(_ConsoleLink):
+    """A Tencent console page for the task's execution."""
+
+    vendor = "tencentcloud"
 
 
 class TencentBatchJobLink(_TencentConsoleLink):
@@ -123,3 +172,31 @@ class TencentCynosdbClusterLink(_TencentConsoleLink):
         return tencent_console_url(
             "/cynosdb/mysql/detail", {"clusterId": ids["cluster_id"], "region": region}, endpoint=endpoint
         )
+
+
+class AlibabaCloudFlowExecutionLink(_ConsoleLink):
+    """The CloudFlow execution in the Alibaba Cloud console (China or international site, by region)."""
+
+    name = "Alibaba CloudFlow execution"
+    identifier = "execution_name"
+    vendor = "alibabacloud"
+    also = ("flow_name",)
+
+    def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
+        """``/fnf/{region}/flows/{flow}/executions/{execution}`` (a guessed path, see the module doc)."""
+        base = ALIBABA_CHINA_CONSOLE if is_china_region(region, ids.get("console")) else ALIBABA_INTL_CONSOLE
+        flow, execution = quote(str(ids.get("flow_name") or ""), safe=""), quote(str(ids["execution_name"]), safe="")
+        return f"{base}/fnf/{quote(str(region or ''), safe='')}/flows/{flow}/executions/{execution}"
+
+
+class HuaweiDwsClusterLink(_ConsoleLink):
+    """The DWS cluster in the Huawei Cloud console (China or international site, by region)."""
+
+    name = "Huawei DWS cluster"
+    identifier = "cluster_id"
+    vendor = "huaweicloud"
+
+    def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
+        """``/dws/?region={region}#/cluster/detail?clusterId={id}`` (the fragment is a guess)."""
+        base = HUAWEI_CHINA_CONSOLE if is_china_region(region, ids.get("console")) else HUAWEI_INTL_CONSOLE
+        return f"{base}/dws/{_query({'region': region})}#/cluster/detail{_query({'clusterId': ids['cluster_id']})}"

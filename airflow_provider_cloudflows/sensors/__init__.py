@@ -3,6 +3,7 @@
 from airflow_provider_cloudflows.sensors.alibaba import AlibabaCloudFlowExecutionSensor
 from airflow_provider_cloudflows.sensors.base import CloudExecutionSensor
 from airflow_provider_cloudflows.sensors.huawei import HuaweiDwsClusterTaskSensor
+from airflow_provider_cloudflows.sensors.huawei_dws_job import HuaweiDwsJobSensor
 from airflow_provider_cloudflows.sensors.tencent import (
     TencentBatchTaskSensor,
     TencentCynosdbFlowSensor,
@@ -14,6 +15,7 @@ __all__ = [
     "AlibabaCloudFlowExecutionSensor",
     "CloudExecutionSensor",
     "HuaweiDwsClusterTaskSensor",
+    "HuaweiDwsJobSensor",
     "TencentBatchJobSensor",
     "TencentBatchTaskSensor",
     "TencentCynosdbFlowSensor",

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_cloudflows.hooks.alibaba import AlibabaCloudHook
+from airflow_provider_cloudflows.operators.links import AlibabaCloudFlowExecutionLink
 from airflow_provider_cloudflows.sensors.base import CloudExecutionSensor
 
 
@@ -27,6 +28,7 @@ class AlibabaCloudFlowExecutionSensor(CloudExecutionSensor):
     service = "alibaba_cloudflow_execution"
     conn_id_param = "alibabacloud_conn_id"
     identifier_fields = ("flow_name", "execution_name")
+    operator_extra_links = (AlibabaCloudFlowExecutionLink(),)
     template_fields: Sequence[str] = ("flow_name", "execution_name", "region", "alibabacloud_conn_id")
 
     def __init__(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_cloudflows.hooks.huawei import HuaweiCloudHook
+from airflow_provider_cloudflows.operators.links import HuaweiDwsClusterLink
 from airflow_provider_cloudflows.sensors.base import CloudExecutionSensor
 from airflow_provider_cloudflows.services.huawei_dws import FAILURE_VIEWS
 
@@ -27,6 +28,7 @@ class HuaweiDwsClusterTaskSensor(CloudExecutionSensor):
     service = "huawei_dws_cluster_task"
     conn_id_param = "huaweicloud_conn_id"
     identifier_fields = ("cluster_id", "action_name")
+    operator_extra_links = (HuaweiDwsClusterLink(),)
     hook_override_fields = ("region", "project_id")
     template_fields: Sequence[str] = ("cluster_id", "action_name", "region", "project_id", "huaweicloud_conn_id")
 

@@ -15,6 +15,7 @@ _SPECS = {
     "tencent_batch_job": "airflow_provider_cloudflows.services.tencent_batch_job.TencentBatchJob",
     "alibaba_cloudflow_execution": "airflow_provider_cloudflows.services.alibaba_cloudflow.AlibabaCloudFlowExecution",
     "huawei_dws_cluster_task": "airflow_provider_cloudflows.services.huawei_dws.HuaweiDwsClusterTask",
+    "huawei_dws_job": "airflow_provider_cloudflows.services.huawei_dws_job.HuaweiDwsJob",
 }
 
 

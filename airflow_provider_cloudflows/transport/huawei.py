@@ -42,6 +42,7 @@ _CN_REGIONS = frozenset({"cn-south-4", "cn-north-12", "cn-east-4", "tr-west-1", 
 # code, not the HTTP status, decides (401 alone would be read as an auth failure).
 CLUSTER_UNKNOWN_CODES = frozenset({"DWS.0047", "DWS.0015", "DWS.3027"})
 THROTTLE_RETRY_AFTER = 3.0
+JSON_WITH_BODY = "application/json;charset=utf-8"
 
 
 def default_endpoint(region: str) -> str:
@@ -111,7 +112,11 @@ class HuaweiApi(VendorApi[HuaweiCall]):
             host=urlsplit(base).netloc,
             path=path,
             query=call.query,
-            headers={"Content-Type": "application/json", "X-Project-Id": self.project_id},
+            # With a body the SDK declares its charset (signed, like every header it sends).
+            headers={
+                "Content-Type": JSON_WITH_BODY if call.body is not None else "application/json",
+                "X-Project-Id": self.project_id,
+            },
             body=payload,
             timestamp=datetime.fromtimestamp(now, tz=timezone.utc),
         )

@@ -383,3 +383,84 @@ def test_canonical_queries_sort_and_encode_both_sides() -> None:
     assert rpc_v2_canonical_query(params) == "A=%E6%89%A7&a~=~&b=2%20%2A"
     assert acs3_canonical_query(params) == "A=%E6%89%A7&a~=~&b=2%20%2A"
     assert rpc_v2_canonical_query({**params, "Signature": "ignored"}) == rpc_v2_canonical_query(params)
+
+
+# --- POST with a form body (StartExecution / StopExecution) ---------------------------------------------
+
+
+def sdk_start_execution(monkeypatch: pytest.MonkeyPatch, *, token: str | None, v3: bool) -> SdkCall:
+    """Run the fnf SDK's StartExecution (RPC POST, formData) frozen; return what it would have sent."""
+    monkeypatch.setattr(sdk_utils, "datetime", _FrozenDatetime)
+    monkeypatch.setattr(SdkUtils, "get_nonce", staticmethod(lambda: NONCE))
+    captured: list[DaraRequest] = []
+
+    def capture(request: DaraRequest, runtime_option: Any = None) -> DaraResponse:
+        captured.append(request)
+        response = DaraResponse()
+        response.status_code = 200
+        response.headers = {"content-type": "application/json"}
+        response.body = b'{"RequestId": "req-1", "Status": "Running"}'
+        return response
+
+    monkeypatch.setattr(DaraCore, "do_action", staticmethod(capture))
+    config = utils_models.Config(
+        access_key_id=AK_ID, access_key_secret=AK_SECRET, security_token=token, region_id="cn-hangzhou"
+    )
+    client = FnfClient(config)
+    if v3:
+        client._signature_algorithm = "ACS3-HMAC-SHA256"
+    request = fnf_models.StartExecutionRequest(flow_name="my flow*~", execution_name="执行 *~x", input=START_INPUT)
+    client.start_execution(request)
+    (sent,) = captured
+    return SdkCall(request=sent, url=DaraCore.compose_url(sent), hmac_calls=[])
+
+
+START_INPUT = '{"day": "2024-10-29", "note": "a+b c*~/é"}'
+START_FORM = {"FlowName": "my flow*~", "ExecutionName": "执行 *~x", "Input": START_INPUT}
+
+
+@pytest.mark.parametrize("token", TOKENS)
+@pytest.mark.parametrize("v3", [pytest.param(False, id="rpc-v2"), pytest.param(True, id="acs3")])
+def test_transport_post_matches_sdk_start_execution(
+    monkeypatch: pytest.MonkeyPatch, token: str | None, v3: bool
+) -> None:
+    """Our transport's StartExecution request equals the SDK's: method, body bytes, query and signed headers."""
+    from airflow_provider_cloudflows.transport.alibaba import AlibabaApi, AlibabaCall
+
+    sdk = sdk_start_execution(monkeypatch, token=token, v3=v3)
+    api = AlibabaApi(
+        Credentials(AK_ID, AK_SECRET, token),
+        region="cn-hangzhou",
+        endpoint=f"https://{HOST}",
+        signature_version="v3" if v3 else "v2",
+    )
+    monkeypatch.setattr("uuid.uuid4", lambda: SimpleNamespace(hex=NONCE))
+    ours = api.prepare(AlibabaCall("StartExecution", "2019-03-15", {}, form=START_FORM), FROZEN.timestamp())
+    assert (ours.method, sdk.request.method) == ("POST", "POST")
+    assert ours.content == sdk.request.body.encode()  # the same form bytes (names sorted, '+' for space)
+    if v3:
+        sdk_headers = dict(sdk.request.headers)
+        mine = {k.lower(): v for k, v in ours.headers.items() if k != "Authorization"}
+        assert mine["x-acs-content-sha256"] == sdk_headers["x-acs-content-sha256"]
+        assert mine["content-type"] == sdk_headers["content-type"]
+        # The SDK also signs its own identity headers: re-sign its exact header set with ours to compare.
+        identity = {n: sdk_headers[n] for n in ("user-agent", "x-acs-credentials-provider")}
+        _, resigned = sign_acs3(
+            Credentials(AK_ID, AK_SECRET, token),
+            host=HOST,
+            action="StartExecution",
+            version="2019-03-15",
+            params={},
+            timestamp=FROZEN,
+            nonce=NONCE,
+            method="POST",
+            body=ours.content,
+            extra_headers={"content-type": mine["content-type"], **identity},
+        )
+        assert resigned["Authorization"] == sdk_headers["Authorization"]
+    else:
+        # RPC v2: the query holds only the common parameters, the signature covers query + form together.
+        assert sent_pairs(urlsplit(ours.url).query) == sent_pairs(urlsplit(sdk.url).query)
+        received = {**dict(parse_qsl(urlsplit(sdk.url).query)), **dict(parse_qsl(sdk.request.body))}
+        signature = rpc_v2_signature(AK_SECRET, method="POST", canonical_query=rpc_v2_canonical_query(received))
+        assert signature == received["Signature"] == dict(parse_qsl(urlsplit(ours.url).query))["Signature"]

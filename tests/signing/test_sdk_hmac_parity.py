@@ -354,3 +354,49 @@ def test_naive_timestamp_is_refused() -> None:
             body=b"",
             timestamp=FROZEN_NAIVE_UTC,
         )
+
+
+# --- writes with a JSON body (DWS create snapshot) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", TOKENS)
+def test_post_with_json_body_matches_dws_client(
+    monkeypatch: pytest.MonkeyPatch, frozen_sdk: list[str], token: str | None
+) -> None:
+    """Our transport's create-snapshot request equals DwsClient.create_snapshot's: body bytes and headers."""
+    from huaweicloudsdkdws.v2 import CreateSnapshotRequest, CreateSnapshotRequestBody, Snapshot
+
+    from airflow_provider_cloudflows.transport.huawei import HuaweiApi, HuaweiCall
+
+    captured: list[SdkRequest] = []
+
+    def capture(self: HttpClient, request: SdkRequest) -> Any:
+        captured.append(request)
+        raise _Captured
+
+    monkeypatch.setattr(HttpClient, "do_request_sync", capture)
+    body = {"snapshot": {"name": "snap-é 1", "cluster_id": CLUSTER_ID, "description": 'a "quoted" note'}}
+    with pytest.raises(_Captured):
+        dws_client(token).create_snapshot(
+            CreateSnapshotRequest(body=CreateSnapshotRequestBody(snapshot=Snapshot(**body["snapshot"])))
+        )
+    (sdk,) = captured
+    api = HuaweiApi(Credentials(AK, SK, token), region="cn-north-4", endpoint=f"https://{HOST}", project_id=PROJECT_ID)
+    call = HuaweiCall("POST", "/v1.0/{project_id}/snapshots", {}, body=body)
+    ours = api.prepare(call, FROZEN.timestamp())
+    sdk_body = sdk.body if isinstance(sdk.body, bytes) else str(sdk.body).encode()
+    assert ours.content == sdk_body
+    assert ours.url == sdk.url
+    # The SDK signs its User-Agent too: re-sign with its header set, then every header must match.
+    resigned = sign_sdk_hmac(
+        Credentials(AK, SK, token),
+        method="POST",
+        host=HOST,
+        path="/v1.0/" + PROJECT_ID + "/snapshots",
+        query=[],
+        headers={**caller_headers(sdk.header_params), "Content-Type": ours.headers["Content-Type"]},
+        body=ours.content,
+        timestamp=FROZEN,
+    )
+    assert resigned == sdk.header_params
+    assert hashlib.sha256(ours.content).hexdigest() in frozen_sdk[0]
