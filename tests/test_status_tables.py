@@ -40,6 +40,13 @@ DOCUMENTED = [
     ("huawei_dws_cluster_task", "FAILED", S.FAILED, V.FAILURE),
     ("huawei_dws_cluster_task", "ROLLBACK_FAIL", S.FAILED, V.FAILURE),
     ("huawei_dws_cluster_task", "ROLLBACK_SUCCESS", S.FAILED, V.FAILURE),
+    ("huawei_dws_job", "INIT", S.PENDING, V.WAITING),
+    ("huawei_dws_job", "WAITING", S.PENDING, V.WAITING),
+    ("huawei_dws_job", "DELAY_SCHEDULED", S.PENDING, V.WAITING),
+    ("huawei_dws_job", "RUNNING", S.RUNNING, V.WAITING),
+    ("huawei_dws_job", "SUCCESS", S.SUCCEEDED, V.SUCCESS),
+    ("huawei_dws_job", "FAIL", S.FAILED, V.FAILURE),
+    ("huawei_dws_job", "STOP", S.CANCELLED, V.FAILURE),
 ]
 
 
