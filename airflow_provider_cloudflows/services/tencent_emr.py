@@ -74,7 +74,7 @@ class TencentEmrFlow(ServiceSpec):
         stages = objects(body.get("StageDetails"))
         failed = [s for s in stages if integer(s.get("Status")) == -1 or text(s.get("FailedReason"))]
         reason = "; ".join(
-            f"stage {_stage_label(s)!r} failed: {text(s.get('FailedReason')) or 'no FailedReason given'}"
+            f"stage {text(s.get('Name'), 120) or _stage_label(s)!r} failed: {text(s.get('FailedReason')) or 'no FailedReason given'}"
             for s in failed
         )
         progress = body.get("FlowTotalProgress")
