@@ -73,8 +73,10 @@ class TencentEmrFlow(ServiceSpec):
         total = body.get("FlowTotalStatus")
         stages = objects(body.get("StageDetails"))
         failed = [s for s in stages if integer(s.get("Status")) == -1 or text(s.get("FailedReason"))]
+        # Users know a stage by its display Name ("Apply For Resource"); the Stage code is the fallback.
         reason = "; ".join(
-            f"stage {text(s.get('Name'), 120) or _stage_label(s)!r} failed: {text(s.get('FailedReason')) or 'no FailedReason given'}"
+            f"stage {text(s.get('Name'), 120) or _stage_label(s)!r} failed: "
+            f"{text(s.get('FailedReason')) or 'no FailedReason given'}"
             for s in failed
         )
         progress = body.get("FlowTotalProgress")
