@@ -22,6 +22,9 @@ PROBE_BUDGET = 15.0
 # Bounds of the advanced retry extras: beyond them a typo (say 5000 attempts) would only hide an outage.
 MAX_ATTEMPTS = 20
 MAX_INITIAL_BACKOFF = 60.0
+# Clients shared by async callers with identical connections (see CloudHook.aget_conn), oldest dropped first.
+MAX_SHARED_CLIENTS = 256
+_SHARED_CLIENTS: dict[tuple[Any, ...], CloudClient[Any]] = {}
 
 
 def _check_extra_is_object(conn_id: str, conn: Any) -> None:
@@ -156,12 +159,48 @@ class CloudHook(BaseHook):
         return self._client
 
     async def aget_conn(self) -> CloudClient[Any]:
-        """The client for async code, reading the connection with the async connection API."""
+        """The client for async code, reading the connection with the async connection API.
+
+        The connection is read every time (a rotated secret is picked up by the next wait), but triggers
+        whose connection, overrides and retry policy are identical share one client (vendor API, credentials,
+        retry policy): a triggerer with thousands of waits on one account builds it once, not per wait.
+        """
         if self._client is None:
             # Never the sync ``extra_dejson``: it would call the supervisor synchronously on the event loop.
             conn = await aget_connection(self, self.conn_id)
-            self._client = self._client_from(conn, await aextra_dejson(conn))
+            extra = await aextra_dejson(conn)
+            key = self._share_key(conn, extra)
+            shared = _SHARED_CLIENTS.get(key) if key is not None else None
+            if shared is None:
+                shared = self._client_from(conn, extra)
+                if key is not None:
+                    if len(_SHARED_CLIENTS) >= MAX_SHARED_CLIENTS:
+                        _SHARED_CLIENTS.pop(next(iter(_SHARED_CLIENTS)))  # the oldest
+                    _SHARED_CLIENTS[key] = shared
+            self._client = shared
         return self._client
+
+    def _share_key(self, conn: Any, extra: Any) -> tuple[Any, ...] | None:
+        """What the client is built from; None when it cannot be compared (then it is not shared)."""
+        try:
+            extra_text = json.dumps(extra, sort_keys=True, default=str) if isinstance(extra, Mapping) else None
+            overrides = tuple(sorted((k, str(v)) for k, v in self.overrides.items()))
+            key = (
+                type(self),
+                self.conn_id,
+                conn.conn_type,
+                conn.login,
+                conn.password,
+                getattr(conn, "extra", None),
+                extra_text,
+                self.region,
+                overrides,
+                self.retry_policy,
+            )
+            hash(key)
+        except (TypeError, ValueError):
+            return None
+        return key
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap signed read call; say in plain words whether the credentials were accepted."""

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote, quote_plus
 
@@ -14,17 +15,24 @@ import httpx
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.errors import CloudApiError, ResponseTooLargeError, TransportError
+from airflow_provider_cloudflows.errors import CloudApiError, ResponseTooLargeError, ThrottledError, TransportError
 from airflow_provider_cloudflows.transport import pool
 from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.pool import DEFAULT_TIMEOUT
-from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED, POOL_TIMEOUT, RetryLedger, RetryPolicy
+from airflow_provider_cloudflows.transport.retry import (
+    DEADLINE_EXCEEDED,
+    POOL_TIMEOUT,
+    RetryLedger,
+    RetryPolicy,
+    is_retryable,
+)
 from airflow_provider_cloudflows.transport.throttle import DOCUMENTED_RATE_LIMITS, LIMITER
 
 log = logging.getLogger(__name__)
 
 CallT = TypeVar("CallT")
+ResultT = TypeVar("ResultT")
 
 # The most of a reply body that is read. Every documented answer is far smaller (a Batch page of 1,000
 # instances is well under 1 MiB); past this a reply is refused with a typed error instead of filling memory.
@@ -195,8 +203,35 @@ class CloudClient(Generic[CallT]):
         }
         return request, kwargs, remaining
 
+    def _slot_sync(self, call: CallT, key: str, rate: float | None, deadline: float | None) -> None:
+        """Wait for the rate limiter's next slot, never past the deadline (the request is then not sent)."""
+        if not rate:
+            return
+        delay = LIMITER.reserve(key, rate)
+        if deadline is not None and time.time() + delay >= deadline:
+            raise self._deadline_error(call, sent=False)
+        if delay > 0:
+            time.sleep(delay)
+
+    async def _slot(self, call: CallT, key: str, rate: float | None, deadline: float | None) -> None:
+        """Queue for the rate limiter's next slot, never past the deadline (the request is then not sent).
+
+        A long queue (hundreds of waits on one account, or a rate lowered after throttling) must not make a
+        wait report its timeout late: the wait leaves the queue at its deadline (the limiter is
+        cancellation-safe).
+        """
+        if not rate:
+            return
+        if deadline is None:
+            await LIMITER.wait(key, rate)
+            return
+        try:
+            await _bounded(LIMITER.wait(key, rate), max(0.0, deadline - time.time()))
+        except asyncio.TimeoutError:
+            raise self._deadline_error(call, sent=False) from None
+
     def _send_sync(self, call: CallT, deadline: float | None) -> ApiResponse:
-        LIMITER.wait_sync(*self.api.rate_limit(call))
+        self._slot_sync(call, *self.api.rate_limit(call), deadline)
         request, kwargs, _ = self._prepare(call, deadline)
         try:
             with pool.POOL.sync_client().stream(request.method, request.url, **kwargs) as response:
@@ -205,21 +240,55 @@ class CloudClient(Generic[CallT]):
             raise self._transport_error(call, request, exc) from None
         return self.api.parse(call, response.status_code, response.headers, body)
 
+    async def _gated_exchange(
+        self,
+        call: CallT,
+        lane: tuple[httpx.AsyncClient, asyncio.Semaphore],
+        request: HttpRequest,
+        kwargs: dict[str, Any],
+        remaining: float | None,
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """Pass the lane's gate (one slot per pooled connection), then exchange; see ``pool``."""
+        client, gate = lane
+        if gate.locked():
+            # Every connection is busy: queue (FIFO) for one, at most POOL_WAIT per attempt.
+            wait = pool.POOL_WAIT if remaining is None else min(pool.POOL_WAIT, remaining)
+            try:
+                await _bounded(gate.acquire(), wait)
+            except asyncio.TimeoutError:
+                raise httpx.PoolTimeout("no connection of the pool became free") from None
+        else:
+            await gate.acquire()
+        try:
+            return await self._exchange(call, client, request, kwargs)
+        finally:
+            gate.release()
+
     async def _send_async(self, call: CallT, deadline: float | None) -> ApiResponse:
-        await LIMITER.wait(*self.api.rate_limit(call))
+        key, rate = self.api.rate_limit(call)
+        await self._slot(call, key, rate, deadline)
         request, kwargs, remaining = self._prepare(call, deadline)
         # Long polls hold their connection for up to a minute: they get a pool of their own, so they can
         # never take the connections short polls need.
-        client = pool.POOL.long_poll_client() if request.read_timeout is not None else pool.POOL.async_client()
+        lane = pool.POOL.async_lane(long_poll=request.read_timeout is not None)
+        sent_at = time.monotonic()
         try:
             # The phase timeouts bound each wait for a connection, a write or a read; this bounds the whole
             # exchange (pool wait included) by the deadline.
-            status, headers, body = await asyncio.wait_for(self._exchange(call, client, request, kwargs), remaining)
+            status, headers, body = await _bounded(
+                self._gated_exchange(call, lane, request, kwargs, remaining), remaining
+            )
         except httpx.HTTPError as exc:
             raise self._transport_error(call, request, exc) from None
         except asyncio.TimeoutError:
             raise self._deadline_error(call, sent=True) from None
-        return self.api.parse(call, status, headers, body)
+        try:
+            return self.api.parse(call, status, headers, body)
+        except ThrottledError:
+            if rate:
+                # Another process (or a worker) shares the account: adapt this process's rate (AIMD).
+                LIMITER.answered(key, throttled=True, sent_at=sent_at)
+            raise
 
     def call(self, call: CallT, *, deadline: float | None = None) -> ApiResponse:
         """Perform ``call`` synchronously, retrying transient failures."""
@@ -233,10 +302,27 @@ class CloudClient(Generic[CallT]):
         When the deadline, not the attempt count, ends the retries, the last transient error is raised at
         the deadline rather than before it: the trigger then reports the wait's timeout, not an error.
         """
+        # The first attempt runs bare: almost every poll succeeds at once, and building tenacity's retrying
+        # objects for every poll cost more than signing it (issue 10). Only a retryable failure builds them;
+        # the failure is replayed as their first attempt, so the retry discipline is exactly the same.
+        try:
+            return await self._send_async(call, deadline)
+        except Exception as exc:
+            if not is_retryable(exc):
+                raise
+            first: BaseException | None = exc
+
+        async def attempt(call: CallT, deadline: float | None) -> ApiResponse:
+            nonlocal first
+            if first is not None:
+                failed, first = first, None
+                raise failed
+            return await self._send_async(call, deadline)
+
         ledger = RetryLedger()
         retrying = AsyncRetrying(**self.policy.tenacity_kwargs(deadline, ledger))  # type: ignore[arg-type]
         try:
-            result: ApiResponse = await retrying(self._send_async, call, deadline)
+            result: ApiResponse = await retrying(attempt, call, deadline)
         except CloudApiError as exc:
             if deadline is not None and exc.retryable and ledger.stopped_by_deadline:
                 # asyncio sleeps on the monotonic clock, the deadline is wall-clock: top up if it woke early.
@@ -247,3 +333,20 @@ class CloudClient(Generic[CallT]):
                     await asyncio.sleep(left + 0.001)
             raise
         return result
+
+
+async def _bounded(awaitable: Awaitable[ResultT], seconds: float | None) -> ResultT:
+    """``await awaitable`` cut off after ``seconds`` (``asyncio.TimeoutError``); None: unbounded.
+
+    ``asyncio.timeout`` (3.11+) bounds the await in place; ``asyncio.wait_for`` (3.10) wraps it in a new task
+    per call, which a poll pays for.
+    """
+    if seconds is None:
+        return await awaitable
+    if _TIMEOUT is not None:
+        async with _TIMEOUT(seconds):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, seconds)
+
+
+_TIMEOUT: Any = getattr(asyncio, "timeout", None)

@@ -3,8 +3,9 @@
 A triggerer runs every trigger on one event loop. Per loop there are two shared ``AsyncClient`` objects,
 each with its own connection pool (httpx keeps one pool per client, split by origin inside it):
 
-- **short polls** (``async_client``): every ordinary request. ``SHORT_POLL_LIMITS`` allows 100 connections
-  at once; such a request holds its connection for milliseconds, so 100 serve thousands of waits.
+- **short polls** (``async_client``): every ordinary request. Such a request holds its connection for
+  milliseconds (tens of them in production), so ``SHORT_POLL_CONNECTIONS`` (16) connections serve thousands
+  of waits: at 100 ms per request that is 160 requests a second, far above the documented rate limits.
 - **long polls** (``long_poll_client``): requests the server may hold open (CloudFlow ``DescribeExecution``
   with ``WaitTimeSeconds`` > 0, i.e. a request with a ``read_timeout`` override). Over HTTP/1.1 every
   long poll in flight owns a connection for up to a minute, so sharing a pool with short polls lets ~100
@@ -15,12 +16,20 @@ each with its own connection pool (httpx keeps one pool per client, split by ori
   configured capacity), a long poll queues for a connection within its wait's deadline rather than letting
   the process run out of file descriptors; it is not unbounded for that reason.
 
+Each client comes with a **gate** (an ``asyncio.Semaphore`` of its connection count) that a request passes
+before it reaches httpx, so httpx's own pool never holds a queue. httpcore re-scans its whole pool for every
+queued request and, for every idle connection, counts the idle connections again (O(connections²) per
+request, with a socket poll per idle connection): 200 requests queued on 100 connections spent 95% of the
+process's CPU there (cProfile, issue 10), which is what collapsed the loop at 200 waits a second. The gate
+queues in FIFO order at O(1), and the pool is small enough that its per-request scan stays cheap.
+
 Keep-alive equals the connection limit in both pools: an idle kept-alive connection costs one socket, while
 closing connections above a small keep-alive cap after every burst of concurrent polls and reopening them on
-the next one (a TCP, and in production TLS, handshake each) is what collapsed the loop with 200 waits.
+the next one (a TCP, and in production TLS, handshake each) is what collapsed the loop with 200 waits. Idle
+connections still expire after ``KEEPALIVE_EXPIRY``, so the pool shrinks back to the concurrency in use.
 
-Waiting for a free connection is bounded per attempt by ``POOL_WAIT`` and by the wait's deadline (see
-``client.py``); a pool timeout is transient and is retried without using up an attempt.
+Waiting at the gate (for a free connection) is bounded per attempt by ``POOL_WAIT`` and by the wait's
+deadline (see ``client.py``); a pool timeout is transient and is retried without using up an attempt.
 
 No client is built per poll, and the number of clients is bounded by twice the number of live event loops,
 so none leaks. ``clients_built`` counts every client ever built (tests and benchmarks read it).
@@ -38,7 +47,7 @@ import httpx
 POOL_WAIT = 30.0
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=POOL_WAIT)
 KEEPALIVE_EXPIRY = 30.0
-SHORT_POLL_CONNECTIONS = 100
+SHORT_POLL_CONNECTIONS = 16
 LONG_POLL_CONNECTIONS = 1000
 SHORT_POLL_LIMITS = httpx.Limits(
     max_connections=SHORT_POLL_CONNECTIONS,
@@ -59,35 +68,40 @@ class ClientPool:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # (loop id, long poll?) -> (loop, client)
-        self._async: dict[tuple[int, bool], tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
+        # (loop id, long poll?) -> (loop, client, gate)
+        self._async: dict[tuple[int, bool], tuple[asyncio.AbstractEventLoop, httpx.AsyncClient, asyncio.Semaphore]] = {}
         self._sync: httpx.Client | None = None
         self.clients_built = 0
 
     def async_client(self) -> httpx.AsyncClient:
         """The running event loop's shared client for ordinary (short) requests."""
-        return self._client_of_loop(long_poll=False)
+        return self.async_lane(long_poll=False)[0]
 
     def long_poll_client(self) -> httpx.AsyncClient:
         """The running event loop's shared client for long polls, a pool of its own."""
-        return self._client_of_loop(long_poll=True)
+        return self.async_lane(long_poll=True)[0]
 
-    def _client_of_loop(self, *, long_poll: bool) -> httpx.AsyncClient:
+    def async_lane(self, *, long_poll: bool) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        """The running loop's client for short (or long) polls and the gate a request passes before using it."""
         loop = asyncio.get_running_loop()
         key = (id(loop), long_poll)
+        entry = self._async.get(key)
+        # The lock-free fast path of every request: this loop's client exists and is open.
+        if entry is not None and entry[0] is loop and not entry[1].is_closed:
+            return entry[1], entry[2]
         with self._lock:
             # An AsyncClient is bound to the loop it first ran on; forget those of loops that are gone.
-            for stale in [k for k, (lp, _) in self._async.items() if lp.is_closed()]:
+            for stale in [k for k, (lp, _, _) in self._async.items() if lp.is_closed()]:
                 del self._async[stale]
             entry = self._async.get(key)
             if entry is None or entry[0] is not loop or entry[1].is_closed:
                 # Read at build time (not import time), so a test can shrink a pool with monkeypatch.
                 limits = LONG_POLL_LIMITS if long_poll else SHORT_POLL_LIMITS
                 client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=limits)
-                self._async[key] = (loop, client)
+                gate = asyncio.Semaphore(limits.max_connections or SHORT_POLL_CONNECTIONS)
+                entry = self._async[key] = (loop, client, gate)
                 self.clients_built += 1
-                return client
-            return entry[1]
+            return entry[1], entry[2]
 
     def sync_client(self) -> httpx.Client:
         """The shared client for synchronous callers (poke mode, hooks); poke mode never long-polls."""

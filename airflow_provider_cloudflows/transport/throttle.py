@@ -2,14 +2,18 @@
 
 Every trigger in a triggerer shares one process, so a hundred waits on Batch ``DescribeTask`` (3 requests a
 second) would otherwise throttle each other and burn retries. The limiter spaces requests per account and
-action across all callers in the process, sync and async alike.
+action across all callers in the process, sync and async alike. Several processes may share one account
+(Airflow HA runs several triggerers; workers poke too) with no shared store, so each process adapts its rate
+to the throttled answers it gets (AIMD: additive increase, multiplicative decrease).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
+from collections import deque
 
 # Documented per-action limits (requests per second), reads and the operators' writes alike.
 DOCUMENTED_RATE_LIMITS: dict[str, float] = {
@@ -28,22 +32,77 @@ DOCUMENTED_RATE_LIMITS: dict[str, float] = {
 }
 # A little under the limit, so clock granularity on either side never tips a window over it.
 SAFETY = 1.1
+# AIMD adaptation of the per-process rate (see RateLimiter): on a throttled answer the rate is multiplied by
+# DECREASE, at most once per DECREASE_EPOCH seconds (vendors count requests in one-second windows: the answers
+# to requests sent within the same window report the same congestion); it then grows back by INCREASE times
+# the documented rate per second, never above the documented rate and never below MIN_FRACTION of it.
+DECREASE = 0.5
+DECREASE_EPOCH = 1.0
+INCREASE = 0.005
+MIN_FRACTION = 0.05
+
+
+class _Bucket:
+    """One (account, action) key: its adapted rate and the time the next send may go."""
+
+    __slots__ = ("decreased_at", "decreases", "grown_at", "limit", "next_at", "queues", "rate", "timers")
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit  # the most this process ever sends: the documented rate over SAFETY
+        self.rate = limit
+        self.next_at = -math.inf
+        self.grown_at = time.monotonic()
+        self.decreased_at = -math.inf
+        self.decreases = 0
+        # Async callers queue per event loop (a future belongs to its loop), FIFO; one timer per loop.
+        self.queues: dict[asyncio.AbstractEventLoop, deque[asyncio.Future[None]]] = {}
+        self.timers: dict[asyncio.AbstractEventLoop, asyncio.TimerHandle] = {}
+
+    def current_rate(self, now: float) -> float:
+        """Additive increase, applied lazily: the rate grows with the time since it was last updated."""
+        if self.rate < self.limit:
+            self.rate = min(self.limit, self.rate + INCREASE * self.limit * (now - self.grown_at))
+        self.grown_at = now
+        return self.rate
+
+    def take(self, now: float) -> float:
+        """Take the next slot (now or later); return when it is, and book the one after it."""
+        slot = max(now, self.next_at)
+        self.next_at = slot + 1.0 / self.current_rate(now)
+        return slot
 
 
 class RateLimiter:
-    """Hands out send slots spaced ``SAFETY / rate`` seconds apart per key."""
+    """Hands out send slots per key (account, region, action), spaced at the key's adapted rate.
+
+    The rate starts at the documented limit (over ``SAFETY``) and adapts per process, with no shared store,
+    to what the vendor actually grants (several triggerers may share one account): additive increase,
+    multiplicative decrease on a throttled answer (:meth:`answered`). Async callers wait in a FIFO queue
+    woken by one timer, so a caller cancelled while it waits (a finished or killed wait) leaves the queue
+    and never holds a slot that later callers must wait behind; a slot granted to a caller cancelled before
+    it could use it is handed back.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._next: dict[str, float] = {}
+        self._buckets: dict[str, _Bucket] = {}
+
+    def _bucket(self, key: str, rate: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(rate / SAFETY)
+        return bucket
+
+    def rate(self, key: str) -> float | None:
+        """The current adapted rate of ``key`` (requests per second), None if it was never used."""
+        bucket = self._buckets.get(key)
+        return None if bucket is None else bucket.current_rate(time.monotonic())
 
     def reserve(self, key: str, rate: float) -> float:
-        """Reserve the next slot for ``key``; return how long to wait before sending."""
+        """Reserve the next slot for ``key``; return how long to wait before sending (sync callers)."""
         now = time.monotonic()
         with self._lock:
-            slot = max(now, self._next.get(key, now))
-            self._next[key] = slot + SAFETY / rate
-        return slot - now
+            return self._bucket(key, rate).take(now) - now
 
     def wait_sync(self, key: str, rate: float | None) -> None:
         """Block until a slot is free (poke mode)."""
@@ -53,11 +112,95 @@ class RateLimiter:
                 time.sleep(delay)
 
     async def wait(self, key: str, rate: float | None) -> None:
-        """Sleep on the event loop until a slot is free (triggers)."""
-        if rate:
-            delay = self.reserve(key, rate)
-            if delay > 0:
-                await asyncio.sleep(delay)
+        """Wait on the event loop until a slot is free (triggers); FIFO, cancellation-safe."""
+        if not rate:
+            return
+        loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._bucket(key, rate)
+            queue = bucket.queues.get(loop)
+            if not queue and now >= bucket.next_at:
+                bucket.take(now)  # free now and nobody ahead: no future, no timer
+                return
+            future: asyncio.Future[None] = loop.create_future()
+            if queue is None:
+                queue = bucket.queues[loop] = deque()
+            queue.append(future)
+            if loop not in bucket.timers:
+                self._arm(bucket, loop, now)
+        try:
+            await future
+        except asyncio.CancelledError:
+            with self._lock:
+                if future.done() and not future.cancelled():
+                    # Granted, but the caller is gone: give the slot back to whoever is next.
+                    bucket.next_at = time.monotonic()
+                    self._release(bucket, loop)
+                elif future in queue:
+                    queue.remove(future)
+            raise
+
+    def _arm(self, bucket: _Bucket, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        bucket.timers[loop] = loop.call_later(max(0.0, bucket.next_at - now), self._fire, bucket, loop)
+
+    def _fire(self, bucket: _Bucket, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            bucket.timers.pop(loop, None)
+            self._release(bucket, loop)
+
+    def _release(self, bucket: _Bucket, loop: asyncio.AbstractEventLoop) -> None:
+        """Wake the first live waiter of ``loop`` if its slot has come, and arm the timer for the next one."""
+        queue = bucket.queues.get(loop)
+        while queue and queue[0].done():
+            queue.popleft()  # cancelled while waiting
+        if not queue:
+            bucket.queues.pop(loop, None)
+            timer = bucket.timers.pop(loop, None)
+            if timer is not None:
+                timer.cancel()
+            return
+        now = time.monotonic()
+        if now >= bucket.next_at:
+            bucket.take(now)
+            queue.popleft().set_result(None)
+        if queue and loop not in bucket.timers:
+            self._arm(bucket, loop, now)
+        elif not queue:
+            bucket.queues.pop(loop, None)
+
+    def answered(self, key: str, *, throttled: bool, sent_at: float) -> None:
+        """Adapt ``key``'s rate to an answer: multiplicative decrease when the vendor throttled the request.
+
+        Only the first throttled answer of an epoch decreases the rate (answers to requests sent before the
+        last decrease, or within ``DECREASE_EPOCH`` of it, report congestion already acted on). Successful
+        answers need no bookkeeping: the additive increase is a function of time.
+        """
+        if not throttled:
+            return
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if sent_at < bucket.decreased_at or now - bucket.decreased_at < DECREASE_EPOCH:
+                return
+            old = bucket.current_rate(now)
+            bucket.rate = max(bucket.limit * MIN_FRACTION, old * DECREASE)
+            bucket.decreased_at = now
+            bucket.decreases += 1
+            # The slot already booked was spaced at the old rate: space it at the new one.
+            if bucket.next_at > now:
+                bucket.next_at += 1.0 / bucket.rate - 1.0 / old
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        """Per key: the documented ceiling, the current rate and how often it was decreased (benchmarks)."""
+        now = time.monotonic()
+        with self._lock:
+            return {
+                key: {"limit": b.limit, "rate": b.current_rate(now), "decreases": b.decreases}
+                for key, b in self._buckets.items()
+            }
 
 
 LIMITER = RateLimiter()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -12,14 +14,114 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_cloudflows.errors import CloudApiError
 from airflow_provider_cloudflows.hooks import hook_class
+from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import arun_check
 from airflow_provider_cloudflows.status import Verdict
+from airflow_provider_cloudflows.transport.client import CloudClient, _bounded
 from airflow_provider_cloudflows.waiting import Wait, error_event
 
 MAX_LONG_POLL = 60.0
 # Long polls end a little before the deadline so the timeout event is not late by a whole request.
 LONG_POLL_MARGIN = 1.0
 JITTER = 0.1
+# A coalesced answer is reused by a wait that polls within this fraction of its own interval after the shared
+# request started (see _Coalescer).
+REUSE_FRACTION = 0.5
+
+
+class _Shared:
+    """One check of an execution shared by the waits on it: the task doing it and when it started."""
+
+    __slots__ = ("started", "task")
+
+    def __init__(self, task: asyncio.Task[Snapshot], started: float) -> None:
+        self.task = task
+        self.started = started
+
+
+class _Coalescer:
+    """K waits on the same execution (same account, region, endpoint, service, identifiers and options) in one
+    event loop cost one request per interval, not K.
+
+    A wait that polls while a check of its execution is in flight joins it; one that polls within
+    ``REUSE_FRACTION`` of its interval after a check started reuses its answer, and schedules its next poll
+    from that check's start, so identical waits fall into step and share every later check. Each wait still
+    judges the snapshot and yields its own event. Waits join through ``asyncio.shield``: a wait that leaves
+    (finished, cancelled, triggerer shutdown of its task) never cancels the others' request. A failed check
+    is never reused: the next poll asks again. Waits whose spec keeps per-wait memory (DWS) never share.
+    """
+
+    def __init__(self) -> None:
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], _Shared]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.requests = 0  # checks actually run (tests and benchmarks read it)
+        self.shared = 0  # polls answered by another wait's check
+
+    @staticmethod
+    def key(wait: Wait, client: CloudClient[Any]) -> tuple[Any, ...] | None:
+        """What makes two waits the same question, or None if this wait must not share."""
+        if getattr(wait.spec, "durable_memory", ()) or wait.memory:
+            return None
+        api = client.api
+        try:
+            what = json.dumps([wait.identifiers, wait.options], sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            return None
+        return (type(api), api.credentials.key_id, api.region, api.endpoint, wait.spec.name, what)
+
+    async def check(
+        self,
+        key: tuple[Any, ...],
+        wait: Wait,
+        client: CloudClient[Any],
+        *,
+        wait_seconds: float,
+        deadline: float | None,
+        interval: float,
+    ) -> tuple[Snapshot, float]:
+        """The snapshot, and the monotonic time the check that produced it started."""
+        loop = asyncio.get_running_loop()
+        table = self._loops.get(loop)
+        if table is None:
+            table = self._loops[loop] = {}
+        now = time.monotonic()
+        entry = table.get(key)
+        if entry is not None:
+            if not entry.task.done():
+                self.shared += 1
+                return await _within(asyncio.shield(entry.task), deadline), entry.started
+            if (
+                now - entry.started < interval * REUSE_FRACTION
+                and not entry.task.cancelled()
+                and entry.task.exception() is None
+            ):
+                self.shared += 1
+                return entry.task.result(), entry.started
+        task = loop.create_task(arun_check(wait.check(wait_seconds=wait_seconds), client, deadline=deadline))
+        entry = table[key] = _Shared(task, now)
+        self.requests += 1
+        # Forget the answer once nobody could reuse it, so a key whose waits all ended leaves nothing behind.
+        task.add_done_callback(lambda _: loop.call_later(interval, _forget, table, key, entry))
+        return await _within(asyncio.shield(task), deadline), now
+
+
+def _forget(table: dict[tuple[Any, ...], _Shared], key: tuple[Any, ...], entry: _Shared) -> None:
+    if table.get(key) is entry:
+        del table[key]
+    if entry.task.done() and not entry.task.cancelled():
+        entry.task.exception()  # retrieved: a failure every waiter already saw is not "never retrieved"
+
+
+async def _within(awaitable: Any, deadline: float | None) -> Snapshot:
+    """Wait for a shared check, but never past this wait's own deadline (``asyncio.TimeoutError``)."""
+    if deadline is None:
+        result: Snapshot = await awaitable
+        return result
+    return await _bounded(awaitable, max(0.0, deadline - time.time()))
+
+
+COALESCER = _Coalescer()
 
 
 class CloudExecutionTrigger(BaseTrigger):
@@ -114,11 +216,12 @@ class CloudExecutionTrigger(BaseTrigger):
         try:
             cls = hook_class(wait.spec.vendor)
             kwargs: dict[str, Any] = {cls.conn_name_attr: self.conn_id, **self.hook_overrides}
-            hook = cls(**kwargs)
-            client = await hook.aget_conn()
+            # The hook is not kept: the client (shared by waits on the same connection) is all a poll needs.
+            client = await cls(**kwargs).aget_conn()
         except Exception as exc:  # a missing connection or a bad endpoint: say which, then stop
             yield TriggerEvent(wait.error_event({"error_type": type(exc).__name__}, str(exc)))
             return
+        shared = COALESCER.key(wait, client)
         started = time.time()
         outage = Outage()
         while True:
@@ -128,9 +231,22 @@ class CloudExecutionTrigger(BaseTrigger):
                 return
             poll_started = time.monotonic()
             try:
-                snapshot = await arun_check(
-                    wait.check(wait_seconds=self._long_poll_seconds(wait)), client, deadline=self.deadline
-                )
+                if shared is None:
+                    snapshot = await arun_check(
+                        wait.check(wait_seconds=self._long_poll_seconds(wait)), client, deadline=self.deadline
+                    )
+                else:
+                    # Identical waits share one request; the interval then counts from the shared check's start.
+                    snapshot, poll_started = await COALESCER.check(
+                        shared,
+                        wait,
+                        client,
+                        wait_seconds=self._long_poll_seconds(wait),
+                        deadline=self.deadline,
+                        interval=self.poll_interval,
+                    )
+            except asyncio.TimeoutError:
+                continue  # a shared check outlived this wait's deadline: the loop reports the timeout
             except CloudApiError as exc:
                 if not exc.outage:
                     self.log.error("%s: %s", wait.subject, exc)
