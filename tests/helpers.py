@@ -72,3 +72,31 @@ async def run_trigger(
     assert len(events) == 1, events
     payload: dict[str, Any] = events[0]
     return payload
+
+
+class FakeTI:
+    """The bits of a task instance the operator reads, for calling execute()/on_kill() directly."""
+
+    def __init__(self, try_number: int = 1) -> None:
+        self.dag_id, self.task_id, self.run_id, self.map_index = "d", "run", "manual__1", -1
+        self.try_number = try_number
+        self.xcoms: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = value
+
+    def xcom_pull(self, task_ids: str, key: str) -> Any:
+        return self.xcoms.get(key)
+
+
+class FakeStore:
+    """An in-memory task_state_store (Airflow >= 3.3 keeps it across tries)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        self.values[key] = json.loads(json.dumps(value))

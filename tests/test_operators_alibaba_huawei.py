@@ -35,37 +35,9 @@ from airflow_provider_cloudflows.operators.alibaba import default_execution_name
 from airflow_provider_cloudflows.operators.links import AlibabaCloudFlowExecutionLink, HuaweiDwsClusterLink
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
 from tests.dags import operator_dags_alibaba_huawei as dags
-from tests.helpers import dag_test, run_trigger, use_connections
+from tests.helpers import FakeStore, FakeTI, dag_test, run_trigger, use_connections
 
 DEFER_LINE = "running trigger in line"
-
-
-class FakeTI:
-    """The bits of a task instance the operator reads, for calling execute()/on_kill() directly."""
-
-    def __init__(self, try_number: int = 1) -> None:
-        self.dag_id, self.task_id, self.run_id, self.map_index = "d", "run", "manual__1", -1
-        self.try_number = try_number
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
-
-    def xcom_pull(self, task_ids: str, key: str) -> Any:
-        return self.xcoms.get(key)
-
-
-class FakeStore:
-    """An in-memory task_state_store (Airflow >= 3.3 keeps it across tries)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))
 
 
 CLUSTER = dags.CLUSTER

@@ -34,7 +34,7 @@ from airflow_provider_cloudflows.operators.links import (
 from airflow_provider_cloudflows.transport.tencent import TencentCall
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
 from tests.dags import operator_dags
-from tests.helpers import dag_test, run_trigger, use_connections
+from tests.helpers import FakeStore, FakeTI, dag_test, run_trigger, use_connections
 
 DEFER_LINE = "running trigger in line"
 START_ACTIONS = {
@@ -72,34 +72,6 @@ class Output:
 @pytest.fixture
 def out(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> Output:
     return Output(caplog, capsys)
-
-
-class FakeTI:
-    """The bits of a task instance the operator reads, for calling execute()/on_kill() directly."""
-
-    def __init__(self, try_number: int = 1) -> None:
-        self.dag_id, self.task_id, self.run_id, self.map_index = "d", "run", "manual__1", -1
-        self.try_number = try_number
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
-
-    def xcom_pull(self, task_ids: str, key: str) -> Any:
-        return self.xcoms.get(key)
-
-
-class FakeStore:
-    """An in-memory task_state_store (Airflow >= 3.3 keeps it across tries)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))
 
 
 def _batch_operator(**kwargs: Any) -> TencentBatchSubmitJobOperator:
@@ -252,11 +224,11 @@ def test_retry_reattaches_instead_of_submitting_twice(cloud_emulator: CloudEmula
 
 
 def test_retry_after_a_succeeded_execution(cloud_emulator: CloudEmulator) -> None:
-    plan_batch_job(cloud_emulator, {"A": [(0, "RUNNING"), (0.3, "SUCCEED")]})
+    plan_batch_job(cloud_emulator, {"A": [(0, "RUNNING"), (1.5, "SUCCEED")]})
     store = FakeStore()
     _deferred(_batch_operator(deferrable=True), FakeTI(1), store)
 
-    time.sleep(0.8)
+    time.sleep(2.0)
     # reattach (default): the succeeded job's state is the result, nothing is submitted again.
     state = _batch_operator(deferrable=True).execute({"ti": FakeTI(2), "task_state_store": store})  # type: ignore[arg-type]
     assert state["status"] == "SUCCEEDED"
@@ -269,11 +241,11 @@ def test_retry_after_a_succeeded_execution(cloud_emulator: CloudEmulator) -> Non
 
 
 def test_retry_after_a_failed_execution_starts_a_new_one(cloud_emulator: CloudEmulator) -> None:
-    plan_batch_job(cloud_emulator, {"A": [(0, "RUNNING"), (0.2, "FAILED")]})
+    plan_batch_job(cloud_emulator, {"A": [(0, "RUNNING"), (1.5, "FAILED")]})
     store = FakeStore()
     _deferred(_batch_operator(deferrable=True), FakeTI(1), store)
 
-    time.sleep(0.6)
+    time.sleep(2.0)
     plan_batch_job(cloud_emulator, {"A": RUNNING_LONG})
     _deferred(_batch_operator(deferrable=True), FakeTI(2), store)
     assert cloud_emulator.count(action="SubmitJob", ok=True) == 2
