@@ -9,6 +9,10 @@ Airflow name; it imports it from here. Each shim says which versions need it and
 - ``AirflowSensorTimeout``: in ``airflow.sdk.exceptions`` since 3.2 (the ``airflow.exceptions`` name is
   deprecated there); 3.1 has only ``airflow.exceptions.AirflowSensorTimeout``, which is what its sensors and
   task runner catch. Drop the fallback once the floor is 3.2.
+- ``AirflowSkipException``, ``AirflowFailException``, ``AirflowTaskTimeout``: the provider's own poke loop
+  (``sensors/base.py``) raises and catches them as Airflow's sensor loop does. In ``airflow.sdk.exceptions``
+  since 3.2 (the ``airflow.exceptions`` names are aliases of them there); 3.1 has only
+  ``airflow.exceptions``, which is what its task runner catches. Drop the fallback once the floor is 3.2.
 - ``AirflowException``: ``airflow.sdk.exceptions.AirflowException`` is the same class as
   ``airflow.exceptions.AirflowException`` on every supported version; imported from the SDK.
 - ``BaseHook``, ``BaseSensorOperator``, ``PokeReturnValue``: ``airflow.sdk`` on every supported version
@@ -51,6 +55,15 @@ try:  # Airflow >= 3.2
     from airflow.sdk.exceptions import AirflowSensorTimeout
 except ImportError:  # Airflow 3.1
     from airflow.exceptions import AirflowSensorTimeout  # type: ignore[assignment,no-redef]
+
+try:  # Airflow >= 3.2
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, AirflowTaskTimeout
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import (  # type: ignore[assignment,no-redef]
+        AirflowFailException,
+        AirflowSkipException,
+        AirflowTaskTimeout,
+    )
 
 
 def _masks_asynchronously() -> bool:
@@ -146,7 +159,10 @@ def legacy_connection_form(cls: _Hook) -> _Hook:
 
 __all__ = [
     "AirflowException",
+    "AirflowFailException",
     "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "AirflowTaskTimeout",
     "BaseHook",
     "BaseSensorOperator",
     "PokeReturnValue",

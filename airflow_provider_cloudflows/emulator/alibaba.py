@@ -193,7 +193,7 @@ class AlibabaHandler(VendorHandler):
             raise ApiError(
                 "InvalidTimeStamp.Format", f"Specified time stamp or date value '{value}' is not well formatted.", 400
             )
-        if abs(moment.timestamp() - emulator.wall_clock()) > MAX_SKEW_SECONDS:
+        if abs(moment.timestamp() - emulator.server_time()) > MAX_SKEW_SECONDS:
             raise ApiError(
                 "InvalidTimeStamp.Expired",
                 f"Specified time stamp or date value is expired: {value} is more than 15 minutes off.",
@@ -244,6 +244,10 @@ class AlibabaHandler(VendorHandler):
     def internal_error(self, call: ApiCall) -> ApiError:
         """500 ``InternalServerError``."""
         return ApiError("InternalServerError", "An internal error has occurred. Please retry.", 500)
+
+    def nonce_reused(self, call: ApiCall) -> ApiError | None:
+        """400 ``SignatureNonceUsed``, as the real check in :meth:`authenticate` answers a replayed nonce."""
+        return ApiError("SignatureNonceUsed", "Specified signature nonce was used already.", 400)
 
 
 def _json(body: dict[str, Any], status: int, headers: Mapping[str, str] | None = None) -> Response:

@@ -9,7 +9,7 @@ API lets another process (a demo, a user's DAG run) script the emulator over HTT
   ``{"service", "key": {key fields}, "timeline": [[at, payload], ...], "events"?, "start_immediately"?}``
   or through a builder ``{"builder": "emr_flow", "args": {...}}``; a JSON list registers several.
 - ``GET  /_emulator/faults`` / ``POST`` / ``DELETE``: list / inject (``{"kind", "service"?, "action"?,
-  "count"?, "delay"?, "retry_after"?}``) / clear faults.
+  "count"?, "delay"?, "retry_after"?, "interval"?, "skew"?}``) / clear faults.
 - ``GET  /_emulator/requests[?service=&action=]``: the request log.
 - ``POST /_emulator/reset``: forget executions, faults and log (``{"settings": true}`` also restores
   credentials and rate limits).
@@ -174,6 +174,7 @@ class _ControlApi:
             count=body.get("count", 1),
             delay=float(body.get("delay", 0.0)),
             retry_after=body.get("retry_after"),
+            **{name: float(body[name]) for name in ("interval", "skew") if name in body},
         )
         return JSONResponse({"fault": fault.to_dict()}, status_code=201)
 

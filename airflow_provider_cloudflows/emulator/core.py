@@ -9,6 +9,7 @@ All methods are thread-safe: the HTTP server runs on its own thread while a test
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import enum
 import itertools
@@ -48,6 +49,13 @@ TimedItem = tuple[float, dict[str, Any]]
 _MAX_POLL_SLEEP = 0.25
 # Wake just after a scripted step rather than exactly on it, so the re-read is not a hair too early.
 _STEP_MARGIN = 0.002
+# A "clock_skew" fault's offset for the request being answered (set by the handler around authentication).
+_SIGNATURE_SKEW: contextvars.ContextVar[float] = contextvars.ContextVar("cloudflows_emulator_skew", default=0.0)
+# Defaults of the fault kinds added for the fault matrix: a trickled body sends this many bytes per pause,
+# and a skewed clock is an hour off (past Tencent's 5-minute and Alibaba's and Huawei's 15-minute windows).
+TRICKLE_CHUNK = 4
+DEFAULT_TRICKLE_INTERVAL = 0.25
+DEFAULT_CLOCK_SKEW = 3600.0
 
 
 @dataclass
@@ -139,7 +147,8 @@ class ExecutionView:
 class FaultKind(str, enum.Enum):
     """Injectable failure modes.
 
-    ``throttle`` and ``internal_error`` are answered in the vendor's own error envelope; the others are
+    ``throttle``, ``internal_error`` and ``nonce_reuse`` are answered in the vendor's own error envelope;
+    ``clock_skew`` makes the vendor's own signature-time rule reject the request; the others are
     transport-level and look the same for every vendor.
     """
 
@@ -149,6 +158,17 @@ class FaultKind(str, enum.Enum):
     SLOW = "slow"
     MALFORMED = "malformed"
     DROP = "drop"
+    # The real answer, sent TRICKLE_CHUNK bytes at a time with ``interval`` seconds between them.
+    TRICKLE = "trickle"
+    # The request is read and never answered (until the client goes away).
+    HANG = "hang"
+    # The real answer's status line, headers and first half of its body, then the connection is closed.
+    RESET = "reset"
+    # The server's clock is ``skew`` seconds off while it checks the signature's timestamp.
+    CLOCK_SKEW = "clock_skew"
+    # The vendor says the signature nonce was used already (Alibaba ``SignatureNonceUsed``); vendors whose
+    # signatures carry no nonce (Tencent TC3, Huawei SDK-HMAC) answer normally.
+    NONCE_REUSE = "nonce_reuse"
 
 
 @dataclass
@@ -158,7 +178,8 @@ class Fault:
     ``service`` / ``action`` of None match anything. ``remaining`` counts the requests still to be hit
     (None: until reset). ``delay`` seconds pass before the fault is answered (for ``slow`` that is the whole
     effect: the request is then served normally). ``retry_after`` (milliseconds) is sent by vendors that
-    support a retry hint on throttling.
+    support a retry hint on throttling. ``interval`` is a ``trickle`` fault's pause between chunks and
+    ``skew`` a ``clock_skew`` fault's offset of the server clock (seconds; negative: behind the client).
     """
 
     id: int
@@ -168,6 +189,8 @@ class Fault:
     remaining: int | None = 1
     delay: float = 0.0
     retry_after: int | None = None
+    interval: float = DEFAULT_TRICKLE_INTERVAL
+    skew: float = DEFAULT_CLOCK_SKEW
 
     def matches(self, service: str | None, action: str | None) -> bool:
         """Whether a request for ``service`` / ``action`` is hit by this fault."""
@@ -183,6 +206,8 @@ class Fault:
             "remaining": self.remaining,
             "delay": self.delay,
             "retry_after": self.retry_after,
+            "interval": self.interval,
+            "skew": self.skew,
         }
 
 
@@ -192,7 +217,9 @@ class RequestRecord:
 
     ``error`` is the vendor error code, or None for a success. ``fault`` names the injected fault that hit
     the request, if any. ``time`` is when it was answered and ``received`` when it arrived, both wall-clock
-    (unix seconds): a long poll is answered up to a minute after it was sent.
+    (unix seconds): a long poll is answered up to a minute after it was sent. A request a ``hang`` fault
+    never answers is logged when it arrives, with ``status`` 0; a ``trickle`` or ``reset`` answer is logged
+    with its real status when it starts to go out.
     """
 
     vendor: str
@@ -452,19 +479,27 @@ class CloudEmulator:
         count: int | None = 1,
         delay: float = 0.0,
         retry_after: int | None = None,
+        interval: float = DEFAULT_TRICKLE_INTERVAL,
+        skew: float = DEFAULT_CLOCK_SKEW,
     ) -> Fault:
         """Script a failure for the next ``count`` matching requests (None: every one until reset).
 
         Kinds: ``throttle`` (the vendor's throttling error; ``retry_after`` in milliseconds where the
         vendor supports a hint), ``server_error`` (HTTP 503), ``internal_error`` (the vendor's internal
         error envelope), ``slow`` (answer normally after ``delay`` seconds), ``malformed`` (HTTP 200 with a
-        truncated non-JSON body), ``drop`` (the connection closes mid-reply). ``delay`` applies to any kind.
+        truncated non-JSON body), ``drop`` (the connection closes mid-reply), ``trickle`` (the real answer,
+        a few bytes every ``interval`` seconds), ``hang`` (never answered), ``reset`` (the real answer cut
+        off halfway through its body), ``clock_skew`` (the signature's timestamp is checked against a clock
+        ``skew`` seconds off: each vendor's "expired" auth error when past its window), ``nonce_reuse``
+        (Alibaba's ``SignatureNonceUsed``). ``delay`` applies to any kind.
         """
         fault_kind = FaultKind(kind)
         if count is not None and count < 1:
             raise ValueError("inject: count must be at least 1 (or None for unlimited)")
         if delay < 0:
             raise ValueError("inject: delay must not be negative")
+        if interval <= 0:
+            raise ValueError("inject: a trickle interval must be positive")
         if fault_kind is FaultKind.SLOW and delay <= 0:
             raise ValueError("inject: a 'slow' fault needs a positive delay")
         with self._lock:
@@ -476,6 +511,8 @@ class CloudEmulator:
                 remaining=count,
                 delay=delay,
                 retry_after=retry_after,
+                interval=float(interval),
+                skew=float(skew),
             )
             self._faults.append(fault)
         return fault
@@ -593,6 +630,11 @@ class CloudEmulator:
                 return False
             self._nonces[slot] = now + ttl
             return True
+
+    def server_time(self) -> float:
+        """The server's wall clock as signature checks read it: ``wall_clock()`` plus a ``clock_skew`` fault's
+        offset while that fault answers the request (used by the vendors' authenticators)."""
+        return self.wall_clock() + _SIGNATURE_SKEW.get()
 
     # --- request log ------------------------------------------------------------------------------------
 

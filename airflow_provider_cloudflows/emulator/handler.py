@@ -22,6 +22,8 @@ from starlette.types import Receive, Scope, Send
 
 from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.emulator.core import (
+    _SIGNATURE_SKEW,
+    TRICKLE_CHUNK,
     CloudEmulator,
     Execution,
     ExecutionKey,
@@ -35,11 +37,17 @@ __all__ = [
     "ApiError",
     "ConnectionSpec",
     "DropConnection",
+    "HangResponse",
     "Operation",
+    "ResetResponse",
     "ServiceSpec",
+    "TrickleResponse",
     "VendorHandler",
     "dropping_connection",
 ]
+
+# A "hang" fault gives up on a client that never goes away after this long (answering 504).
+HANG_LIMIT = 600.0
 
 # Set while a "drop" fault answers, so the server's log filter can silence uvicorn's complaint about the
 # response we cut short on purpose (the contextvar is visible to uvicorn code running after the app returns
@@ -155,6 +163,75 @@ class DropConnection(Response):
         await send({"type": "http.response.body", "body": self.partial, "more_body": True})
 
 
+async def _disconnected(receive: Receive) -> None:
+    """Return once the client has gone away (the request body was already read by the handler)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+class HangResponse(Response):
+    """Never answers: the request was read, no status line follows. Ends when the client goes away (or, if
+    it never does, answers 504 after ``limit`` seconds so the server's task does not live forever)."""
+
+    def __init__(self, limit: float = HANG_LIMIT) -> None:
+        super().__init__(status_code=0)
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wait for the client to disconnect."""
+        try:
+            await asyncio.wait_for(_disconnected(receive), self.limit)
+        except asyncio.TimeoutError:
+            await PlainTextResponse("504 Gateway Timeout (hang fault of the cloudflows emulator)", 504)(
+                scope, receive, send
+            )
+
+
+class TrickleResponse(Response):
+    """``answer`` sent ``chunk`` bytes at a time, ``interval`` seconds apart, with its full Content-Length:
+    a body that keeps arriving, so no per-read timeout ever fires. Stops when the client goes away."""
+
+    def __init__(self, answer: Response, *, interval: float, chunk: int = TRICKLE_CHUNK) -> None:
+        super().__init__(content=answer.body, status_code=answer.status_code)
+        self.raw_headers = answer.raw_headers
+        self.interval = interval
+        self.chunk = chunk
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the status line and headers at once, then the body slowly."""
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            for start in range(0, len(self.body), self.chunk):
+                await send(
+                    {"type": "http.response.body", "body": self.body[start : start + self.chunk], "more_body": True}
+                )
+                done, _ = await asyncio.wait({gone}, timeout=self.interval)
+                if done:
+                    return
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            gone.cancel()
+
+
+class ResetResponse(Response):
+    """``answer``'s status line, headers and the first half of its body, then the connection closes: a reset
+    in the middle of a real answer (clients see a broken reply, e.g. httpx ``RemoteProtocolError``)."""
+
+    def __init__(self, answer: Response) -> None:
+        super().__init__(content=answer.body, status_code=answer.status_code)
+        self.raw_headers = answer.raw_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Promise the whole body, send half of it and stop."""
+        dropping_connection.set(True)
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        half = self.body[: max(1, len(self.body) // 2)]
+        await send({"type": "http.response.body", "body": half, "more_body": True})
+
+
 class VendorHandler(ABC):
     """One vendor's wire protocol: recognise its requests, authenticate them and answer in its envelopes.
 
@@ -224,6 +301,10 @@ class VendorHandler(ABC):
     def internal_error(self, call: ApiCall) -> ApiError:
         """The vendor's generic internal server error."""
 
+    def nonce_reused(self, call: ApiCall) -> ApiError | None:
+        """The vendor's "signature nonce already used" error; None when its signatures carry no nonce."""
+        return None
+
     # --- shared pipeline --------------------------------------------------------------------------------
 
     async def handle(self, request: Request, emulator: CloudEmulator) -> Response:
@@ -252,10 +333,18 @@ class VendorHandler(ABC):
                     raise self.throttled(call, fault)
                 if fault.kind is FaultKind.INTERNAL_ERROR:
                     raise self.internal_error(call)
+                if fault.kind is FaultKind.NONCE_REUSE and (reused := self.nonce_reused(call)) is not None:
+                    raise reused
             if unidentified is not None:
                 raise unidentified
             operation = self.select_operation(call)
-            self.authenticate(call, emulator)
+            # A skewed server clock: each vendor's own timestamp rule then rejects the signature.
+            skew = fault.skew if fault is not None and fault.kind is FaultKind.CLOCK_SKEW else 0.0
+            token = _SIGNATURE_SKEW.set(skew)
+            try:
+                self.authenticate(call, emulator)
+            finally:
+                _SIGNATURE_SKEW.reset(token)
             if not emulator.admit(operation.service, operation.action):
                 raise self.throttled(call, None)
             self.decode_params(call)
@@ -264,6 +353,11 @@ class VendorHandler(ABC):
             error = exc.code
             response = self.render_error(call, exc)
         self._log(emulator, call, response.status_code, error, fault, received)
+        # Faults that spoil the delivery of the real answer, whatever it is.
+        if fault is not None and fault.kind is FaultKind.TRICKLE:
+            return TrickleResponse(response, interval=fault.interval)
+        if fault is not None and fault.kind is FaultKind.RESET:
+            return ResetResponse(response)
         return response
 
     def _log(
@@ -300,4 +394,6 @@ def _transport_fault_reply(fault: Fault, call: ApiCall) -> Response | None:
         return Response(truncated, 200, media_type="application/json")
     if fault.kind is FaultKind.DROP:
         return DropConnection()
+    if fault.kind is FaultKind.HANG:
+        return HangResponse()
     return None

@@ -178,7 +178,7 @@ class HuaweiHandler(VendorHandler):
         moment = _parse_sdk_date(sdk_date)
         if moment is None:
             raise _auth_error(f"verify aksk signature fail, X-Sdk-Date {sdk_date!r} is missing or not YYYYMMDDTHHMMSSZ")
-        skew = moment.timestamp() - emulator.wall_clock()
+        skew = moment.timestamp() - emulator.server_time()
         if abs(skew) > MAX_SKEW_SECONDS:
             raise _auth_error(
                 f"verify aksk signature fail, the request has expired: X-Sdk-Date {sdk_date} differs from the "

@@ -122,7 +122,7 @@ class TencentHandler(VendorHandler):
             raise ApiError(
                 "InvalidParameterValue", f"The header X-TC-Timestamp `{raw_timestamp}` is not unix seconds."
             ) from exc
-        skew = timestamp - emulator.wall_clock()
+        skew = timestamp - emulator.server_time()
         if abs(skew) > MAX_SKEW_SECONDS:
             raise ApiError(
                 "AuthFailure.SignatureExpire",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -9,7 +10,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_cloudflows.compat import (
     AirflowException,
+    AirflowFailException,
     AirflowSensorTimeout,
+    AirflowSkipException,
+    AirflowTaskTimeout,
     BaseSensorOperator,
     PokeReturnValue,
     conf,
@@ -30,8 +34,13 @@ if TYPE_CHECKING:
 # Airflow's own defer timeout fires this long after the trigger's deadline, so that the provider's timeout
 # event (naming the last state seen) wins the race; Airflow's stays the backstop when no triggerer runs.
 DEFER_TIMEOUT_MARGIN = 30.0
-# A worker-side check (the first one before deferring, or a poke) spends at most this long, retries included.
+# A worker-side check (the first one before deferring, or a poke) spends at most this long, retries included,
+# and never more than what is left of the sensor's timeout.
 CHECK_BUDGET = 60.0
+# Poke mode backs off during an outage as the trigger does: from the poke interval, doubling, full jitter.
+OUTAGE_MAX_BACKOFF = 300.0
+# A vendor's retry hint is honoured between pokes up to this long.
+MAX_RETRY_AFTER = 60.0
 
 
 def _is_template(value: Any) -> bool:
@@ -103,6 +112,11 @@ class CloudExecutionSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self._hook: CloudHook | None = None
         self._wait_state: Wait | None = None
+        # The sensor's deadline (epoch seconds) once execute() knows it; it caps every check's deadline.
+        self._deadline: float | None = None
+        # Transient failures of consecutive checks (poke mode), for the timeout message.
+        self._failed_checks = 0
+        self._last_error: CloudApiError | None = None
 
     @property
     def conn_id(self) -> str:
@@ -156,13 +170,20 @@ class CloudExecutionSensor(BaseSensorOperator):
         throttled when hundreds of waits share an account.
         """
         deadline = time.time() + min(float(self.timeout), CHECK_BUDGET)
+        if self._deadline is not None:
+            if self._deadline <= time.time():
+                return None  # the sensor's time is up: no request that could only be cut off
+            deadline = min(deadline, self._deadline)
         try:
             snapshot = run_check(wait.check(wait_seconds=0.0), self.hook.get_conn(), deadline=deadline)
         except CloudApiError as exc:
             if exc.retryable:
+                self._failed_checks += 1
+                self._last_error = exc
                 self.log.warning("%s: check failed transiently, waiting on: %s", wait.subject, exc)
                 return None
             raise AirflowException(f"{wait.subject}: {exc}") from None
+        self._failed_checks, self._last_error = 0, None
         return snapshot, wait.report(self.log, snapshot)
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
@@ -179,9 +200,18 @@ class CloudExecutionSensor(BaseSensorOperator):
         return False
 
     def execute(self, context: Context) -> Any:
-        """Poke/reschedule through the base class, or check once and defer to the trigger."""
+        """Poke with the provider's own deadline-bound loop, reschedule through the base class, or check once
+        and defer to the trigger."""
         if not self.deferrable:
-            return super().execute(context)
+            if self.reschedule:
+                # Airflow's machinery (the task leaves its slot between pokes); each check is still cut at the
+                # timeout counted from the first try, as Airflow counts it.
+                first = context["ti"].get_first_reschedule_date(context)
+                started = first.timestamp() if first is not None else time.time()
+                self._deadline = started + float(self.timeout)
+                return super().execute(context)
+            return self._poke_until_deadline(context)
+        self._deadline = time.time() + float(self.timeout)
         wait = self._wait()
         observed = self._observe(wait)
         if observed is not None:
@@ -191,6 +221,77 @@ class CloudExecutionSensor(BaseSensorOperator):
             if verdict is Verdict.SUCCESS:
                 return wait.state(snapshot)
         self._defer(wait, deadline=time.time() + self.timeout, remaining=float(self.timeout))
+
+    def _poke_until_deadline(self, context: Context) -> Any:
+        """Poke mode, ending within about a second of the sensor's timeout.
+
+        Airflow's own poke loop sleeps a whole ``poke_interval`` and looks at the clock only between pokes,
+        so its outcome can come an interval (or a whole check) late. Here every check's deadline is capped by
+        the sensor's, the sleep by the time left, and the timeout is raised once that time is up. Otherwise
+        the same rules as Airflow's loop: ``soft_fail`` skips on the timeout, ``never_fail`` skips on a
+        failed poke, ``silent_fail`` pokes on after an unexpected error, ``exponential_backoff`` and
+        ``max_wait`` stretch the interval.
+        """
+        started_at = time.monotonic()
+        self._deadline = time.time() + float(self.timeout)
+
+        def run_duration() -> float:
+            return time.monotonic() - started_at
+
+        poke_count = 1
+        while True:
+            try:
+                done = self.poke(context)
+            except (AirflowSensorTimeout, AirflowTaskTimeout, AirflowFailException) as exc:
+                if self.soft_fail:
+                    raise AirflowSkipException("Skipping due to soft_fail is set to True.") from exc
+                if getattr(self, "never_fail", False):
+                    raise AirflowSkipException("Skipping due to never_fail is set to True.") from exc
+                raise
+            except AirflowSkipException:
+                raise
+            except Exception as exc:
+                if getattr(self, "silent_fail", False):
+                    self.log.error("Sensor poke failed: %s", exc, exc_info=True)
+                    done = False
+                elif getattr(self, "never_fail", False):
+                    raise AirflowSkipException("Skipping due to never_fail is set to True.") from exc
+                else:
+                    raise
+            if done:
+                self.log.info("Success criteria met. Exiting.")
+                return done.xcom_value if isinstance(done, PokeReturnValue) else None
+            remaining = self._deadline - time.time()
+            if remaining <= 0:
+                message = self._timeout_message()
+                if self.soft_fail:
+                    raise AirflowSkipException(message)
+                raise AirflowSensorTimeout(message)
+            interval = float(self.poke_interval)
+            if self.exponential_backoff:
+                interval = self._get_next_poke_interval(started_at, run_duration, poke_count)
+            time.sleep(max(0.0, min(self._outage_pause(interval), remaining)))
+            poke_count += 1
+
+    def _outage_pause(self, interval: float) -> float:
+        """The pause before the next poke: the interval, longer while checks fail (an outage is backed off,
+        and a throttled answer's retry hint honoured, rather than hit again at every interval)."""
+        if not self._failed_checks:
+            return interval
+        step = min(OUTAGE_MAX_BACKOFF, interval * 2.0 ** min(self._failed_checks - 1, 16))
+        pause = max(interval, random.uniform(0.5, 1.0) * step)
+        retry_after = self._last_error.retry_after if self._last_error is not None else None
+        if retry_after:
+            pause = max(pause, min(retry_after, MAX_RETRY_AFTER))
+        return pause
+
+    def _timeout_message(self) -> str:
+        """What the poke-mode timeout says: the last state seen and, after failed checks, the last error."""
+        outage = None
+        if self._failed_checks:
+            outage = f"the last {self._failed_checks} checks failed, most recently: {self._last_error}"
+        message: str = self._wait().timeout_event(float(self.timeout), outage)["message"]
+        return message
 
     def _defer(self, wait: Wait, *, deadline: float, remaining: float) -> None:
         """Defer to a trigger carrying the wait's memory, ending at the absolute ``deadline`` (``remaining`` s)."""

@@ -31,3 +31,24 @@ for dag_id, kwargs in VARIANTS.items():
 with DAG("sensor_bad_render", schedule=None, start_date=dt.datetime(2026, 1, 1), params={"cluster": "  "}) as dag:
     TencentEmrFlowSensor(task_id="wait", instance_id="{{ params.cluster }}", flow_id="42", deferrable=True, timeout=5)
 sensor_bad_render = dag
+
+# The poke-mode deadline (tests/test_fault_matrix.py): the outcome within a second of the timeout, whatever the
+# poke interval, through Airflow's task runner.
+DEADLINE_VARIANTS: dict[str, dict[str, object]] = {
+    "sensor_poke_timeout": {"mode": "poke", "timeout": 2, "poke_interval": 5},
+    "sensor_poke_soft_fail": {"mode": "poke", "timeout": 2, "poke_interval": 5, "soft_fail": True},
+    "sensor_poke_backoff": {"mode": "poke", "timeout": 2, "poke_interval": 0.5, "exponential_backoff": True},
+    "sensor_poke_never_fail": {"mode": "poke", "timeout": 10, "poke_interval": 0.2, "never_fail": True},
+    "sensor_reschedule_timeout": {"mode": "reschedule", "timeout": 2, "poke_interval": 0.2},
+}
+
+for dag_id, kwargs in DEADLINE_VARIANTS.items():
+    with DAG(dag_id, schedule=None, start_date=dt.datetime(2026, 1, 1), params={"flow": "42"}) as dag:
+        TencentEmrFlowSensor(
+            task_id="wait",
+            instance_id="emr-123",
+            flow_id="{{ params.flow }}",
+            deferrable=False,
+            **kwargs,  # type: ignore[arg-type]
+        )
+    globals()[dag_id] = dag
