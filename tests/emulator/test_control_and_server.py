@@ -186,6 +186,7 @@ def test_cli_demo_scenario() -> None:
             ("job-demo0001", "A"),
             ("nightly_etl", "demo_run"),
             ("9f76c502-fc9c-4a52-8656-65d0da6e3d57",),
+            ("3d7c1a2e-5b6f-4c8d-9e0f-1a2b3c4d5e6f",),  # the DWS operator example's cluster
         }
     finally:
         process.terminate()
