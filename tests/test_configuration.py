@@ -108,3 +108,34 @@ def test_task_region_override_is_checked_too(
     cls = hook_class("tencentcloud")
     with pytest.raises(ConfigurationError, match=r"region \(task argument\)"):
         cls(tencentcloud_conn_id="under_test", region="ap-guangzhou/../x").get_conn()
+
+
+@pytest.mark.parametrize("project_id", ["p/../other", "p?x=1", "p%2F", ".."])
+def test_project_id_that_would_change_the_url_path_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+    cloud_emulator_server: EmulatorServer,
+    cloud_emulator: CloudEmulator,
+    project_id: str,
+) -> None:
+    hook = _connect(monkeypatch, cloud_emulator_server, "huaweicloud", extra={"project_id": project_id})
+    with pytest.raises(ConfigurationError) as raised:
+        hook.get_conn()
+    assert raised.value.field == "project_id"
+    assert cloud_emulator.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("sensor", "kwargs", "field"),
+    [
+        ("HuaweiDwsClusterTaskSensor", {"cluster_id": "c/../other", "action_name": "GROWING"}, "cluster_id"),
+        ("HuaweiDwsClusterTaskSensor", {"cluster_id": "c?x", "action_name": "GROWING"}, "cluster_id"),
+        ("HuaweiDwsJobSensor", {"job_id": "j/1"}, "job_id"),
+        ("TencentBatchTaskSensor", {"job_id": "job-1\n", "task_name": "A\tB"}, "task_name"),
+        ("AlibabaCloudFlowExecutionSensor", {"flow_name": "f", "execution_name": "e\x00"}, "execution_name"),
+    ],
+)
+def test_identifier_the_api_cannot_take_fails_at_construction(sensor: str, kwargs: dict[str, Any], field: str) -> None:
+    from airflow_provider_cloudflows import sensors
+
+    with pytest.raises(ValueError, match=field):
+        getattr(sensors, sensor)(task_id="t", **kwargs)

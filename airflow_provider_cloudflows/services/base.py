@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from airflow_provider_cloudflows.status import ExecutionStatus, StateTable, Verdict, show
 from airflow_provider_cloudflows.transport.decoding import parse_embedded_json, text_field
+from airflow_provider_cloudflows.transport.endpoints import check_path_segment
 from airflow_provider_cloudflows.transport.messages import ApiResponse
 
 __all__ = [
@@ -107,8 +108,14 @@ class ServiceSpec(abc.ABC):
         return f"{self.title} " + ", ".join(f"{k}={v}" for k, v in ids.items() if v is not None)
 
 
-def require_text(ids: Mapping[str, Any], name: str, *, optional: bool = False) -> str | None:
-    """A non-empty string identifier, or a ValueError naming it."""
+def require_text(
+    ids: Mapping[str, Any], name: str, *, optional: bool = False, path_segment: bool = False
+) -> str | None:
+    """A non-empty string identifier, or a ValueError naming it.
+
+    ``path_segment``: the value goes into a URL path (DWS), where ``/``, ``..``, ``?``, ``#``, ``%`` or a
+    backslash would address another resource than the one named.
+    """
     value = ids.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if optional:
@@ -116,7 +123,12 @@ def require_text(ids: Mapping[str, Any], name: str, *, optional: bool = False) -
         raise ValueError(f"{name} is required and must be a non-empty string")
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise ValueError(f"{name} must be a string, got {type(value).__name__}")
-    return str(value).strip()
+    text = str(value).strip()
+    if not text.isprintable():
+        raise ValueError(f"{name} contains control characters (line breaks, tabs...)")
+    if path_segment:
+        check_path_segment(name, text)
+    return text
 
 
 # --- defensive readers of vendor answers -------------------------------------------------------------------

@@ -199,8 +199,8 @@ class HuaweiDwsClusterTask(ServiceSpec):
 
     def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:
         """The sensor waits on an ongoing action; the failure views are read by the rule, not waited on."""
-        cluster_id = require_text(ids, "cluster_id")
-        action = require_text(ids, "action_name")
+        cluster_id = require_text(ids, "cluster_id", path_segment=True)
+        action = require_text(ids, "action_name", path_segment=True)
         if action not in FAILURE_VIEWS:
             raise ValueError(f"action_name must be one of {sorted(FAILURE_VIEWS)} (an ongoing action), got {action!r}")
         return {"cluster_id": cluster_id, "action_name": action}

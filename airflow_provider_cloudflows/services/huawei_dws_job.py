@@ -74,7 +74,7 @@ class HuaweiDwsJob(ServiceSpec):
 
     def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:
         """The job id, a non-empty string."""
-        return {"job_id": require_text(ids, "job_id")}
+        return {"job_id": require_text(ids, "job_id", path_segment=True)}
 
     def check(self, ids: Mapping[str, Any], ctx: CheckContext) -> Check:
         """One ListJobDetails; a failure's reason is ``failed_code: failed_detail``."""

@@ -13,6 +13,17 @@ _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 _REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
+def check_path_segment(name: str, value: str) -> None:
+    """Refuse a value that would change the URL path it is put into, naming the parameter.
+
+    ``/``, ``..``, ``?``, ``#``, ``%`` or a backslash would address another resource than the one named.
+    """
+    if value in (".", "..") or any(c in value for c in "/\\?#%") or not value.isprintable() or " " in value:
+        raise ConfigurationError(
+            name, f"{value[:80]!r} cannot be part of a URL path (no /, \\, ?, #, %, spaces or '..')"
+        )
+
+
 def check_region(region: str | None, *, source: str = "region") -> str:
     """A region id, or a :class:`ConfigurationError` naming ``source``; every API this provider calls is regional."""
     if region is None or not str(region).strip():

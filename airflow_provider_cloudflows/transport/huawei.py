@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from airflow_provider_cloudflows.config_errors import ConfigurationError
 from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.errors import (
     AuthError,
@@ -32,7 +33,7 @@ from airflow_provider_cloudflows.transport.decoding import (
     try_decode_json_object,
     vendor_message,
 )
-from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
+from airflow_provider_cloudflows.transport.endpoints import check_path_segment, resolve_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 
 VENDOR = "huaweicloud"
@@ -94,7 +95,8 @@ class HuaweiApi(VendorApi[HuaweiCall]):
 
     def __init__(self, credentials: Credentials, *, region: str, endpoint: str | None, project_id: str) -> None:
         if not project_id:
-            raise ValueError("project_id is required: set it in the connection's extras or on the task")
+            raise ConfigurationError("project_id", "is required: set it in the connection's extras or on the task")
+        check_path_segment("project_id", project_id)
         if not region and not endpoint:
             raise ValueError("region is required: set it in the connection's extras or on the task")
         super().__init__(credentials, region=region, endpoint=endpoint or default_endpoint(region))
