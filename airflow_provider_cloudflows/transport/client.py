@@ -222,11 +222,9 @@ class CloudClient(Generic[CallT]):
         """
         if not rate:
             return
-        if deadline is None:
-            await LIMITER.wait(key, rate)
-            return
         try:
-            await _bounded(LIMITER.wait(key, rate), max(0.0, deadline - time.time()))
+            # The limiter bounds only a wait that queues (no timer for the common free slot).
+            await LIMITER.wait(key, rate, deadline)
         except asyncio.TimeoutError:
             raise self._deadline_error(call, sent=False) from None
 

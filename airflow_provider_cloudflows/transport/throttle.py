@@ -13,6 +13,7 @@ import asyncio
 import math
 import threading
 import time
+import weakref
 from collections import deque
 
 # Documented per-action limits (requests per second), reads and the operators' writes alike.
@@ -32,13 +33,22 @@ DOCUMENTED_RATE_LIMITS: dict[str, float] = {
 }
 # A little under the limit, so clock granularity on either side never tips a window over it.
 SAFETY = 1.1
-# AIMD adaptation of the per-process rate (see RateLimiter): on a throttled answer the rate is multiplied by
-# DECREASE, at most once per DECREASE_EPOCH seconds (vendors count requests in one-second windows: the answers
-# to requests sent within the same window report the same congestion); it then grows back by INCREASE times
-# the documented rate per second, never above the documented rate and never below MIN_FRACTION of it.
+# AIMD adaptation of the per-process rate (see RateLimiter). A key starts at START_FRACTION of its documented
+# rate and ramps up by RAMP x that rate per second (full in 5 s), so processes that start together (an HA
+# triggerer pair restarting) cross the vendor's limit gradually instead of all at once. On a throttled answer
+# the rate is multiplied by DECREASE, at most once per DECREASE_EPOCH seconds (vendors count requests in
+# one-second windows: answers to requests sent in the same window report the same congestion); it then grows
+# back additively by PROBE x rate² per second (requests/s per second): every probe above the share the
+# vendor grants costs about one throttled answer, and probing that slowly spaces those answers 100+ answers
+# apart for three processes sharing a limit, at 3/s (Batch) as at 20/s (EMR). After QUIET seconds without a
+# throttled answer the key ramps again (nobody else seems to share it). Never above the documented rate over
+# SAFETY, never below MIN_FRACTION of it.
+START_FRACTION = 0.25
+RAMP = 0.15
 DECREASE = 0.5
 DECREASE_EPOCH = 1.0
-INCREASE = 0.005
+PROBE = 0.0005
+QUIET = 60.0
 MIN_FRACTION = 0.05
 
 
@@ -49,7 +59,7 @@ class _Bucket:
 
     def __init__(self, limit: float) -> None:
         self.limit = limit  # the most this process ever sends: the documented rate over SAFETY
-        self.rate = limit
+        self.rate = limit * START_FRACTION
         self.next_at = -math.inf
         self.grown_at = time.monotonic()
         self.decreased_at = -math.inf
@@ -61,7 +71,9 @@ class _Bucket:
     def current_rate(self, now: float) -> float:
         """Additive increase, applied lazily: the rate grows with the time since it was last updated."""
         if self.rate < self.limit:
-            self.rate = min(self.limit, self.rate + INCREASE * self.limit * (now - self.grown_at))
+            quiet = now - self.decreased_at > QUIET
+            slope = RAMP * self.limit if quiet else PROBE * self.limit * self.limit
+            self.rate = min(self.limit, self.rate + slope * (now - self.grown_at))
         self.grown_at = now
         return self.rate
 
@@ -75,27 +87,43 @@ class _Bucket:
 class RateLimiter:
     """Hands out send slots per key (account, region, action), spaced at the key's adapted rate.
 
-    The rate starts at the documented limit (over ``SAFETY``) and adapts per process, with no shared store,
+    The rate ramps up to the documented limit (over ``SAFETY``) and adapts per process, with no shared store,
     to what the vendor actually grants (several triggerers may share one account): additive increase,
-    multiplicative decrease on a throttled answer (:meth:`answered`). Async callers wait in a FIFO queue
-    woken by one timer, so a caller cancelled while it waits (a finished or killed wait) leaves the queue
-    and never holds a slot that later callers must wait behind; a slot granted to a caller cancelled before
-    it could use it is handed back.
+    multiplicative decrease on a throttled answer (:meth:`answered`); see ``START_FRACTION`` and ``PROBE``.
+    Async callers wait in a FIFO queue woken by one timer, so a caller cancelled while it waits (a finished
+    or killed wait) leaves the queue and never holds a slot that later callers must wait behind; a slot
+    granted to a caller cancelled before it could use it is handed back.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._buckets: dict[str, _Bucket] = {}
+        # Sync callers share one set of buckets per process; async callers one per event loop (a triggerer
+        # runs one loop, so per loop is per process; a test's fresh loop starts with fresh rates).
+        self._sync: dict[str, _Bucket] = {}
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Bucket]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _buckets(self) -> dict[str, _Bucket]:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return self._sync
+        buckets = self._async.get(loop)
+        if buckets is None:
+            buckets = self._async[loop] = {}
+        return buckets
 
     def _bucket(self, key: str, rate: float) -> _Bucket:
-        bucket = self._buckets.get(key)
+        buckets = self._buckets()
+        bucket = buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(rate / SAFETY)
+            bucket = buckets[key] = _Bucket(rate / SAFETY)
         return bucket
 
     def rate(self, key: str) -> float | None:
-        """The current adapted rate of ``key`` (requests per second), None if it was never used."""
-        bucket = self._buckets.get(key)
+        """The current adapted rate of ``key`` (requests per second) for the caller's loop (or sync callers)."""
+        bucket = self._buckets().get(key)
         return None if bucket is None else bucket.current_rate(time.monotonic())
 
     def reserve(self, key: str, rate: float) -> float:
@@ -111,8 +139,12 @@ class RateLimiter:
             if delay > 0:
                 time.sleep(delay)
 
-    async def wait(self, key: str, rate: float | None) -> None:
-        """Wait on the event loop until a slot is free (triggers); FIFO, cancellation-safe."""
+    async def wait(self, key: str, rate: float | None, deadline: float | None = None) -> None:
+        """Wait on the event loop until a slot is free (triggers); FIFO, cancellation-safe.
+
+        A wait that would outlast ``deadline`` (epoch seconds) leaves the queue then, with
+        ``asyncio.TimeoutError``: a slow rate never holds a wait past its deadline.
+        """
         if not rate:
             return
         loop = asyncio.get_running_loop()
@@ -130,8 +162,11 @@ class RateLimiter:
             if loop not in bucket.timers:
                 self._arm(bucket, loop, now)
         try:
-            await future
-        except asyncio.CancelledError:
+            if deadline is None:
+                await future
+            else:
+                await asyncio.wait_for(future, max(0.0, deadline - time.time()))
+        except (asyncio.CancelledError, asyncio.TimeoutError):
             with self._lock:
                 if future.done() and not future.cancelled():
                     # Granted, but the caller is gone: give the slot back to whoever is next.
@@ -178,7 +213,7 @@ class RateLimiter:
         """
         if not throttled:
             return
-        bucket = self._buckets.get(key)
+        bucket = self._buckets().get(key)
         if bucket is None:
             return
         now = time.monotonic()
@@ -199,7 +234,7 @@ class RateLimiter:
         with self._lock:
             return {
                 key: {"limit": b.limit, "rate": b.current_rate(now), "decreases": b.decreases}
-                for key, b in self._buckets.items()
+                for key, b in self._buckets().items()
             }
 
 

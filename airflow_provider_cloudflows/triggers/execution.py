@@ -30,13 +30,17 @@ REUSE_FRACTION = 0.5
 
 
 class _Shared:
-    """One check of an execution shared by the waits on it: the task doing it and when it started."""
+    """One check of an execution shared by the waits on it: its answer (a future) and when it started."""
 
-    __slots__ = ("started", "task")
+    __slots__ = ("future", "started")
 
-    def __init__(self, task: asyncio.Task[Snapshot], started: float) -> None:
-        self.task = task
+    def __init__(self, future: asyncio.Future[Snapshot], started: float) -> None:
+        self.future = future
         self.started = started
+
+
+class _LeaderLeft(Exception):
+    """The wait doing a shared check left (cancelled) before it was answered: a follower asks itself."""
 
 
 class _Coalescer:
@@ -46,15 +50,21 @@ class _Coalescer:
     A wait that polls while a check of its execution is in flight joins it; one that polls within
     ``REUSE_FRACTION`` of its interval after a check started reuses its answer, and schedules its next poll
     from that check's start, so identical waits fall into step and share every later check. Each wait still
-    judges the snapshot and yields its own event. Waits join through ``asyncio.shield``: a wait that leaves
-    (finished, cancelled, triggerer shutdown of its task) never cancels the others' request. A failed check
-    is never reused: the next poll asks again. Waits whose spec keeps per-wait memory (DWS) never share.
+    judges the snapshot and yields its own event. Waits join through ``asyncio.shield``, and a wait's first
+    check, or any check while two or more waits on the execution are running, runs in a task of its own: a
+    wait that leaves (finished, cancelled) never cancels the others' request. Later checks of a wait alone on
+    its execution (the common case) run in its own coroutine: a task per poll (httpx's anyio backend sets up
+    state per task) cost ~30% of a poll's CPU (issue 10); should such a wait be cancelled while a newly
+    arrived one joined its check, that one is told at once and asks again. A failed check is never reused:
+    the next poll asks again. Waits whose spec keeps per-wait memory (DWS) never share.
     """
 
     def __init__(self) -> None:
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], _Shared]] = (
             weakref.WeakKeyDictionary()
         )
+        # Running waits per key (any loop: keys of waits on different loops never meet in _loops anyway).
+        self._members: dict[tuple[Any, ...], int] = {}
         self.requests = 0  # checks actually run (tests and benchmarks read it)
         self.shared = 0  # polls answered by another wait's check
 
@@ -70,6 +80,18 @@ class _Coalescer:
             return None
         return (type(api), api.credentials.key_id, api.region, api.endpoint, wait.spec.name, what)
 
+    def join(self, key: tuple[Any, ...]) -> None:
+        """A wait on ``key`` starts polling."""
+        self._members[key] = self._members.get(key, 0) + 1
+
+    def leave(self, key: tuple[Any, ...]) -> None:
+        """A wait on ``key`` ended (event, error, cancellation)."""
+        left = self._members.get(key, 0) - 1
+        if left > 0:
+            self._members[key] = left
+        else:
+            self._members.pop(key, None)
+
     async def check(
         self,
         key: tuple[Any, ...],
@@ -79,38 +101,63 @@ class _Coalescer:
         wait_seconds: float,
         deadline: float | None,
         interval: float,
+        first: bool = False,
     ) -> tuple[Snapshot, float]:
         """The snapshot, and the monotonic time the check that produced it started."""
         loop = asyncio.get_running_loop()
         table = self._loops.get(loop)
         if table is None:
             table = self._loops[loop] = {}
-        now = time.monotonic()
         entry = table.get(key)
         if entry is not None:
-            if not entry.task.done():
+            future = entry.future
+            if not future.done():
                 self.shared += 1
-                return await _within(asyncio.shield(entry.task), deadline), entry.started
-            if (
-                now - entry.started < interval * REUSE_FRACTION
-                and not entry.task.cancelled()
-                and entry.task.exception() is None
+                try:
+                    return await _within(asyncio.shield(future), deadline), entry.started
+                except _LeaderLeft:
+                    pass  # ask ourselves
+            elif (
+                time.monotonic() - entry.started < interval * REUSE_FRACTION
+                and not future.cancelled()
+                and future.exception() is None
             ):
                 self.shared += 1
-                return entry.task.result(), entry.started
-        task = loop.create_task(arun_check(wait.check(wait_seconds=wait_seconds), client, deadline=deadline))
-        entry = table[key] = _Shared(task, now)
+                return future.result(), entry.started
+        now = time.monotonic()
         self.requests += 1
+        if first or self._members.get(key, 0) > 1:
+            # Others wait on this execution: the request is theirs too and outlives this wait.
+            task = loop.create_task(arun_check(wait.check(wait_seconds=wait_seconds), client, deadline=deadline))
+            joint = table[key] = _Shared(task, now)
+            task.add_done_callback(lambda _: loop.call_later(interval, _forget, table, key, joint))
+            return await asyncio.shield(task), now
+        future = loop.create_future()
+        entry = table[key] = _Shared(future, now)
+        try:
+            snapshot = await arun_check(wait.check(wait_seconds=wait_seconds), client, deadline=deadline)
+        except asyncio.CancelledError:
+            future.set_exception(_LeaderLeft())
+            future.exception()  # retrieved: nobody may be joined
+            if table.get(key) is entry:
+                del table[key]
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()
+            loop.call_later(interval, _forget, table, key, entry)
+            raise
+        future.set_result(snapshot)
         # Forget the answer once nobody could reuse it, so a key whose waits all ended leaves nothing behind.
-        task.add_done_callback(lambda _: loop.call_later(interval, _forget, table, key, entry))
-        return await _within(asyncio.shield(task), deadline), now
+        loop.call_later(interval, _forget, table, key, entry)
+        return snapshot, now
 
 
 def _forget(table: dict[tuple[Any, ...], _Shared], key: tuple[Any, ...], entry: _Shared) -> None:
     if table.get(key) is entry:
         del table[key]
-    if entry.task.done() and not entry.task.cancelled():
-        entry.task.exception()  # retrieved: a failure every waiter already saw is not "never retrieved"
+    if entry.future.done() and not entry.future.cancelled():
+        entry.future.exception()  # retrieved: a failure every joined wait already saw is not "never retrieved"
 
 
 async def _within(awaitable: Any, deadline: float | None) -> Snapshot:
@@ -222,13 +269,24 @@ class CloudExecutionTrigger(BaseTrigger):
             yield TriggerEvent(wait.error_event({"error_type": type(exc).__name__}, str(exc)))
             return
         shared = COALESCER.key(wait, client)
+        if shared is not None:
+            COALESCER.join(shared)
+        try:
+            event = await self._poll(wait, client, shared)
+        finally:
+            if shared is not None:
+                COALESCER.leave(shared)
+        yield event
+
+    async def _poll(self, wait: Wait, client: CloudClient[Any], shared: tuple[Any, ...] | None) -> TriggerEvent:
+        """The polling loop of :meth:`run`: its one event."""
         started = time.time()
         outage = Outage()
+        first = True
         while True:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
-                yield TriggerEvent(wait.timeout_event(self._timeout_seconds(started), outage.describe()))
-                return
+                return TriggerEvent(wait.timeout_event(self._timeout_seconds(started), outage.describe()))
             poll_started = time.monotonic()
             try:
                 if shared is None:
@@ -244,27 +302,26 @@ class CloudExecutionTrigger(BaseTrigger):
                         wait_seconds=self._long_poll_seconds(wait),
                         deadline=self.deadline,
                         interval=self.poll_interval,
+                        first=first,
                     )
+                    first = False
             except asyncio.TimeoutError:
                 continue  # a shared check outlived this wait's deadline: the loop reports the timeout
             except CloudApiError as exc:
                 if not exc.outage:
                     self.log.error("%s: %s", wait.subject, exc)
-                    yield TriggerEvent(wait.error_event(exc.to_dict(), str(exc)))
-                    return
+                    return TriggerEvent(wait.error_event(exc.to_dict(), str(exc)))
                 outage.failed(self.log, wait.subject, exc)
                 await self._sleep(outage.backoff(self.poll_interval))
                 continue
             outage.recovered(self.log, wait.subject)
             verdict = wait.report(self.log, snapshot)
             if verdict is not Verdict.WAITING:
-                yield TriggerEvent(wait.event(snapshot, verdict))
-                return
+                return TriggerEvent(wait.event(snapshot, verdict))
             if wait.memory_changed():
                 # What this check learned (e.g. "the DWS action was seen running") would die with this process:
                 # hand it to the sensor, which defers again with it in the kwargs and the same deadline.
-                yield TriggerEvent(wait.memory_event(deadline=self.deadline, timeout=self.timeout))
-                return
+                return TriggerEvent(wait.memory_event(deadline=self.deadline, timeout=self.timeout))
             # The interval is measured from the start of the poll, so a long poll that waited server-side
             # is followed at once by the next one.
             await self._sleep(

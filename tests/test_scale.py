@@ -1,0 +1,132 @@
+"""Scale machinery (issue 10): the benchmarks run at tiny sizes, identical waits share one request, and the
+limiter adapts (AIMD) and never keeps a slot for a caller that left. Not timed: ratios are the benchmark's."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import subprocess
+import sys
+import time
+
+import pytest
+
+from airflow_provider_cloudflows.emulator import CloudEmulator, cynosdb_flow
+from airflow_provider_cloudflows.emulator.server import EmulatorServer
+from airflow_provider_cloudflows.transport import throttle
+from airflow_provider_cloudflows.transport.throttle import RateLimiter
+from airflow_provider_cloudflows.triggers.execution import COALESCER
+from tests.helpers import run_trigger, use_connections
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture
+def _conns(monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer) -> None:
+    use_connections(monkeypatch, cloud_emulator_server)
+
+
+def test_scale_triggerer_runs_at_small_n() -> None:
+    # 50 waits over the five services against the emulator in its own process, ~10 s of scripted executions.
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "scale_triggerer.py"),
+            *("--waits", "50", "--min-run", "4", "--max-run", "8", "--ramp", "2"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "ALL WAITS ENDED CORRECTLY" in done.stdout
+
+
+def test_bench_triggers_runs_quick() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_triggers.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Targets (issue 10)" in done.stdout
+
+
+@pytest.mark.usefixtures("_conns")
+async def test_identical_waits_share_one_request_each_gets_its_event(cloud_emulator: CloudEmulator) -> None:
+    cloud_emulator.add_execution(cynosdb_flow(5, statuses=[(0, 2), (2.0, 0)]))
+    before = COALESCER.requests
+    events = await asyncio.gather(
+        *(run_trigger("tencent_cynosdb_flow", {"flow_id": 5}, poll_interval=0.5) for _ in range(8))
+    )
+    assert [e["outcome"] for e in events] == ["success"] * 8
+    requests = cloud_emulator.count("cynosdb", "DescribeFlow")
+    # About one request per 0.5 s interval over ~2 s of script, not 8 per interval.
+    assert requests <= 8, requests
+    assert COALESCER.requests - before == requests
+
+
+@pytest.mark.usefixtures("_conns")
+async def test_a_waiter_that_leaves_does_not_cancel_the_shared_request(cloud_emulator: CloudEmulator) -> None:
+    cloud_emulator.add_execution(cynosdb_flow(6, statuses=[(0, 0)]))
+    # The one request takes 1 s: the first waiter leaves while it is in flight.
+    cloud_emulator.inject("slow", service="cynosdb", count=1, delay=1.0)
+    tasks = [asyncio.create_task(run_trigger("tencent_cynosdb_flow", {"flow_id": 6})) for _ in range(3)]
+    await asyncio.sleep(0.4)
+    tasks[0].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert [r["outcome"] for r in results[1:]] == ["success", "success"]  # type: ignore[index]
+    assert cloud_emulator.count("cynosdb", "DescribeFlow") == 1
+
+
+async def test_cancelled_waiters_keep_no_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(throttle, "START_FRACTION", 1.0)
+    limiter = RateLimiter()
+    await limiter.wait("k", 2.2)  # the first slot at once; the next one 0.5 s later
+    waiters = [asyncio.create_task(limiter.wait("k", 2.2)) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    for waiter in waiters:
+        waiter.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
+    started = time.monotonic()
+    await limiter.wait("k", 2.2)
+    # Only the slot after the first one is waited for, not six slots (3 s).
+    assert time.monotonic() - started < 0.7
+
+
+async def test_waiters_are_served_in_order_at_the_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(throttle, "START_FRACTION", 1.0)
+    limiter = RateLimiter()
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        await limiter.wait("k", 11.0)  # 10 a second after SAFETY
+        order.append(i)
+
+    started = time.monotonic()
+    await asyncio.gather(*(one(i) for i in range(6)))
+    assert order == list(range(6))
+    assert 0.4 < time.monotonic() - started < 1.5
+
+
+def test_aimd_decreases_once_per_epoch_and_grows_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    limiter = RateLimiter()
+    limiter.reserve("k", 11.0)
+    # A key starts at a fraction of its documented rate (10/s after SAFETY) and ramps up.
+    assert limiter.rate("k") == pytest.approx(10.0 * throttle.START_FRACTION, rel=0.05)
+    monkeypatch.setattr(throttle, "RAMP", 10.0)
+    time.sleep(0.1)
+    assert limiter.rate("k") == pytest.approx(10.0)  # never above the documented rate
+    sent = time.monotonic()
+    limiter.answered("k", throttled=True, sent_at=sent)
+    limiter.answered("k", throttled=True, sent_at=sent)  # the same congestion: no second decrease
+    assert limiter.rate("k") == pytest.approx(10.0 * throttle.DECREASE, rel=0.01)
+    # After a throttle, additive increase by PROBE x rate² per second.
+    monkeypatch.setattr(throttle, "PROBE", 0.05)  # 5/s per second at 10/s
+    time.sleep(0.2)
+    assert limiter.rate("k") == pytest.approx(10.0 * throttle.DECREASE + 1.0, rel=0.2)
+    time.sleep(1.0)
+    assert limiter.rate("k") == pytest.approx(10.0)
+    assert limiter.stats()["k"]["decreases"] == 1
