@@ -35,7 +35,7 @@ with DAG(
     run_flow = AlibabaCloudFlowStartExecutionOperator(
         task_id="run_flow",
         flow_name="{{ params.flow_name }}",
-        input={"date": "{{ ds }}", "mode": "incremental"},
+        input={"date": "{{ dag_run.run_after | ds }}", "mode": "incremental"},
         deferrable=True,
         poll_interval=POLL_INTERVAL,
         timeout=TIMEOUT,

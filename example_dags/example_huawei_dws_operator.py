@@ -39,7 +39,7 @@ with DAG(
     snapshot = HuaweiDwsCreateSnapshotOperator(
         task_id="snapshot",
         cluster_id="{{ params.cluster_id }}",
-        snapshot_name="before-load-{{ ds_nodash }}",
+        snapshot_name="before-load-{{ dag_run.run_after | ds_nodash }}",
         description="taken by Airflow before the nightly load",
         **common,
     )
@@ -49,7 +49,7 @@ with DAG(
     restore = HuaweiDwsRestoreClusterOperator(
         task_id="restore",
         snapshot_id="{{ ti.xcom_pull(task_ids='snapshot')['snapshot_id'] }}",
-        restore={"name": "restored-{{ ds_nodash }}"},
+        restore={"name": "restored-{{ dag_run.run_after | ds_nodash }}"},
         **common,
     )
 

@@ -48,13 +48,19 @@ with DAG(
                     "TaskName": "extract",
                     "TaskInstanceNum": 2,
                     "EnvId": "{{ params.env_id }}",
-                    "Application": {"DeliveryForm": "LOCAL", "Command": "python extract.py --day {{ ds }}"},
+                    "Application": {
+                        "DeliveryForm": "LOCAL",
+                        "Command": "python extract.py --day {{ dag_run.run_after | ds }}",
+                    },
                 },
                 {
                     "TaskName": "load",
                     "TaskInstanceNum": 1,
                     "EnvId": "{{ params.env_id }}",
-                    "Application": {"DeliveryForm": "LOCAL", "Command": "python load.py --day {{ ds }}"},
+                    "Application": {
+                        "DeliveryForm": "LOCAL",
+                        "Command": "python load.py --day {{ dag_run.run_after | ds }}",
+                    },
                 },
             ],
             "Dependences": [{"StartTask": "extract", "EndTask": "load"}],

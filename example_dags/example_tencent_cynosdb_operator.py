@@ -45,7 +45,7 @@ with DAG(
         task_id="backup",
         action="CreateBackup",
         cluster_id="{{ params.cluster_id }}",
-        request={"BackupType": "snapshot", "BackupName": "after-etl-{{ ds }}"},
+        request={"BackupType": "snapshot", "BackupName": "after-etl-{{ dag_run.run_after | ds }}"},
         **common,
     )
     pause = TencentCynosdbFlowActionOperator(
