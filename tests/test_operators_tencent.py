@@ -152,7 +152,7 @@ def test_on_kill_does_nothing_when_cancel_on_kill_is_off(cloud_emulator: CloudEm
 
 def test_cancel_is_asked_again_while_the_job_is_submitted(cloud_emulator: CloudEmulator) -> None:
     # Batch refuses TerminateJob while SUBMITTED: the cancel is retried until the job moves on.
-    plan_batch_job(cloud_emulator, {"A": [(0, "SUBMITTED"), (1.0, "RUNNING"), (60, "SUCCEED")]})
+    plan_batch_job(cloud_emulator, {"A": [(0, "SUBMITTED"), (3.0, "RUNNING"), (60, "SUCCEED")]})
     operator, ti = _batch_operator(deferrable=True), FakeTI()
     _deferred(operator, ti)
     operator.on_kill()

@@ -22,6 +22,7 @@ from typing import Any
 
 from airflow_provider_cloudflows.actions.base import Action, Cancelled, CancelSpec, Write
 from airflow_provider_cloudflows.errors import CloudApiError, ThrottledError
+from airflow_provider_cloudflows.services.driver import adrive, drive
 from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.messages import ApiResponse
 
@@ -102,38 +103,24 @@ async def asend_write(client: CloudClient[Any], write: Write, *, deadline: float
 
 def run_action(action: Action, client: CloudClient[Any], *, deadline: float | None = None) -> Any:
     """Run a start or cancel spec synchronously; errors are thrown into the spec, which may handle them."""
-    try:
-        call = next(action)
-        while True:
-            try:
-                if isinstance(call, Write):
-                    response = send_write(client, call, deadline=deadline)
-                else:
-                    response = client.call(call, deadline=deadline)
-            except Exception as exc:
-                call = action.throw(exc)
-            else:
-                call = action.send(response)
-    except StopIteration as stop:
-        return stop.value
+
+    def send(call: Any, *, deadline: float | None) -> ApiResponse:
+        if isinstance(call, Write):
+            return send_write(client, call, deadline=deadline)
+        return client.call(call, deadline=deadline)
+
+    return drive(action, client, deadline=deadline, send=send)
 
 
 async def arun_action(action: Action, client: CloudClient[Any], *, deadline: float | None = None) -> Any:
     """Run a start or cancel spec on the event loop (the trigger's ``on_kill``)."""
-    try:
-        call = next(action)
-        while True:
-            try:
-                if isinstance(call, Write):
-                    response = await asend_write(client, call, deadline=deadline)
-                else:
-                    response = await client.acall(call, deadline=deadline)
-            except Exception as exc:
-                call = action.throw(exc)
-            else:
-                call = action.send(response)
-    except StopIteration as stop:
-        return stop.value
+
+    async def send(call: Any, *, deadline: float | None) -> ApiResponse:
+        if isinstance(call, Write):
+            return await asend_write(client, call, deadline=deadline)
+        return await client.acall(call, deadline=deadline)
+
+    return await adrive(action, client, deadline=deadline, send=send)
 
 
 def cancel_until_accepted(

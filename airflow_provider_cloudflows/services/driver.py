@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, TypeVar
 
 from airflow_provider_cloudflows.errors import CloudApiError, UnreadableAnswerError
 from airflow_provider_cloudflows.services.base import Check, Snapshot
@@ -12,11 +13,13 @@ from airflow_provider_cloudflows.transport.messages import ApiResponse
 
 log = logging.getLogger(__name__)
 
+ResultT = TypeVar("ResultT")
+
 
 class _Step:
     """Advances a check generator; a defect of the reader becomes a typed error naming the last answer."""
 
-    def __init__(self, check: Check, client: CloudClient[Any]) -> None:
+    def __init__(self, check: Generator[Any, Any, Any], client: CloudClient[Any]) -> None:
         self.check = check
         self.client = client
         self.last: ApiResponse | None = None
@@ -48,35 +51,67 @@ class _Step:
             ) from exc
 
 
-def run_check(check: Check, client: CloudClient[Any], *, deadline: float | None = None) -> Snapshot:
-    """Run one check synchronously (poke mode)."""
-    step = _Step(check, client)
+Send = Callable[..., Any]
+ASend = Callable[..., Awaitable[Any]]
+
+
+def drive(
+    gen: Generator[Any, Any, ResultT],
+    client: CloudClient[Any],
+    *,
+    deadline: float | None = None,
+    send: Send | None = None,
+) -> ResultT:
+    """Run a sans-IO generator (a check, a start, a cancel) to its result, synchronously.
+
+    ``send(call, deadline=...)`` performs one call (default ``client.call``); its errors are thrown into the
+    generator, which may handle them.
+    """
+    perform = send or client.call
+    step = _Step(gen, client)
     try:
         call = step.advance()
         while True:
             try:
-                response: ApiResponse = client.call(call, deadline=deadline)
+                response = perform(call, deadline=deadline)
             except Exception as exc:
                 call = step.advance(error=exc)
             else:
                 call = step.advance(response)
     except StopIteration as stop:
-        result: Snapshot = stop.value
+        result: ResultT = stop.value
         return result
+
+
+async def adrive(
+    gen: Generator[Any, Any, ResultT],
+    client: CloudClient[Any],
+    *,
+    deadline: float | None = None,
+    send: ASend | None = None,
+) -> ResultT:
+    """:func:`drive` on the event loop (default ``client.acall``)."""
+    perform = send or client.acall
+    step = _Step(gen, client)
+    try:
+        call = step.advance()
+        while True:
+            try:
+                response = await perform(call, deadline=deadline)
+            except Exception as exc:
+                call = step.advance(error=exc)
+            else:
+                call = step.advance(response)
+    except StopIteration as stop:
+        result: ResultT = stop.value
+        return result
+
+
+def run_check(check: Check, client: CloudClient[Any], *, deadline: float | None = None) -> Snapshot:
+    """Run one check synchronously (poke mode)."""
+    return drive(check, client, deadline=deadline)
 
 
 async def arun_check(check: Check, client: CloudClient[Any], *, deadline: float | None = None) -> Snapshot:
     """Run one check on the event loop (trigger)."""
-    step = _Step(check, client)
-    try:
-        call = step.advance()
-        while True:
-            try:
-                response: ApiResponse = await client.acall(call, deadline=deadline)
-            except Exception as exc:
-                call = step.advance(error=exc)
-            else:
-                call = step.advance(response)
-    except StopIteration as stop:
-        result: Snapshot = stop.value
-        return result
+    return await adrive(check, client, deadline=deadline)
