@@ -85,12 +85,22 @@ class _Coalescer:
         self._members[key] = self._members.get(key, 0) + 1
 
     def leave(self, key: tuple[Any, ...]) -> None:
-        """A wait on ``key`` ended (event, error, cancellation)."""
+        """A wait on ``key`` ended (event, error, cancellation); the last one out forgets the key's check.
+
+        No timer per poll forgets answers: at 40 polls a second a timer each woke the loop 40 more times.
+        """
         left = self._members.get(key, 0) - 1
         if left > 0:
             self._members[key] = left
-        else:
-            self._members.pop(key, None)
+            return
+        self._members.pop(key, None)
+        try:
+            table = self._loops.get(asyncio.get_running_loop())
+        except RuntimeError:
+            return
+        entry = table.pop(key, None) if table is not None else None
+        if entry is not None and entry.future.done() and not entry.future.cancelled():
+            entry.future.exception()  # retrieved: a failure every joined wait already saw is not "never retrieved"
 
     async def check(
         self,
@@ -129,8 +139,7 @@ class _Coalescer:
         if first or self._members.get(key, 0) > 1:
             # Others wait on this execution: the request is theirs too and outlives this wait.
             task = loop.create_task(arun_check(wait.check(wait_seconds=wait_seconds), client, deadline=deadline))
-            joint = table[key] = _Shared(task, now)
-            task.add_done_callback(lambda _: loop.call_later(interval, _forget, table, key, joint))
+            table[key] = _Shared(task, now)
             return await asyncio.shield(task), now
         future = loop.create_future()
         entry = table[key] = _Shared(future, now)
@@ -145,19 +154,9 @@ class _Coalescer:
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()
-            loop.call_later(interval, _forget, table, key, entry)
             raise
         future.set_result(snapshot)
-        # Forget the answer once nobody could reuse it, so a key whose waits all ended leaves nothing behind.
-        loop.call_later(interval, _forget, table, key, entry)
         return snapshot, now
-
-
-def _forget(table: dict[tuple[Any, ...], _Shared], key: tuple[Any, ...], entry: _Shared) -> None:
-    if table.get(key) is entry:
-        del table[key]
-    if entry.future.done() and not entry.future.cancelled():
-        entry.future.exception()  # retrieved: a failure every joined wait already saw is not "never retrieved"
 
 
 async def _within(awaitable: Any, deadline: float | None) -> Snapshot:
