@@ -52,6 +52,7 @@ from airflow_provider_cloudflows.sensors import (
 )
 from airflow_provider_cloudflows.sensors.base import CloudExecutionSensor
 from airflow_provider_cloudflows.transport import client as client_module
+from airflow_provider_cloudflows.transport import throttle as throttle_module
 from airflow_provider_cloudflows.transport.throttle import RateLimiter
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 from tests.dags import sensor_dags
@@ -185,6 +186,9 @@ def short(kind: str, count: int = 3, **kwargs: Any) -> dict[str, Any]:
 STORM_REQUESTS = (2, 40)
 # Huawei throttling is retried after 3 s (APIG sends no hint), longer than the whole 2 s deadline.
 HUAWEI_THROTTLE = {"dws": (1, 2)}
+# Batch DescribeTask (3/s) starts at a quarter of its documented rate and halves it on each throttled answer
+# (AIMD in transport/throttle.py): after one throttle the next slot is seconds away, so fewer requests fit.
+BATCH_THROTTLED = {"batch": (1, 12)}
 # A DWS check is one request while the task runs (1 s, polled every 0.2 s), two or three when it has ended.
 DWS_SUCCESS = {"dws": (2, 16)}
 
@@ -196,10 +200,17 @@ CASES = (
         ROOMY,
         (4, 12),
         short("throttle"),
-        per_service=DWS_SUCCESS,
-        per_service_fault={"dws": {"count": 1}},
+        per_service={**DWS_SUCCESS, **BATCH_THROTTLED},
+        per_service_fault={"dws": {"count": 1}, "batch": {"count": 1}},
     ),
-    Case("throttle-storm", "timeout", STORM, STORM_REQUESTS, storm("throttle"), per_service=HUAWEI_THROTTLE),
+    Case(
+        "throttle-storm",
+        "timeout",
+        STORM,
+        STORM_REQUESTS,
+        storm("throttle"),
+        per_service={**HUAWEI_THROTTLE, **BATCH_THROTTLED},
+    ),
     Case("5xx-short", "success", ROOMY, (4, 12), short("server_error"), per_service=DWS_SUCCESS),
     Case("5xx-storm", "timeout", STORM, STORM_REQUESTS, storm("server_error")),
     # Issue 8: "in poke mode with a large max_attempts and a 5xx storm it never ends" (20 is the hook's cap).
@@ -279,7 +290,9 @@ def _arrange(
 ) -> list[Service]:
     use_connections(monkeypatch, server, secret="not-the-secret" if case.wrong_secret else None, **case.extra)
     # A fresh client-side rate limiter per case: what one case taught it (a rate lowered by throttled
-    # answers) must not slow the next.
+    # answers) must not slow the next. It starts at the documented rate: the slow start that protects a
+    # restarting HA pair (tests/test_scale.py) would leave a 5 s Batch case (3/s) only a few requests.
+    monkeypatch.setattr(throttle_module, "START_FRACTION", 1.0)
     monkeypatch.setattr(client_module, "LIMITER", RateLimiter())
     for service in SERVICES:
         emulator.add_execution(service.succeeding())
