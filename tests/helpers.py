@@ -11,6 +11,11 @@ import pytest
 from airflow_provider_cloudflows.emulator import EmulatorServer
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 
+try:  # Airflow 3.2+
+    from airflow.sdk.exceptions import TaskDeferred as TaskDeferred
+except ImportError:  # Airflow 3.1: the same exception, under its older home
+    from airflow.exceptions import TaskDeferred as TaskDeferred  # type: ignore[no-redef,attr-defined,unused-ignore]
+
 FAST = {"initial_backoff": 0.05}
 
 

@@ -14,11 +14,6 @@ from typing import Any
 
 import pytest
 
-try:  # Airflow 3.2+
-    from airflow.sdk.exceptions import TaskDeferred
-except ImportError:  # Airflow 3.1
-    from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
-
 from airflow_provider_cloudflows.emulator import CloudEmulator, dws_cluster, dws_task
 from airflow_provider_cloudflows.emulator.dws import dws_answer, dws_record
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
@@ -26,7 +21,7 @@ from airflow_provider_cloudflows.sensors import HuaweiDwsClusterTaskSensor
 from airflow_provider_cloudflows.sensors.base import DEFER_TIMEOUT_MARGIN
 from airflow_provider_cloudflows.services.huawei_dws import NOT_SEEN_GRACE
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
-from tests.helpers import use_connections
+from tests.helpers import TaskDeferred, use_connections
 from tests.test_huawei import CLUSTER, IDS, run_wait
 
 FAILURE_VIEW = "SNAPSHOTTING_FAILED"

@@ -14,11 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-
-try:
-    from airflow.sdk.exceptions import TaskDeferred
-except ImportError:  # Airflow < 3.2
-    from airflow.exceptions import TaskDeferred  # type: ignore[no-redef,attr-defined,unused-ignore]
 from airflow.utils.state import TaskInstanceState
 
 from airflow_provider_cloudflows.emulator import CloudEmulator
@@ -35,7 +30,7 @@ from airflow_provider_cloudflows.operators.alibaba import default_execution_name
 from airflow_provider_cloudflows.operators.links import AlibabaCloudFlowExecutionLink, HuaweiDwsClusterLink
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
 from tests.dags import operator_dags_alibaba_huawei as dags
-from tests.helpers import FakeStore, FakeTI, dag_test, run_trigger, use_connections
+from tests.helpers import FakeStore, FakeTI, TaskDeferred, dag_test, run_trigger, use_connections
 
 DEFER_LINE = "running trigger in line"
 

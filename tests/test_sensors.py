@@ -12,7 +12,7 @@ from airflow_provider_cloudflows.emulator import CloudEmulator, EmrPhase, emr_fl
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.sensors import TencentEmrFlowSensor
 from tests.dags import sensor_dags
-from tests.helpers import dag_test, use_connections
+from tests.helpers import TaskDeferred, dag_test, use_connections
 
 DEFER_LINE = "running trigger in line"
 
@@ -137,11 +137,6 @@ def test_poke_mode_waits_through_a_transient_failure(cloud_emulator: CloudEmulat
 
 
 def test_defer_timeout_leaves_the_provider_a_margin(cloud_emulator: CloudEmulator) -> None:
-    try:
-        from airflow.sdk.exceptions import TaskDeferred
-    except ImportError:  # Airflow 3.1
-        from airflow.exceptions import TaskDeferred
-
     from airflow_provider_cloudflows.sensors.base import DEFER_TIMEOUT_MARGIN
 
     _running_then(cloud_emulator, EmrPhase(at=60, status=2))

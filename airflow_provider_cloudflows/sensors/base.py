@@ -206,9 +206,7 @@ class CloudExecutionSensor(BaseSensorOperator):
             if self.reschedule:
                 # Airflow's machinery (the task leaves its slot between pokes); each check is still cut at the
                 # timeout counted from the first try, as Airflow counts it.
-                first = context["ti"].get_first_reschedule_date(context)
-                started = first.timestamp() if first is not None else time.time()
-                self._deadline = started + float(self.timeout)
+                self._deadline = self._reschedule_deadline(context)
                 return super().execute(context)
             return self._poke_until_deadline(context)
         self._deadline = time.time() + float(self.timeout)
@@ -221,6 +219,16 @@ class CloudExecutionSensor(BaseSensorOperator):
             if verdict is Verdict.SUCCESS:
                 return wait.state(snapshot)
         self._defer(wait, deadline=time.time() + self.timeout, remaining=float(self.timeout))
+
+    def _reschedule_deadline(self, context: Context) -> float | None:
+        """The timeout's end counted from the first try; None (each check its own budget) when unknown.
+
+        Only from the context: asking the supervisor for the first reschedule date here, before Airflow's
+        sensor asks it again, fails the task on Airflow 3.1.
+        """
+        if not context.get("task_reschedule_count"):
+            return time.time() + float(self.timeout)
+        return None
 
     def _poke_until_deadline(self, context: Context) -> Any:
         """Poke mode, ending within about a second of the sensor's timeout.
