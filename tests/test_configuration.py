@@ -6,11 +6,13 @@ values never appear in the error.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import time
 from typing import Any
 
 import pytest
+from packaging.version import Version
 
 from airflow_provider_cloudflows.emulator import CloudEmulator
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
@@ -19,6 +21,7 @@ from airflow_provider_cloudflows.hooks import hook_class
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 
 SECRET = "Canary-Secret-7f3a9c"
+AIRFLOW_READS_ANY_EXTRA = Version(importlib.metadata.version("apache-airflow")) >= Version("3.3")
 VENDORS = ["tencentcloud", "alibabacloud", "huaweicloud"]
 
 
@@ -70,6 +73,8 @@ def test_bad_connection_is_a_named_error_before_any_request(
     field: str,
     problem: str,
 ) -> None:
+    if "raw_extra" in changes and not AIRFLOW_READS_ANY_EXTRA:
+        pytest.skip("Airflow < 3.3 refuses an extra that is not a JSON object itself, while reading the connection")
     hook = _connect(monkeypatch, cloud_emulator_server, conn_type, **changes)
     with pytest.raises(ConfigurationError) as raised:
         hook.get_conn()
