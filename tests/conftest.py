@@ -10,7 +10,9 @@ import pathlib
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # One home (and SQLite DB) per Airflow version: the suite runs at the latest and at the lowest supported
 # Airflow (scripts/test.sh), and a DB migrated by a newer Airflow cannot be used by an older one.
-_HOME = ROOT / ".airflow_home" / f"tests-airflow-{importlib.metadata.version('apache-airflow')}"
+# Under pytest-xdist each worker gets its own home too: SQLite does not take concurrent migrations and writers.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_HOME = ROOT / ".airflow_home" / f"tests-airflow-{importlib.metadata.version('apache-airflow')}" / _WORKER
 _HOME.mkdir(parents=True, exist_ok=True)
 os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -49,3 +51,12 @@ def airflow_db() -> None:
         env=os.environ.copy(),
         timeout=300,
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Each test starts with the documented rates: one that drew throttled answers (and so lowered its
+    process's adapted rate) must not slow whichever test runs next in the same process (pytest-xdist worker)."""
+    from airflow_provider_cloudflows.transport.throttle import LIMITER
+
+    LIMITER.reset()

@@ -495,8 +495,9 @@ def test_reschedule_mode_caps_each_check_by_the_timeout(
     text = capsys.readouterr().out
     assert ti.state == TaskInstanceState.FAILED, text
     assert "AirflowSensorTimeout" in text
-    # From the first try to the outcome (Airflow's dates cover only the last try).
-    assert time.monotonic() - started < 2 + 3.0
+    # From the first try to the outcome (Airflow's dates cover only the last try), dag.test()'s own start-up
+    # included: an uncut check would hang for the 30 s read timeout.
+    assert time.monotonic() - started < 2 + 8.0
     assert emulator.count("emr") == 1
 
 

@@ -232,11 +232,13 @@ def test_retry_reattaches_instead_of_submitting_twice(cloud_emulator: CloudEmula
 
 
 def test_retry_after_a_succeeded_execution(cloud_emulator: CloudEmulator) -> None:
-    plan_batch_job(cloud_emulator, {"A": [(0, "RUNNING"), (1.5, "SUCCEED")]})
+    # Long enough that the first check sees RUNNING even behind a cold rate limiter (Batch starts at 25% of
+    # 3/s in a new process, e.g. a fresh pytest-xdist worker).
+    plan_batch_job(cloud_emulator, {"A": [(0, "RUNNING"), (3.0, "SUCCEED")]})
     store = FakeStore()
     _deferred(_batch_operator(deferrable=True), FakeTI(1), store)
 
-    time.sleep(2.0)
+    time.sleep(3.5)
     # reattach (default): the succeeded job's state is the result, nothing is submitted again.
     state = _batch_operator(deferrable=True).execute({"ti": FakeTI(2), "task_state_store": store})  # type: ignore[arg-type]
     assert state["status"] == "SUCCEEDED"
@@ -249,11 +251,13 @@ def test_retry_after_a_succeeded_execution(cloud_emulator: CloudEmulator) -> Non
 
 
 def test_retry_after_a_failed_execution_starts_a_new_one(cloud_emulator: CloudEmulator) -> None:
-    plan_batch_job(cloud_emulator, {"A": [(0, "RUNNING"), (1.5, "FAILED")]})
+    # Long enough that the first check sees RUNNING even behind a cold rate limiter (Batch starts at 25% of
+    # 3/s in a new process, e.g. a fresh pytest-xdist worker).
+    plan_batch_job(cloud_emulator, {"A": [(0, "RUNNING"), (3.0, "FAILED")]})
     store = FakeStore()
     _deferred(_batch_operator(deferrable=True), FakeTI(1), store)
 
-    time.sleep(2.0)
+    time.sleep(3.5)
     plan_batch_job(cloud_emulator, {"A": RUNNING_LONG})
     _deferred(_batch_operator(deferrable=True), FakeTI(2), store)
     assert cloud_emulator.count(action="SubmitJob", ok=True) == 2

@@ -228,6 +228,12 @@ class RateLimiter:
             if bucket.next_at > now:
                 bucket.next_at += 1.0 / bucket.rate - 1.0 / old
 
+    def reset(self) -> None:
+        """Forget every adapted rate (tests: a throttled test must not slow the next one in its process)."""
+        with self._lock:
+            self._sync.clear()
+            self._async.clear()
+
     def stats(self) -> dict[str, dict[str, float]]:
         """Per key: the documented ceiling, the current rate and how often it was decreased (benchmarks)."""
         now = time.monotonic()
