@@ -35,10 +35,23 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 )
 
 
+import importlib  # noqa: E402
+import pkgutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
 import pytest  # noqa: E402
+
+import airflow_provider_cloudflows  # noqa: E402
+
+# pytest rewrites the asserts of every module of a distribution that ships a pytest11 plugin (ours: the
+# emulator fixtures), which means an ast.parse() at first import. CPython 3.11 keeps the AST converter's
+# recursion counter per interpreter, not per thread, so an import in one thread while another parses (the
+# emulator's server thread, hypothesis) failed with "SystemError: AST constructor recursion depth mismatch"
+# under pytest-xdist. Importing the whole package here, before any test starts a thread, makes every later
+# import of it a cache hit.
+for _module in pkgutil.walk_packages(airflow_provider_cloudflows.__path__, "airflow_provider_cloudflows."):
+    importlib.import_module(_module.name)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,6 @@ An unknown cluster (DWS.0047 / DWS.0015 / DWS.3027) fails at once.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Generator, Mapping
@@ -33,6 +32,7 @@ from airflow_provider_cloudflows.errors import InvalidRequestError, NotFoundErro
 from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot, require_text
 from airflow_provider_cloudflows.status import ExecutionStatus as S
 from airflow_provider_cloudflows.status import StateTable, show
+from airflow_provider_cloudflows.transport.decoding import loads_strict
 from airflow_provider_cloudflows.transport.huawei import VENDOR, HuaweiCall
 from airflow_provider_cloudflows.transport.messages import ApiResponse
 
@@ -123,8 +123,9 @@ def _parse_detail(raw: Any) -> Mapping[str, Any]:
     if not isinstance(raw, str) or not raw.strip().startswith("{"):
         return {}
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
+        # Strict and bounded like a whole answer: a deeply nested detail must not raise RecursionError.
+        data = loads_strict(raw)
+    except ValueError:
         return {}
     if not isinstance(data, dict):
         return {}

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -32,7 +31,7 @@ from airflow_provider_cloudflows.transport.decoding import (
     try_decode_json_object,
     vendor_message,
 )
-from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
+from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 
 VENDOR = "alibabacloud"
@@ -122,7 +121,7 @@ class AlibabaApi(VendorApi[AlibabaCall]):
 
     def prepare(self, call: AlibabaCall, now: float) -> HttpRequest:
         """Sign with a fresh nonce per attempt and send the query exactly as canonicalized."""
-        base = resolve_endpoint(self.endpoint, region=self.region)
+        base, host = endpoint_and_host(self.endpoint, region=self.region)
         timestamp = datetime.fromtimestamp(now, tz=timezone.utc)
         nonce = uuid.uuid4().hex
         headers: dict[str, str]
@@ -146,7 +145,7 @@ class AlibabaApi(VendorApi[AlibabaCall]):
         else:
             query, headers = sign_acs3(
                 self.credentials,
-                host=urlsplit(base).netloc,
+                host=host,
                 action=call.action,
                 version=call.version,
                 params=call.params,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -62,38 +63,50 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
-def _depth_exceeds(data: Any, limit: int) -> bool:
-    """Whether ``data`` nests deeper than ``limit`` (iterative: it must not recurse itself)."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+# Built once: ``json.loads`` with hooks builds a decoder on every call (a few us of every poll, issue 10).
+_DECODER = json.JSONDecoder(
+    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant, object_pairs_hook=_pairs
+)
+
+
+# A JSON string (escapes included; an unterminated one runs to the end of the text, so a failed match is never
+# retried from each later quote: linear time whatever the text), or one bracket outside strings.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+
+
+def _nests_deeper(text: str, limit: int) -> bool:
+    """Whether the brackets of ``text`` outside strings nest deeper than ``limit`` (for text that is not JSON,
+    an estimate: a body that is not JSON is refused either way)."""
+    depth = 0
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in "]}":
+            depth -= 1
     return False
 
 
 def loads_strict(text: str | bytes) -> Any:
     """Decode JSON with every refusal above; raises ``ValueError`` (with the reason) for anything refused."""
-    try:
-        data = json.loads(
-            text,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-            parse_constant=_parse_constant,
-            object_pairs_hook=_pairs,
-        )
-    except RecursionError:
-        raise _Refused("JSON nested too deeply to decode") from None
-    if _depth_exceeds(data, MAX_DEPTH):
+    # What json.loads does before decoding: bytes in UTF-8/16/32 (a BOM allowed), a str without a BOM.
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    elif text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    # Refused before decoding, so a hostile body never drives the C decoder into RecursionError in a
+    # triggerer shared by thousands of waits (under pytest-xdist, a worker whose decoder had hit it later
+    # failed an import with "SystemError: AST constructor recursion depth mismatch", CPython 3.11.7).
+    # Counting brackets is C-fast; only a body with more than MAX_DEPTH of them (no documented answer has as
+    # many) is scanned.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _nests_deeper(text, MAX_DEPTH):
         raise _Refused(f"JSON nested deeper than {MAX_DEPTH} levels")
-    return data
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:  # not reachable after the check above; kept so that it can never escape untyped
+        raise _Refused("JSON nested too deeply to decode") from None
 
 
 def decode_json_object(body: bytes, *, vendor: str, what: str, request_id: str | None = None) -> Mapping[str, Any]:

@@ -6,7 +6,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -33,7 +32,7 @@ from airflow_provider_cloudflows.transport.decoding import (
     try_decode_json_object,
     vendor_message,
 )
-from airflow_provider_cloudflows.transport.endpoints import check_path_segment, resolve_endpoint
+from airflow_provider_cloudflows.transport.endpoints import check_path_segment, endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 
 VENDOR = "huaweicloud"
@@ -104,14 +103,14 @@ class HuaweiApi(VendorApi[HuaweiCall]):
 
     def prepare(self, call: HuaweiCall, now: float) -> HttpRequest:
         """Sign the path as sent; the canonical URI's appended slash is the signer's business."""
-        base = resolve_endpoint(self.endpoint, region=self.region)
+        base, host = endpoint_and_host(self.endpoint, region=self.region)
         path = encode_path(call.path, {"project_id": self.project_id, **call.path_params})
         # Serialized like huaweicloudsdkcore (json.dumps defaults), signed and sent as these exact bytes.
         payload = b"" if call.body is None else json.dumps(dict(call.body)).encode("utf-8")
         headers = sign_sdk_hmac(
             self.credentials,
             method=call.method,
-            host=urlsplit(base).netloc,
+            host=host,
             path=path,
             query=call.query,
             # With a body the SDK declares its charset (signed, like every header it sends).

@@ -26,7 +26,10 @@ queues in FIFO order at O(1), and the pool is small enough that its per-request 
 Keep-alive equals the connection limit in both pools: an idle kept-alive connection costs one socket, while
 closing connections above a small keep-alive cap after every burst of concurrent polls and reopening them on
 the next one (a TCP, and in production TLS, handshake each) is what collapsed the loop with 200 waits. Idle
-connections still expire after ``KEEPALIVE_EXPIRY``, so the pool shrinks back to the concurrency in use.
+connections still expire after ``KEEPALIVE_EXPIRY`` (5 s, httpx's default), so the pool shrinks back to the
+concurrency in use: httpcore checks every idle connection (a socket poll each, and the quadratic idle count
+above) on every request, so connections kept from a start-up burst made each of 1,000 sparse waits' polls
+cost 1.2x a bare request's CPU with a 30 s expiry (issue 10).
 
 Waiting at the gate (for a free connection) is bounded per attempt by ``POOL_WAIT`` and by the wait's
 deadline (see ``client.py``); a pool timeout is transient and is retried without using up an attempt.
@@ -46,7 +49,7 @@ import httpx
 # How long one attempt waits for a free connection before it is retried (never past the deadline).
 POOL_WAIT = 30.0
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=POOL_WAIT)
-KEEPALIVE_EXPIRY = 30.0
+KEEPALIVE_EXPIRY = 5.0
 SHORT_POLL_CONNECTIONS = 16
 LONG_POLL_CONNECTIONS = 1000
 SHORT_POLL_LIMITS = httpx.Limits(

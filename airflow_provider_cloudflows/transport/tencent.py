@@ -6,7 +6,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -32,7 +31,7 @@ from airflow_provider_cloudflows.transport.decoding import (
     try_decode_json_object,
     vendor_message,
 )
-from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
+from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 
 VENDOR = "tencentcloud"
@@ -72,6 +71,10 @@ def classify(code: str) -> type[CloudApiError]:
     return InvalidRequestError
 
 
+# Built once: json.dumps with options builds an encoder on every call (a few us of every poll, issue 10).
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 class TencentApi(VendorApi[TencentCall]):
     """TC3-HMAC-SHA256 over ``POST {endpoint}/`` with the body signed byte for byte as sent."""
 
@@ -79,12 +82,12 @@ class TencentApi(VendorApi[TencentCall]):
 
     def prepare(self, call: TencentCall, now: float) -> HttpRequest:
         """Serialize once, sign exactly those bytes, send exactly those bytes."""
-        base = resolve_endpoint(self.endpoint, service=call.service, region=self.region)
-        body = json.dumps(call.params, separators=(",", ":"), ensure_ascii=False).encode()
+        base, host = endpoint_and_host(self.endpoint, service=call.service, region=self.region)
+        body = _ENCODE(call.params).encode()
         headers = sign_tc3(
             self.credentials,
             service=call.service,
-            host=urlsplit(base).netloc,
+            host=host,
             action=call.action,
             version=call.version,
             region=self.region or None,

@@ -38,17 +38,21 @@ SAFETY = 1.1
 # triggerer pair restarting) cross the vendor's limit gradually instead of all at once. On a throttled answer
 # the rate is multiplied by DECREASE, at most once per DECREASE_EPOCH seconds (vendors count requests in
 # one-second windows: answers to requests sent in the same window report the same congestion); it then grows
-# back additively by PROBE x rate² per second (requests/s per second): every probe above the share the
-# vendor grants costs about one throttled answer, and probing that slowly spaces those answers 100+ answers
-# apart for three processes sharing a limit, at 3/s (Batch) as at 20/s (EMR). After QUIET seconds without a
-# throttled answer the key ramps again (nobody else seems to share it). Never above the documented rate over
-# SAFETY, never below MIN_FRACTION of it.
+# back additively by PROBE x rate² per second (requests/s per second). Processes sharing a key probe above
+# their shares together, and every probe costs about one throttled answer per process; growing back from half
+# a share takes 1 / (2 x processes x PROBE) answers whatever the limit (3/s for Batch as 20/s for EMR), so
+# with three processes the probes come ~1,700 answers apart (~0.2% throttled). After QUIET seconds without a
+# throttled answer the key ramps quickly again (whoever shared it seems gone): a process left alone takes back
+# the whole documented rate within ~10 minutes. QUIET must outlast the probing period: a 60 s QUIET made
+# processes sharing a key ramp together again between probes (6% throttled for Batch, issue 10). Start-up
+# costs one throttled answer per process (with no shared store, each must learn its share once). Never above
+# the documented rate over SAFETY, never below MIN_FRACTION of it.
 START_FRACTION = 0.25
 RAMP = 0.15
 DECREASE = 0.5
 DECREASE_EPOCH = 1.0
-PROBE = 0.0005
-QUIET = 60.0
+PROBE = 0.0001
+QUIET = 600.0
 MIN_FRACTION = 0.05
 
 

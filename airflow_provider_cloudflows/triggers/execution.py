@@ -282,6 +282,7 @@ class CloudExecutionTrigger(BaseTrigger):
         started = time.time()
         outage = Outage()
         first = True
+        log = self.log  # a property that looks the logger up on every access
         while True:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
@@ -308,13 +309,13 @@ class CloudExecutionTrigger(BaseTrigger):
                 continue  # a shared check outlived this wait's deadline: the loop reports the timeout
             except CloudApiError as exc:
                 if not exc.outage:
-                    self.log.error("%s: %s", wait.subject, exc)
+                    log.error("%s: %s", wait.subject, exc)
                     return TriggerEvent(wait.error_event(exc.to_dict(), str(exc)))
-                outage.failed(self.log, wait.subject, exc)
+                outage.failed(log, wait.subject, exc)
                 await self._sleep(outage.backoff(self.poll_interval))
                 continue
-            outage.recovered(self.log, wait.subject)
-            verdict = wait.report(self.log, snapshot)
+            outage.recovered(log, wait.subject)
+            verdict = wait.report(log, snapshot)
             if verdict is not Verdict.WAITING:
                 return TriggerEvent(wait.event(snapshot, verdict))
             if wait.memory_changed():
