@@ -15,10 +15,10 @@ repetitions with its range.
 - bare: one shared ``httpx.AsyncClient()``, a pre-signed POST of the same body, ``response.json()``, the
   same interval and jitter, in a process that imported the same modules (a triggerer's heap: the garbage
   collector's cost per allocation grows with the heap, and a triggerer always holds Airflow).
-(Amazon's ``BatchJobTrigger`` anchor is skipped: neither the Amazon provider nor moto is installed offline.)
+(Amazon's ``BatchJobTrigger`` anchor is not run: neither the Amazon provider nor moto is in the locked environment.)
 
-Run: ``.venv/bin/python benchmarks/bench_triggers.py`` (about 6 minutes on 2 cores; ``--quick`` runs tiny
-sizes in ~1 minute, what the test suite checks).
+Run: ``.venv/bin/python benchmarks/bench_triggers.py`` (about 8 minutes on 2 cores, 3 of them the quota
+section's 180 s; ``--quick`` runs tiny sizes in ~1 minute, what the test suite checks).
 """
 
 from __future__ import annotations
