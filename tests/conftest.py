@@ -35,23 +35,16 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 )
 
 
-import importlib  # noqa: E402
-import pkgutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
 import pytest  # noqa: E402
 
-import airflow_provider_cloudflows  # noqa: E402
+from airflow_provider_cloudflows.emulator.pytest_plugin import import_provider_modules  # noqa: E402
 
-# pytest rewrites the asserts of every module of a distribution that ships a pytest11 plugin (ours: the
-# emulator fixtures), which means an ast.parse() at first import. CPython 3.11 keeps the AST converter's
-# recursion counter per interpreter, not per thread, so an import in one thread while another parses (the
-# emulator's server thread, hypothesis) failed with "SystemError: AST constructor recursion depth mismatch"
-# under pytest-xdist. Importing the whole package here, before any test starts a thread, makes every later
-# import of it a cache hit.
-for _module in pkgutil.walk_packages(airflow_provider_cloudflows.__path__, "airflow_provider_cloudflows."):
-    importlib.import_module(_module.name)
+# Before any test starts a thread (the fuzz servers of test_properties start theirs before the emulator
+# fixture is first used): see import_provider_modules.
+import_provider_modules()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -21,10 +23,28 @@ if TYPE_CHECKING:
 __all__ = ["cloud_emulator", "cloud_emulator_connections", "cloud_emulator_server"]
 
 
+def import_provider_modules() -> None:
+    """Import every module of the provider now, in the calling thread.
+
+    pytest rewrites the asserts of every module of a distribution that ships a pytest11 plugin (this one), so
+    each first import of a provider module runs ``ast.parse``. CPython 3.11 keeps the AST converter's recursion
+    counter per interpreter, not per thread: a first import in one thread while another thread parses (the
+    emulator's server thread, hypothesis describing a strategy) can fail with "SystemError: AST constructor
+    recursion depth mismatch" (seen under pytest-xdist). With everything imported before any server thread
+    starts, later imports are cache hits.
+    """
+    import airflow_provider_cloudflows
+
+    for module in pkgutil.walk_packages(airflow_provider_cloudflows.__path__, "airflow_provider_cloudflows."):
+        importlib.import_module(module.name)
+
+
 @pytest.fixture(scope="session")
 def cloud_emulator_server() -> Iterator[EmulatorServer]:
     """One emulator server for the whole test session."""
-    # Imported here so that merely having the plugin installed costs nothing at pytest start-up.
+    # Imported here, not at plugin load, so that merely having the plugin installed costs nothing at pytest
+    # start-up.
+    import_provider_modules()
     from airflow_provider_cloudflows.emulator.server import EmulatorServer
 
     with EmulatorServer() as server:

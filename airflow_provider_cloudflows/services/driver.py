@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 from airflow_provider_cloudflows.errors import CloudApiError, UnreadableAnswerError
@@ -112,6 +112,9 @@ def run_check(check: Check, client: CloudClient[Any], *, deadline: float | None 
     return drive(check, client, deadline=deadline)
 
 
-async def arun_check(check: Check, client: CloudClient[Any], *, deadline: float | None = None) -> Snapshot:
-    """Run one check on the event loop (trigger)."""
-    return await adrive(check, client, deadline=deadline)
+def arun_check(
+    check: Check, client: CloudClient[Any], *, deadline: float | None = None
+) -> Coroutine[Any, Any, Snapshot]:
+    """Run one check on the event loop (trigger); returns :func:`adrive`'s coroutine itself (one frame less on
+    every resume of a poll)."""
+    return adrive(check, client, deadline=deadline)

@@ -114,16 +114,15 @@ class CloudClient(Generic[CallT]):
 
     def _timeout(self, request: HttpRequest, remaining: float | None) -> httpx.Timeout:
         """The client's phase timeouts, the long poll's read timeout, each capped by the time left."""
-        phases = {
-            "connect": DEFAULT_TIMEOUT.connect,
-            "read": request.read_timeout if request.read_timeout is not None else DEFAULT_TIMEOUT.read,
-            "write": DEFAULT_TIMEOUT.write,
-            # Read at call time: a test may shrink it.
-            "pool": pool.POOL_WAIT,
-        }
+        read = request.read_timeout if request.read_timeout is not None else DEFAULT_TIMEOUT.read
+        # POOL_WAIT is read at call time: a test may shrink it.
+        connect, write, pool_wait = DEFAULT_TIMEOUT.connect, DEFAULT_TIMEOUT.write, pool.POOL_WAIT
         if remaining is not None:
-            phases = {name: remaining if value is None else min(value, remaining) for name, value in phases.items()}
-        return httpx.Timeout(**phases)
+            connect = remaining if connect is None else min(connect, remaining)
+            read = remaining if read is None else min(read, remaining)
+            write = remaining if write is None else min(write, remaining)
+            pool_wait = min(pool_wait, remaining)
+        return httpx.Timeout(connect=connect, read=read, write=write, pool=pool_wait)
 
     def _transport_error(self, call: CallT, request: HttpRequest, exc: Exception) -> TransportError:
         if isinstance(exc, httpx.PoolTimeout):
@@ -175,21 +174,6 @@ class CloudClient(Generic[CallT]):
                 raise self._deadline_error(call, sent=True)
         return b"".join(chunks)
 
-    async def _exchange(
-        self, call: CallT, client: httpx.AsyncClient, request: HttpRequest, kwargs: dict[str, Any]
-    ) -> tuple[int, httpx.Headers, bytes]:
-        """Send and read the body up to ``MAX_BODY`` (the caller bounds the whole exchange by the deadline)."""
-        async with client.stream(request.method, request.url, **kwargs) as response:
-            self._declared_size(call, response)
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_BODY:
-                    raise self._too_large(call, None)
-                chunks.append(chunk)
-            return response.status_code, response.headers, b"".join(chunks)
-
     def _prepare(self, call: CallT, deadline: float | None) -> tuple[HttpRequest, dict[str, Any], float | None]:
         # Signed at send time, after any throttling wait, so the timestamp is fresh.
         request = self.api.prepare(call, time.time())
@@ -197,7 +181,7 @@ class CloudClient(Generic[CallT]):
         if remaining is not None and remaining <= 0:
             raise self._deadline_error(call, sent=False)
         kwargs = {
-            "headers": dict(request.headers),
+            "headers": request.headers,
             "content": request.content,
             "timeout": self._timeout(request, remaining),
         }
@@ -246,7 +230,8 @@ class CloudClient(Generic[CallT]):
         kwargs: dict[str, Any],
         remaining: float | None,
     ) -> tuple[int, httpx.Headers, bytes]:
-        """Pass the lane's gate (one slot per pooled connection), then exchange; see ``pool``."""
+        """Pass the lane's gate (one slot per pooled connection; see ``pool``), send, and read the body up to
+        ``MAX_BODY`` (the caller bounds the whole exchange by the deadline)."""
         client, gate = lane
         if gate.locked():
             # Every connection is busy: queue (FIFO) for one, at most POOL_WAIT per attempt.
@@ -258,7 +243,16 @@ class CloudClient(Generic[CallT]):
         else:
             await gate.acquire()
         try:
-            return await self._exchange(call, client, request, kwargs)
+            async with client.stream(request.method, request.url, **kwargs) as response:
+                self._declared_size(call, response)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_BODY:
+                        raise self._too_large(call, None)
+                    chunks.append(chunk)
+                return response.status_code, response.headers, b"".join(chunks)
         finally:
             gate.release()
 
@@ -273,9 +267,13 @@ class CloudClient(Generic[CallT]):
         try:
             # The phase timeouts bound each wait for a connection, a write or a read; this bounds the whole
             # exchange (pool wait included) by the deadline.
-            status, headers, body = await _bounded(
-                self._gated_exchange(call, lane, request, kwargs, remaining), remaining
-            )
+            exchange = self._gated_exchange(call, lane, request, kwargs, remaining)
+            if remaining is not None and _TIMEOUT is not None:
+                # In place rather than through _bounded: one coroutine frame less on every resume of a poll.
+                async with _TIMEOUT(remaining):
+                    status, headers, body = await exchange
+            else:
+                status, headers, body = await _bounded(exchange, remaining)
         except httpx.HTTPError as exc:
             raise self._transport_error(call, request, exc) from None
         except asyncio.TimeoutError:
