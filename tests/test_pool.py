@@ -30,7 +30,7 @@ from airflow_provider_cloudflows.emulator import (
 )
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.services.driver import arun_check
-from airflow_provider_cloudflows.transport import pool
+from airflow_provider_cloudflows.transport import pool, throttle
 from airflow_provider_cloudflows.transport.alibaba import AlibabaApi
 from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
@@ -213,6 +213,9 @@ async def test_a_full_pool_is_waited_out_never_an_error(
     # Two connections for this loop's short polls, and attempts that give up on the pool after 0.2 s.
     monkeypatch.setattr(pool, "SHORT_POLL_LIMITS", httpx.Limits(max_connections=2, max_keepalive_connections=2))
     monkeypatch.setattr(pool, "POOL_WAIT", 0.2)
+    # The documented EMR rate at once (no start-up ramp): the eight requests must meet at the pool, not be
+    # spaced out by the rate limiter before it.
+    monkeypatch.setattr(throttle, "START_FRACTION", 1.0)
     for i in range(8):
         cloud_emulator.add_execution(emr_flow(f"emr-{i:03d}", flow_id=i, phases=[EmrPhase(at=0, status=2)]))
     # Every EMR reply takes 0.6 s: eight waits queue for two connections for about 2.4 s.

@@ -34,22 +34,24 @@ DOCUMENTED_RATE_LIMITS: dict[str, float] = {
 # A little under the limit, so clock granularity on either side never tips a window over it.
 SAFETY = 1.1
 # AIMD adaptation of the per-process rate (see RateLimiter). A key starts at START_FRACTION of its documented
-# rate and ramps up by RAMP x that rate per second (full in 5 s), so processes that start together (an HA
-# triggerer pair restarting) cross the vendor's limit gradually instead of all at once. On a throttled answer
-# the rate is multiplied by DECREASE, at most once per DECREASE_EPOCH seconds (vendors count requests in
-# one-second windows: answers to requests sent in the same window report the same congestion); it then grows
-# back additively by PROBE x rate² per second (requests/s per second). Processes sharing a key probe above
-# their shares together, and every probe costs about one throttled answer per process; growing back from half
-# a share takes 1 / (2 x processes x PROBE) answers whatever the limit (3/s for Batch as 20/s for EMR), so
-# with three processes the probes come ~1,700 answers apart (~0.2% throttled). After QUIET seconds without a
+# rate and ramps up by RAMP x that rate per second (full in 15 s), so processes that start together (an HA
+# triggerer pair restarting) cross the vendor's limit gently: with a 5 s ramp each of three such processes drew
+# two throttled answers before the others had backed off. On a throttled answer the rate is multiplied by
+# DECREASE (0.7: halving left three Batch processes using 55% of the limit for minutes, since growing back is
+# slow, see PROBE), at most once per DECREASE_EPOCH seconds (vendors count requests in one-second windows:
+# answers to requests sent in the same window report the same congestion); it then grows back additively by
+# PROBE x rate² per second (requests/s per second). Processes sharing a key probe above their shares
+# together, and every probe costs about one throttled answer per process; growing back by the decrease takes
+# (1 - DECREASE) / (processes x PROBE) answers whatever the limit (3/s for Batch as 20/s for EMR), so with
+# three processes the probes come ~1,000 answers apart (~0.3% throttled). After QUIET seconds without a
 # throttled answer the key ramps quickly again (whoever shared it seems gone): a process left alone takes back
 # the whole documented rate within ~10 minutes. QUIET must outlast the probing period: a 60 s QUIET made
 # processes sharing a key ramp together again between probes (6% throttled for Batch, issue 10). Start-up
 # costs one throttled answer per process (with no shared store, each must learn its share once). Never above
 # the documented rate over SAFETY, never below MIN_FRACTION of it.
 START_FRACTION = 0.25
-RAMP = 0.15
-DECREASE = 0.5
+RAMP = 0.05
+DECREASE = 0.7
 DECREASE_EPOCH = 1.0
 PROBE = 0.0001
 QUIET = 600.0
