@@ -40,10 +40,14 @@ import sys  # noqa: E402
 
 import pytest  # noqa: E402
 
-from airflow_provider_cloudflows.emulator.pytest_plugin import import_provider_modules  # noqa: E402
+from airflow_provider_cloudflows.emulator.pytest_plugin import (  # noqa: E402
+    import_provider_modules,
+    serialize_ast_parse,
+)
 
 # Before any test starts a thread (the fuzz servers of test_properties start theirs before the emulator
-# fixture is first used): see import_provider_modules.
+# fixture is first used): see serialize_ast_parse and import_provider_modules.
+serialize_ast_parse()
 import_provider_modules()
 
 

@@ -9,10 +9,14 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
 import pkgutil
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -39,11 +43,38 @@ def import_provider_modules() -> None:
         importlib.import_module(module.name)
 
 
+_AST_PARSE_LOCK = threading.RLock()
+
+
+def serialize_ast_parse() -> None:
+    """Let only one thread at a time run ``ast.parse`` (on CPython before 3.13; idempotent).
+
+    Besides this provider, pytest rewrites every module of ``anyio`` and ``hypothesis`` (they ship pytest11
+    plugins too) on their first, often lazy, import, and it parses source again to format a failure. The
+    emulator's server thread imports anyio's backend lazily while tests parse in the main thread; on CPython
+    3.11 the two share one AST recursion counter and either can fail with "AST constructor recursion depth
+    mismatch" (CPython gh-106905). A lock around the Python-level entry point removes the race; parsing is
+    rare after start-up, so it costs nothing measurable.
+    """
+    if sys.version_info >= (3, 13) or getattr(ast.parse, "_cloudflows_serialized", False):
+        return
+    parse: Callable[..., Any] = ast.parse
+
+    @functools.wraps(parse)
+    def serialized_parse(*args: Any, **kwargs: Any) -> Any:
+        with _AST_PARSE_LOCK:
+            return parse(*args, **kwargs)
+
+    serialized_parse._cloudflows_serialized = True  # type: ignore[attr-defined]
+    ast.parse = serialized_parse
+
+
 @pytest.fixture(scope="session")
 def cloud_emulator_server() -> Iterator[EmulatorServer]:
     """One emulator server for the whole test session."""
     # Imported here, not at plugin load, so that merely having the plugin installed costs nothing at pytest
     # start-up.
+    serialize_ast_parse()
     import_provider_modules()
     from airflow_provider_cloudflows.emulator.server import EmulatorServer
 
