@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import base64
+import functools
 import logging
 import time
 from collections.abc import Awaitable
@@ -100,6 +101,12 @@ def _scrub(text: str, request: HttpRequest) -> str:
     return text.replace(query, "<query redacted>") if query else text
 
 
+@functools.lru_cache(maxsize=64)
+def _phase_timeout(connect: float | None, read: float | None, write: float | None, pool_wait: float) -> httpx.Timeout:
+    # httpx only reads a Timeout, so one object serves every uncapped request with the same phases.
+    return httpx.Timeout(connect=connect, read=read, write=write, pool=pool_wait)
+
+
 class CloudClient(Generic[CallT]):
     """Calls one vendor API with the retry policy, from sync code (``call``) or async code (``acall``)."""
 
@@ -117,6 +124,15 @@ class CloudClient(Generic[CallT]):
         read = request.read_timeout if request.read_timeout is not None else DEFAULT_TIMEOUT.read
         # POOL_WAIT is read at call time: a test may shrink it.
         connect, write, pool_wait = DEFAULT_TIMEOUT.connect, DEFAULT_TIMEOUT.write, pool.POOL_WAIT
+        if (
+            remaining is not None
+            and read is not None
+            and connect is not None
+            and write is not None
+            and remaining >= max(read, connect, write, pool_wait)
+        ):
+            # Far from the deadline (almost every poll) nothing is capped: the same object every time.
+            return _phase_timeout(connect, read, write, pool_wait)
         if remaining is not None:
             connect = remaining if connect is None else min(connect, remaining)
             read = remaining if read is None else min(read, remaining)

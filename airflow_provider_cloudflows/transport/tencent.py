@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,22 @@ def classify(code: str) -> type[CloudApiError]:
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+def _json_body(params: Mapping[str, Any]) -> bytes:
+    """The JSON bytes of flat parameters, encoded once per distinct parameter set (every poll of a wait sends
+    the same ones); nested values (lists, objects) are encoded on every call."""
+    try:
+        # The value's type is part of the key: 1, 1.0 and True are equal and hash alike but encode differently.
+        key = tuple((name, type(value), value) for name, value in params.items())
+        return _cached_json_body(key)
+    except TypeError:  # an unhashable value
+        return _ENCODE(params).encode()
+
+
+@functools.lru_cache(maxsize=8192)
+def _cached_json_body(key: tuple[tuple[str, type, Any], ...]) -> bytes:
+    return _ENCODE({name: value for name, _, value in key}).encode()
+
+
 class TencentApi(VendorApi[TencentCall]):
     """TC3-HMAC-SHA256 over ``POST {endpoint}/`` with the body signed byte for byte as sent."""
 
@@ -83,7 +100,7 @@ class TencentApi(VendorApi[TencentCall]):
     def prepare(self, call: TencentCall, now: float) -> HttpRequest:
         """Serialize once, sign exactly those bytes, send exactly those bytes."""
         base, host = endpoint_and_host(self.endpoint, service=call.service, region=self.region)
-        body = _ENCODE(call.params).encode()
+        body = _json_body(call.params)
         headers = sign_tc3(
             self.credentials,
             service=call.service,

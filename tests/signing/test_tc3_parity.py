@@ -280,3 +280,40 @@ def test_sign_rejects_header_injection() -> None:
             body=b"{}",
             timestamp=TIMESTAMPS[0],
         )
+
+
+def test_repeated_signatures_match_the_sdk_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every poll of a wait signs the same body: the per-wait hash and the day's keyed HMAC state are cached,
+    # and a signature made in between with another secret must neither change nor reuse them.
+    host, params = "cynosdb.tencentcloudapi.com", {"FlowId": 123}
+    signed: list[dict[str, str]] = []
+    for secret, timestamp in (
+        (SECRET_KEY, TIMESTAMPS[0]),
+        ("other-secret", TIMESTAMPS[0]),
+        (SECRET_KEY, TIMESTAMPS[0] + 7),
+    ):
+        req = sdk_request(
+            monkeypatch,
+            service="cynosdb",
+            host=host,
+            action="DescribeFlow",
+            version="2019-01-07",
+            params=params,
+            region="ap-guangzhou",
+            token=None,
+            timestamp=timestamp,
+        )
+        ours = sign_tc3(
+            Credentials(SECRET_ID, secret, None),
+            service="cynosdb",
+            host=host,
+            action="DescribeFlow",
+            version="2019-01-07",
+            region="ap-guangzhou",
+            body=sent_body(req),
+            timestamp=timestamp,
+        )
+        signed.append(ours)
+        if secret == SECRET_KEY:
+            assert ours == {k: v for k, v in req.header.items() if k not in SDK_ONLY_HEADERS}
+    assert len({headers["Authorization"] for headers in signed}) == 3
