@@ -270,63 +270,65 @@ class CloudExecutionTrigger(BaseTrigger):
         shared = COALESCER.key(wait, client)
         if shared is not None:
             COALESCER.join(shared)
+        # The polling loop is written out here, not in a coroutine of its own: every resume of a poll (about
+        # seven per request, inside httpx) passes through each frame of the await chain (issue 10).
         try:
-            event = await self._poll(wait, client, shared)
+            started = time.time()
+            outage = Outage()
+            first = True
+            log = self.log  # a property that looks the logger up on every access
+            while True:
+                remaining = self._remaining()
+                if remaining is not None and remaining <= 0:
+                    event = TriggerEvent(wait.timeout_event(self._timeout_seconds(started), outage.describe()))
+                    break
+                poll_started = time.monotonic()
+                try:
+                    if shared is None:
+                        snapshot = await arun_check(
+                            wait.check(wait_seconds=self._long_poll_seconds(wait)), client, deadline=self.deadline
+                        )
+                    else:
+                        # Identical waits share one request; the interval then counts from the shared check's start.
+                        snapshot, poll_started = await COALESCER.check(
+                            shared,
+                            wait,
+                            client,
+                            wait_seconds=self._long_poll_seconds(wait),
+                            deadline=self.deadline,
+                            interval=self.poll_interval,
+                            first=first,
+                        )
+                        first = False
+                except asyncio.TimeoutError:
+                    continue  # a shared check outlived this wait's deadline: the loop reports the timeout
+                except CloudApiError as exc:
+                    if not exc.outage:
+                        log.error("%s: %s", wait.subject, exc)
+                        event = TriggerEvent(wait.error_event(exc.to_dict(), str(exc)))
+                        break
+                    outage.failed(log, wait.subject, exc)
+                    await self._sleep(outage.backoff(self.poll_interval))
+                    continue
+                outage.recovered(log, wait.subject)
+                verdict = wait.report(log, snapshot)
+                if verdict is not Verdict.WAITING:
+                    event = TriggerEvent(wait.event(snapshot, verdict))
+                    break
+                if wait.memory_changed():
+                    # What this check learned (e.g. "the DWS action was seen running") would die with this process:
+                    # hand it to the sensor, which defers again with it in the kwargs and the same deadline.
+                    event = TriggerEvent(wait.memory_event(deadline=self.deadline, timeout=self.timeout))
+                    break
+                # The interval is measured from the start of the poll, so a long poll that waited server-side
+                # is followed at once by the next one.
+                await self._sleep(
+                    self.poll_interval * random.uniform(1 - JITTER, 1 + JITTER) - (time.monotonic() - poll_started)
+                )
         finally:
             if shared is not None:
                 COALESCER.leave(shared)
         yield event
-
-    async def _poll(self, wait: Wait, client: CloudClient[Any], shared: tuple[Any, ...] | None) -> TriggerEvent:
-        """The polling loop of :meth:`run`: its one event."""
-        started = time.time()
-        outage = Outage()
-        first = True
-        log = self.log  # a property that looks the logger up on every access
-        while True:
-            remaining = self._remaining()
-            if remaining is not None and remaining <= 0:
-                return TriggerEvent(wait.timeout_event(self._timeout_seconds(started), outage.describe()))
-            poll_started = time.monotonic()
-            try:
-                if shared is None:
-                    snapshot = await arun_check(
-                        wait.check(wait_seconds=self._long_poll_seconds(wait)), client, deadline=self.deadline
-                    )
-                else:
-                    # Identical waits share one request; the interval then counts from the shared check's start.
-                    snapshot, poll_started = await COALESCER.check(
-                        shared,
-                        wait,
-                        client,
-                        wait_seconds=self._long_poll_seconds(wait),
-                        deadline=self.deadline,
-                        interval=self.poll_interval,
-                        first=first,
-                    )
-                    first = False
-            except asyncio.TimeoutError:
-                continue  # a shared check outlived this wait's deadline: the loop reports the timeout
-            except CloudApiError as exc:
-                if not exc.outage:
-                    log.error("%s: %s", wait.subject, exc)
-                    return TriggerEvent(wait.error_event(exc.to_dict(), str(exc)))
-                outage.failed(log, wait.subject, exc)
-                await self._sleep(outage.backoff(self.poll_interval))
-                continue
-            outage.recovered(log, wait.subject)
-            verdict = wait.report(log, snapshot)
-            if verdict is not Verdict.WAITING:
-                return TriggerEvent(wait.event(snapshot, verdict))
-            if wait.memory_changed():
-                # What this check learned (e.g. "the DWS action was seen running") would die with this process:
-                # hand it to the sensor, which defers again with it in the kwargs and the same deadline.
-                return TriggerEvent(wait.memory_event(deadline=self.deadline, timeout=self.timeout))
-            # The interval is measured from the start of the poll, so a long poll that waited server-side
-            # is followed at once by the next one.
-            await self._sleep(
-                self.poll_interval * random.uniform(1 - JITTER, 1 + JITTER) - (time.monotonic() - poll_started)
-            )
 
     async def _sleep(self, delay: float) -> None:
         remaining = self._remaining()
