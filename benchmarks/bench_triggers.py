@@ -211,9 +211,12 @@ async def _cpu_worker(kind: str, port: int, n: int, interval: float, window: flo
     # 1,000-poll window and nothing when it does not; what is left is the steady state's own collections.
     gc.collect()
     lags.clear()
+    collected = _GcClock()
+    gc.callbacks.append(collected)
     c1, t1, p1 = _cpu(), time.monotonic(), counter()
     await asyncio.sleep(window)
     c2, t2, p2 = _cpu(), time.monotonic(), counter()
+    gc.callbacks.remove(collected)
     lag_p50, lag_p99 = _pct(lags, 0.5), _pct(lags, 0.99)
     rss = _rss_kb()
     stop.set()
@@ -231,7 +234,25 @@ async def _cpu_worker(kind: str, port: int, n: int, interval: float, window: flo
         "lag_p99_ms": 1000 * lag_p99,
         "rss_mb": rss / 1024,
         "connections": _Connects.opened,
+        "gc_ms_per_poll": 1000 * collected.seconds / max(polls, 1),
+        "full_gcs": collected.full,
     }
+
+
+class _GcClock:
+    """Time spent in garbage collections (a ``gc.callbacks`` entry), and how many were full (generation 2)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.full += info["generation"] == 2
 
 
 async def _memory_worker(port: int, n_small: int, n_large: int, window: float) -> dict[str, Any]:
@@ -420,7 +441,7 @@ def cpu_section(
     print("   (separate processes, shared start barrier; median [range] of the repetitions)")
     header = (
         f"   {'scenario':<16}{'loop':<9}{'CPU ms/poll':>24}{'polls/s (target)':>28}{'lag p50 ms':>22}"
-        f"{'lag p99 ms':>24}{'RSS MB':>20}{'new conns':>18}"
+        f"{'lag p99 ms':>24}{'RSS MB':>20}{'new conns':>18}{'GC ms/poll':>24}{'full GCs':>14}"
     )
     print(header)
     for n, interval, window in scenarios:
@@ -437,6 +458,7 @@ def cpu_section(
                 f"   {name:<16}{loop:<9}{_med(col('cpu_ms_per_poll')):>24}"
                 f"{_med(col('polls_per_s')) + f' ({n / interval:g})':>28}{_med(col('lag_p50_ms')):>22}"
                 f"{_med(col('lag_p99_ms')):>24}{_med(col('rss_mb')):>20}{_med(col('connections')):>18}"
+                f"{_med(col('gc_ms_per_poll')):>24}{_med(col('full_gcs')):>14}"
             )
         cpu_ratio = [
             t["cpu_ms_per_poll"] / b["cpu_ms_per_poll"] for t, b in zip(runs["trigger"], runs["bare"], strict=True)
