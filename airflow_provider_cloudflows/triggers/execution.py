@@ -310,7 +310,8 @@ class CloudExecutionTrigger(BaseTrigger):
                     outage.failed(log, wait.subject, exc)
                     await self._sleep(outage.backoff(self.poll_interval))
                     continue
-                outage.recovered(log, wait.subject)
+                if outage.streak:  # the subject is a string built from the ids: only when it is logged
+                    outage.recovered(log, wait.subject)
                 verdict = wait.report(log, snapshot)
                 if verdict is not Verdict.WAITING:
                     event = TriggerEvent(wait.event(snapshot, verdict))
