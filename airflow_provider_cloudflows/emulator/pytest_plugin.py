@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
 import importlib
 import pkgutil
 import sys
@@ -47,14 +48,17 @@ _AST_PARSE_LOCK = threading.RLock()
 
 
 def serialize_ast_parse() -> None:
-    """Let only one thread at a time run ``ast.parse`` (on CPython before 3.13; idempotent).
+    """Make ``ast.parse`` safe against CPython 3.11's shared AST recursion counter (before 3.13; idempotent).
 
     Besides this provider, pytest rewrites every module of ``anyio`` and ``hypothesis`` (they ship pytest11
-    plugins too) on their first, often lazy, import, and it parses source again to format a failure. The
-    emulator's server thread imports anyio's backend lazily while tests parse in the main thread; on CPython
-    3.11 the two share one AST recursion counter and either can fail with "AST constructor recursion depth
-    mismatch" (CPython gh-106905). A lock around the Python-level entry point removes the race; parsing is
-    rare after start-up, so it costs nothing measurable.
+    plugins too) on their first, often lazy, import, and it parses source again to format a failure. CPython
+    3.11 keeps the AST converter's recursion counter per interpreter (gh-106905): a parse fails with "AST
+    constructor recursion depth mismatch" when another parse runs inside it — in another thread (the
+    emulator's server thread imports anyio's backend lazily), or in the same thread when a garbage collection
+    in the converter finalizes a coroutine and the traceback it reports is formatted (3.11 parses the source
+    line to place the carets). Both need Python code to run inside the converter, which only a collection
+    makes happen: each parse runs with the collector paused, one thread at a time. Parsing is rare after
+    start-up, so it costs nothing measurable.
     """
     if sys.version_info >= (3, 13) or getattr(ast.parse, "_cloudflows_serialized", False):
         return
@@ -63,7 +67,13 @@ def serialize_ast_parse() -> None:
     @functools.wraps(parse)
     def serialized_parse(*args: Any, **kwargs: Any) -> Any:
         with _AST_PARSE_LOCK:
-            return parse(*args, **kwargs)
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                return parse(*args, **kwargs)
+            finally:
+                if collecting:
+                    gc.enable()
 
     serialized_parse._cloudflows_serialized = True  # type: ignore[attr-defined]
     ast.parse = serialized_parse

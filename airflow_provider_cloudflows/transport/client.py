@@ -101,6 +101,18 @@ def _scrub(text: str, request: HttpRequest) -> str:
     return text.replace(query, "<query redacted>") if query else text
 
 
+def _parsed_url(url: str) -> httpx.URL | str:
+    """The URL as httpx parses it, parsed once per URL without a query (httpx parses a string on every
+    request: ~14 us warm). A URL with a query (Alibaba RPC: a fresh signature and nonce each time) is left to
+    httpx, so the cache never fills with one-off URLs or holds a signature."""
+    return url if "?" in url else _parse_url(url)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_url(url: str) -> httpx.URL:
+    return httpx.URL(url)
+
+
 @functools.lru_cache(maxsize=64)
 def _phase_timeout(connect: float | None, read: float | None, write: float | None, pool_wait: float) -> httpx.Timeout:
     # httpx only reads a Timeout, so one object serves every uncapped request with the same phases.
@@ -232,7 +244,7 @@ class CloudClient(Generic[CallT]):
         self._slot_sync(call, *self.api.rate_limit(call), deadline)
         request, kwargs, _ = self._prepare(call, deadline)
         try:
-            with pool.POOL.sync_client().stream(request.method, request.url, **kwargs) as response:
+            with pool.POOL.sync_client().stream(request.method, _parsed_url(request.url), **kwargs) as response:
                 body = self._read_sync(call, response, deadline)
         except httpx.HTTPError as exc:
             raise self._transport_error(call, request, exc) from None
@@ -259,7 +271,7 @@ class CloudClient(Generic[CallT]):
         else:
             await gate.acquire()
         try:
-            async with client.stream(request.method, request.url, **kwargs) as response:
+            async with client.stream(request.method, _parsed_url(request.url), **kwargs) as response:
                 self._declared_size(call, response)
                 chunks: list[bytes] = []
                 size = 0
