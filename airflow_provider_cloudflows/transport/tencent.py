@@ -77,14 +77,16 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _json_body(params: Mapping[str, Any]) -> bytes:
-    """The JSON bytes of flat parameters, encoded once per distinct parameter set (every poll of a wait sends
-    the same ones); nested values (lists, objects) are encoded on every call."""
-    try:
-        # The value's type is part of the key: 1, 1.0 and True are equal and hash alike but encode differently.
-        key = tuple((name, type(value), value) for name, value in params.items())
-        return _cached_json_body(key)
-    except TypeError:  # an unhashable value
-        return _ENCODE(params).encode()
+    """The JSON bytes of the parameters, encoded once per distinct parameter set when every value is a string,
+    an integer, a boolean or null (every poll of a wait sends the same ones); others are encoded every time."""
+    if all(type(value) in _CACHEABLE for value in params.values()):
+        # The value's type is part of the key: 1 and True are equal and hash alike but encode differently.
+        return _cached_json_body(tuple((name, type(value), value) for name, value in params.items()))
+    # Floats (0.0 == -0.0, encoded differently), tuples and nested values (their items' types are not in a key).
+    return _ENCODE(params).encode()
+
+
+_CACHEABLE = frozenset({str, int, bool, type(None)})
 
 
 @functools.lru_cache(maxsize=8192)
