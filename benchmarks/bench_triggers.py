@@ -332,7 +332,9 @@ async def _memory_worker(port: int, n_small: int, n_large: int, window: float) -
     for task, _ in tasks + extra:
         task.cancel()
     await asyncio.gather(*(task for task, _ in tasks + extra), return_exceptions=True)
+    stuck = await _stuck_tasks()
     return {
+        "stuck_tasks": stuck,
         "rss_kb_per_wait_small": (rss_small - rss0) / n_small,
         "rss_kb_marginal": (rss_large - rss_small) / max(1, n_large - n_small),
         "heap_kb_per_wait": heap,
@@ -377,13 +379,32 @@ async def _quota_worker(
     return {"rates": throttle.LIMITER.stats()}
 
 
+async def _stuck_tasks(grace: float = 10.0) -> list[str]:
+    """Cancel every other task of the loop; name those still running after ``grace`` seconds.
+
+    A task that outlives its cancellation would hang ``asyncio.run``'s shutdown (seen once in a CI run of the
+    quick benchmark: a memory worker waited forever in ``_cancel_all_tasks``); they are reported, not waited on.
+    """
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    if not others:
+        return []
+    _, pending = await asyncio.wait(others, timeout=grace)
+    return sorted(repr(task.get_coro()) for task in pending)
+
+
 def _worker_main(args: argparse.Namespace) -> None:
     spec = json.loads(args.spec)
     kind = spec.pop("kind")
     if kind in ("trigger", "bare"):
         result = asyncio.run(_cpu_worker(kind, **spec))
     elif kind == "memory":
-        result = asyncio.run(_memory_worker(**spec))
+        loop = asyncio.new_event_loop()
+        result = loop.run_until_complete(_memory_worker(**spec))
+        print("result " + json.dumps(result), flush=True)
+        # Every measurement is in; a stuck task (reported in the result) must not hang the run at shutdown.
+        os._exit(0)
     else:
         result = asyncio.run(_quota_worker(**spec))
     print("result " + json.dumps(result), flush=True)
@@ -507,6 +528,8 @@ def memory_section(port: int, n_small: int, n_large: int, window: float, verdict
         f"polls woke late by p99 {r['late_p99_ms']:.1f} ms (max {r['late_max_ms']:.0f} ms, {r['late_polls']} polls); "
         f"{r['gc_pauses']} GC runs, longest {r['gc_max_ms']:.0f} ms"
     )
+    # Each is a trigger's task (or one it started) that did not end within 10 s of being cancelled.
+    print(f"   tasks still running 10 s after cancel: {len(r['stuck_tasks'])} {r['stuck_tasks'][:3]}")
     verdicts.append((f"{n_large} waits: loop lag p99 < 50 ms", r["lag_p99_ms"] < 50, f"{r['lag_p99_ms']:.1f} ms"))
     verdicts.append(
         (f"{n_large} waits: polls on time (p99 late < 50 ms)", r["late_p99_ms"] < 50, f"{r['late_p99_ms']:.1f} ms")
