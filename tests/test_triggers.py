@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
 
 from airflow_provider_cloudflows.emulator import BatchPhase, CloudEmulator, EmrPhase, batch_task, cynosdb_flow, emr_flow
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
+from airflow_provider_cloudflows.errors import MalformedResponseError, TransportError
 from airflow_provider_cloudflows.transport.pool import POOL
-from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED
+from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger, Outage
 from tests.helpers import run_trigger, use_connections
 
 EMR_IDS = {"instance_id": "emr-123", "flow_id": "42"}
@@ -109,6 +112,21 @@ async def test_persistent_malformed_body_is_an_outage_ending_in_the_timeout(
     text = captured.out + captured.err + caplog.text
     # Logged at failures 1, 2, 4, 8, 16...: a handful of lines, not one per failed poll.
     assert 1 <= text.count("in a row), waiting on") <= 6, text
+
+
+def test_a_poll_cut_off_by_the_deadline_keeps_the_outage_cause() -> None:
+    # Under load the last poll of an outage can be the one the deadline cuts off: the timeout message still
+    # names what the vendor answered (seen in a CI run of the test above).
+    outage = Outage()
+    log = logging.getLogger("tests.outage")
+    outage.failed(log, "EMR flow", MalformedResponseError("the reply is not JSON", vendor="tencentcloud"))
+    cut_off = TransportError("cut off at the deadline", vendor="tencentcloud", code=DEADLINE_EXCEEDED)
+    outage.failed(log, "EMR flow", cut_off)
+    message = outage.describe()
+    assert message is not None
+    assert "the last 2 polls failed" in message
+    assert "not JSON" in message
+    assert "cut off" not in message
 
 
 async def test_outage_then_recovery_succeeds(cloud_emulator: CloudEmulator) -> None:

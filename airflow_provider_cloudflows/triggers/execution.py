@@ -18,6 +18,7 @@ from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import arun_check
 from airflow_provider_cloudflows.status import Verdict
 from airflow_provider_cloudflows.transport.client import CloudClient, _bounded
+from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED
 from airflow_provider_cloudflows.waiting import Wait, error_event
 
 MAX_LONG_POLL = 60.0
@@ -352,7 +353,10 @@ class Outage:
     def failed(self, log: Any, subject: str, exc: CloudApiError) -> None:
         """Count a failed poll; log the 1st, 2nd, 4th, 8th... so a long outage costs a few lines, not one a poll."""
         self.streak += 1
-        self.last = exc
+        if exc.code != DEADLINE_EXCEEDED or self.last is None:
+            # A poll cut off by the wait's own deadline says nothing of the vendor: the timeout message keeps
+            # naming what the failed polls before it got.
+            self.last = exc
         if self.streak & (self.streak - 1) == 0:
             log.warning("%s: poll failed (%d in a row), waiting on: %s", subject, self.streak, exc)
 
