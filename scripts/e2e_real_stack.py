@@ -1272,13 +1272,25 @@ class E2E:
         self.report.timing(f"operators: trigger -> {len(runs)} example runs finished", time.monotonic() - triggered)
         # A run can "succeed" with a failed task (a leaf with trigger_rule="all_done"): every task must succeed.
         failed = {dag_id: self._failed_tasks(dag_id, run_id) for dag_id, run_id in runs.items()}
-        raced = {dag_id: tasks for dag_id, tasks in failed.items() if tasks}
-        if raced:
+        raced_any: set[str] = set()
+        for attempt in range(3):
+            raced = {dag_id: tasks for dag_id, tasks in failed.items() if tasks}
+            if attempt:
+                # After the first re-run, a run is tried again only if the scheduler's log proves the race hit
+                # that very run (it hit the same example twice in a row in one CI run); anything else fails.
+                raced = {d: t for d, t in raced.items() if self._stale_event_race(d, t, runs[d])}
+            if not raced:
+                break
+            raced_any.update(raced)
             # Airflow 3.3 (apache/airflow#71580, #72716, open): the executor's "success" of the process that
             # deferred, drained after the resumed try is already running, fails the task. A failed example is
-            # run once more; the first failure is printed in full, and a second failure fails the check.
+            # run again; each failure is printed in full, and a failure that is not the race fails the check.
             for dag_id in raced:
-                why = "the stale-executor-event race" if self._stale_event_race(dag_id, raced[dag_id]) else "unknown"
+                why = (
+                    "the stale-executor-event race"
+                    if self._stale_event_race(dag_id, raced[dag_id], runs[dag_id])
+                    else "unknown"
+                )
                 progress(f"NOTE: {dag_id} failed ({why}): {self._run_failure(dag_id, runs[dag_id])}")
             progress(f"NOTE: running {sorted(raced)} once more")
             again = {dag_id: self.api.trigger(dag_id, logical_date=datetime.now(timezone.utc)) for dag_id in raced}
@@ -1294,7 +1306,7 @@ class E2E:
             ok = states[dag_id] == "success" and not failed[dag_id]
             self.report.check(
                 f"operators: {dag_id} run and all its tasks succeeded"
-                + (" (re-run after the Airflow race)" if dag_id in raced else ""),
+                + (" (re-run after the Airflow race)" if dag_id in raced_any else ""),
                 ok,
                 "success" if ok else self._run_failure(dag_id, run_id),
             )
@@ -1344,13 +1356,14 @@ class E2E:
         """The run's tasks that did not succeed."""
         return sorted(t for t, ti in self.api.task_instances(dag_id, run_id).items() if ti["state"] != "success")
 
-    def _stale_event_race(self, dag_id: str, tasks: list[str]) -> bool:
-        """Whether the scheduler failed one of ``tasks`` on a stale executor success (a task that had deferred
-        and was already running again)."""
+    def _stale_event_race(self, dag_id: str, tasks: list[str], run_id: str) -> bool:
+        """Whether the scheduler failed one of ``tasks`` of run ``run_id`` on a stale executor success (a task
+        that had deferred and was already running again)."""
         output = "\n".join(c.output.read_text(errors="replace") for c in self.stack.components if c.name == "scheduler")
         return any(
             re.search(
-                rf"reported that the task instance <TaskInstance: {re.escape(dag_id)}\.{re.escape(task)} [^>]*> "
+                rf"reported that the task instance <TaskInstance: {re.escape(dag_id)}\.{re.escape(task)} "
+                rf"{re.escape(run_id)} [^>]*> "
                 r"finished with state success, but the task instance's state attribute is running",
                 output,
             )
