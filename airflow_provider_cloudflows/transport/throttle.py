@@ -33,25 +33,29 @@ DOCUMENTED_RATE_LIMITS: dict[str, float] = {
 }
 # A little under the limit, so clock granularity on either side never tips a window over it.
 SAFETY = 1.1
-# AIMD adaptation of the per-process rate (see RateLimiter). A key starts at START_FRACTION of its documented
-# rate and ramps up by RAMP x that rate per second (full in 15 s), so processes that start together (an HA
-# triggerer pair restarting) cross the vendor's limit gently: with a 5 s ramp each of three such processes drew
-# two throttled answers before the others had backed off. On a throttled answer the rate is multiplied by
-# DECREASE (0.7: halving left three Batch processes using 55% of the limit for minutes, since growing back is
-# slow, see PROBE), at most once per DECREASE_EPOCH seconds (vendors count requests in one-second windows:
-# answers to requests sent in the same window report the same congestion); it then grows back additively by
-# PROBE x rate² per second (requests/s per second). Processes sharing a key probe above their shares
-# together, and every probe costs about one throttled answer per process; growing back by the decrease takes
-# (1 - DECREASE) / (processes x PROBE) answers whatever the limit (3/s for Batch as 20/s for EMR), so with
-# three processes the probes come ~1,000 answers apart (~0.3% throttled). After QUIET seconds without a
-# throttled answer the key ramps quickly again (whoever shared it seems gone): a process left alone takes back
-# the whole documented rate within ~10 minutes. QUIET must outlast the probing period: a 60 s QUIET made
-# processes sharing a key ramp together again between probes (6% throttled for Batch, issue 10). Start-up
-# costs one throttled answer per process (with no shared store, each must learn its share once). Never above
-# the documented rate over SAFETY, never below MIN_FRACTION of it.
-START_FRACTION = 0.25
-RAMP = 0.05
-DECREASE = 0.7
+# AIMD adaptation of the per-process rate (see RateLimiter). With no shared store, each process sharing a key
+# must learn its share from a throttled answer of its own, so start-up costs at least one throttled answer per
+# process; the constants keep it at about that. A key starts at START_FRACTION of its documented rate and
+# ramps up by RAMP x that rate per second (full in about 3.5 minutes), so processes that start together (an
+# HA triggerer pair restarting) cross the vendor's limit slowly: each is then throttled about once, while a
+# fast ramp keeps the others climbing past the limit after the first has backed off, and the one that backed
+# off is throttled again (15 s to full: 5 to 6 throttled answers among three Batch processes, not 3).
+# On a throttled answer the rate is multiplied by DECREASE (halving left three Batch processes using 55% of
+# the limit for minutes, since growing back is slow, see PROBE), at most once per DECREASE_EPOCH seconds
+# (vendors count requests in one-second windows: answers to requests sent in the same window report the same
+# congestion); it then grows back additively by PROBE x rate² per second (requests/s per second). Processes
+# sharing a key probe above their shares together, and every probe costs about one throttled answer per
+# process; growing back by the decrease takes (1 - DECREASE) / (processes x PROBE) answers whatever the
+# limit (3/s for Batch as 20/s for EMR), so with three processes the probes come ~800 answers apart (~0.4%
+# throttled). After QUIET seconds without a throttled answer the key ramps again (whoever shared it seems
+# gone). QUIET must outlast the probing period: a 60 s QUIET made processes sharing a key ramp together again
+# between probes (6% throttled for Batch, issue 10). The values were chosen on the distribution over seeded
+# runs of benchmarks/sim_quota.py (the real _Bucket and the emulator's window in virtual time): three Batch
+# processes, 180 s, p90 0.67% throttled (1.76% with a 15 s ramp and DECREASE 0.7). Never above the documented
+# rate over SAFETY, never below MIN_FRACTION of it.
+START_FRACTION = 0.35
+RAMP = 0.003
+DECREASE = 0.75
 DECREASE_EPOCH = 1.0
 PROBE = 0.0001
 QUIET = 600.0
@@ -63,11 +67,11 @@ class _Bucket:
 
     __slots__ = ("decreased_at", "decreases", "grown_at", "limit", "next_at", "queues", "rate", "timers")
 
-    def __init__(self, limit: float) -> None:
+    def __init__(self, limit: float, now: float | None = None) -> None:
         self.limit = limit  # the most this process ever sends: the documented rate over SAFETY
         self.rate = limit * START_FRACTION
         self.next_at = -math.inf
-        self.grown_at = time.monotonic()
+        self.grown_at = time.monotonic() if now is None else now
         self.decreased_at = -math.inf
         self.decreases = 0
         # Async callers queue per event loop (a future belongs to its loop), FIFO; one timer per loop.
@@ -88,6 +92,24 @@ class _Bucket:
         slot = max(now, self.next_at)
         self.next_at = slot + 1.0 / self.current_rate(now)
         return slot
+
+    def throttled(self, now: float, sent_at: float) -> bool:
+        """Multiplicative decrease for a throttled answer at ``now`` to a request sent at ``sent_at``.
+
+        Only the first throttled answer of an epoch decreases the rate (answers to requests sent before the
+        last decrease, or within ``DECREASE_EPOCH`` of it, report congestion already acted on). Returns
+        whether the rate was decreased.
+        """
+        if sent_at < self.decreased_at or now - self.decreased_at < DECREASE_EPOCH:
+            return False
+        old = self.current_rate(now)
+        self.rate = max(self.limit * MIN_FRACTION, old * DECREASE)
+        self.decreased_at = now
+        self.decreases += 1
+        # The slot already booked was spaced at the old rate: space it at the new one.
+        if self.next_at > now:
+            self.next_at += 1.0 / self.rate - 1.0 / old
+        return True
 
 
 class RateLimiter:
@@ -211,28 +233,17 @@ class RateLimiter:
             bucket.queues.pop(loop, None)
 
     def answered(self, key: str, *, throttled: bool, sent_at: float) -> None:
-        """Adapt ``key``'s rate to an answer: multiplicative decrease when the vendor throttled the request.
-
-        Only the first throttled answer of an epoch decreases the rate (answers to requests sent before the
-        last decrease, or within ``DECREASE_EPOCH`` of it, report congestion already acted on). Successful
-        answers need no bookkeeping: the additive increase is a function of time.
+        """Adapt ``key``'s rate to an answer: multiplicative decrease when the vendor throttled the request
+        (see :meth:`_Bucket.throttled`). Successful answers need no bookkeeping: the additive increase is a
+        function of time.
         """
         if not throttled:
             return
         bucket = self._buckets().get(key)
         if bucket is None:
             return
-        now = time.monotonic()
         with self._lock:
-            if sent_at < bucket.decreased_at or now - bucket.decreased_at < DECREASE_EPOCH:
-                return
-            old = bucket.current_rate(now)
-            bucket.rate = max(bucket.limit * MIN_FRACTION, old * DECREASE)
-            bucket.decreased_at = now
-            bucket.decreases += 1
-            # The slot already booked was spaced at the old rate: space it at the new one.
-            if bucket.next_at > now:
-                bucket.next_at += 1.0 / bucket.rate - 1.0 / old
+            bucket.throttled(time.monotonic(), sent_at)
 
     def reset(self) -> None:
         """Forget every adapted rate (tests: a throttled test must not slow the next one in its process)."""

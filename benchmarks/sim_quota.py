@@ -1,0 +1,166 @@
+"""Issue 10: a discrete-event model of several processes' AIMD limiters sharing one vendor quota.
+
+The real quota benchmark (``bench_triggers.py``, section 4) takes 180 s of wall time per run, and its result
+varies run to run with how the processes' send slots happen to line up. This model runs the same scenario
+in virtual time, thousands of times a minute, so the limiter's constants can be chosen on the distribution
+rather than on one run. It drives the real per-key rate logic (``throttle._Bucket``: slow start, additive
+increase, multiplicative decrease once per epoch) and the emulator's real sliding one-second window
+(``emulator.core._RateLimiter``); only the event loop around them is simulated: each wait polls, sleeps
+``interval`` after its answer, and queues FIFO for a send slot of its process; a throttled request is
+retried after the transport's back-off (0.5 s + up to 0.5 s jitter) and decreases its process's rate.
+
+Run: ``.venv/bin/python benchmarks/sim_quota.py [--seeds 200] [--set RAMP=0.01 ...]``. It prints, per
+scenario, the median / p90 / max share of throttled answers over the seeds and the requests per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import itertools
+import random
+import statistics
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_cloudflows.emulator.core import _RateLimiter
+from airflow_provider_cloudflows.transport import throttle
+
+RETRY_BACKOFF = (0.5, 1.0)  # the transport's first retry after a throttled answer: 0.5 s + U(0, 0.5) s
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Processes sharing one (account, action) quota, each with ``waits`` waits polling every ``interval``."""
+
+    name: str
+    processes: int = 3
+    waits: int = 10
+    interval: float = 5.0
+    documented: float = 3.0  # requests per second, what the vendor grants and the limiter is told
+    window: float = 180.0
+    latency: tuple[float, float] = (0.001, 0.006)  # send to arrival at the vendor, uniform
+
+
+# The benchmark's scenario first (3 processes, Batch DescribeTask at 3/s, 10 waits each every 5 s), then
+# variations of it that the constants must also hold for.
+SCENARIOS = (
+    Scenario("batch, 3 processes (bench_triggers section 4)"),
+    Scenario("batch, 3 processes, 1-30 ms latency", latency=(0.001, 0.03)),
+    Scenario("batch, 2 processes", processes=2),
+    Scenario("batch, 3 processes, 600 s", window=600.0),
+    Scenario("emr, 3 processes (20/s, 60 waits each)", waits=60, documented=20.0),
+    Scenario("batch, 1 process (no throttling possible)", processes=1),
+)
+
+
+@dataclass
+class _Process:
+    bucket: throttle._Bucket
+    queue: deque[float] = field(default_factory=deque)
+    armed: bool = False
+
+
+def run(scenario: Scenario, seed: int) -> tuple[int, int]:
+    """One run in virtual time: (answers, throttled answers)."""
+    rnd = random.Random(seed)
+    events: list[tuple[float, int, str, int, float]] = []
+    order = itertools.count()
+
+    def at(when: float, kind: str, who: int, sent: float = 0.0) -> None:
+        heapq.heappush(events, (when, next(order), kind, who, sent))
+
+    vendor = _RateLimiter()
+    vendor.defaults[("svc", "Action")] = int(scenario.documented)
+    limit = scenario.documented / throttle.SAFETY
+    procs = [_Process(throttle._Bucket(limit, now=0.0)) for _ in range(scenario.processes)]
+    for who in range(scenario.processes):
+        for _ in range(scenario.waits):
+            at(rnd.uniform(0, scenario.interval), "want", who)  # the waits start spread over one interval
+    answers = throttled = 0
+    while events:
+        now, _, kind, who, sent = heapq.heappop(events)
+        if now > scenario.window:
+            break
+        proc = procs[who]
+        bucket = proc.bucket
+        if kind == "want":  # RateLimiter.wait: free now and nobody ahead, else queue behind one timer
+            if not proc.queue and now >= bucket.next_at:
+                at(now + rnd.uniform(*scenario.latency), "arrive", who, bucket.take(now))
+            else:
+                proc.queue.append(now)
+                if not proc.armed:
+                    proc.armed = True
+                    at(max(now, bucket.next_at), "fire", who)
+        elif kind == "fire":  # RateLimiter._fire / _release
+            proc.armed = False
+            if proc.queue and now >= bucket.next_at:
+                proc.queue.popleft()
+                at(now + rnd.uniform(*scenario.latency), "arrive", who, bucket.take(now))
+            if proc.queue:
+                proc.armed = True
+                at(max(now, bucket.next_at), "fire", who)
+        elif kind == "arrive":
+            answers += 1
+            if vendor.admit("svc", "Action", now):
+                at(now + scenario.interval, "want", who)
+            else:
+                throttled += 1
+                bucket.throttled(now, sent)
+                at(now + rnd.uniform(*RETRY_BACKOFF), "want", who)
+    return answers, throttled
+
+
+def summarize(scenario: Scenario, seeds: int) -> dict[str, float]:
+    """Median, p90 and max throttled share (%) over ``seeds`` runs, and the mean requests per second."""
+    runs = [run(scenario, seed) for seed in range(seeds)]
+    shares = sorted(100.0 * bad / max(total, 1) for total, bad in runs)
+    return {
+        "median": statistics.median(shares),
+        "p90": shares[int(0.9 * (len(shares) - 1))],
+        "max": shares[-1],
+        "rate": statistics.fmean(total for total, _ in runs) / scenario.window,
+    }
+
+
+@contextmanager
+def constants(**values: float) -> Iterator[None]:
+    """Temporarily set the limiter's module constants (``START_FRACTION``, ``RAMP``, ...)."""
+    saved = {name: getattr(throttle, name) for name in values}
+    for name, value in values.items():
+        setattr(throttle, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(throttle, name, value)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=200)
+    parser.add_argument("--set", action="append", default=[], help="NAME=value of a throttle constant")
+    args = parser.parse_args(argv)
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if not hasattr(throttle, name):
+            parser.error(f"--set: throttle has no constant {name!r}")
+        overrides[name] = float(value)
+    names = ("START_FRACTION", "RAMP", "DECREASE", "DECREASE_EPOCH", "PROBE", "QUIET", "SAFETY")
+    with constants(**overrides):
+        print("constants: " + ", ".join(f"{name}={getattr(throttle, name)}" for name in names))
+        print(f"throttled answers over {args.seeds} seeded runs: median / p90 / max, and requests per second")
+        for scenario in SCENARIOS:
+            s = summarize(scenario, args.seeds)
+            print(
+                f"  {scenario.name:<48} {s['median']:5.2f}% / {s['p90']:5.2f}% / {s['max']:5.2f}%"
+                f"   {s['rate']:5.2f}/s of {scenario.documented:g}/s"
+            )
+
+
+if __name__ == "__main__":
+    main()
