@@ -116,6 +116,38 @@ async def test_cancelled_waiters_keep_no_slot(monkeypatch: pytest.MonkeyPatch) -
     assert time.monotonic() - started < 0.7
 
 
+async def test_a_waiter_cancelled_as_its_slot_is_granted_stays_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before Python 3.12, asyncio.wait_for returned normally when its caller was cancelled in the instant the
+    # awaited future completed: a cancelled trigger would have sent its request and polled on.
+    monkeypatch.setattr(throttle, "START_FRACTION", 1.0)
+    limiter = RateLimiter()
+    loop = asyncio.get_running_loop()
+    await limiter.wait("k", 1.1)  # the first slot at once; the next one 1 s later
+    waiter = asyncio.create_task(limiter.wait("k", 1.1, deadline=time.time() + 30))
+    await asyncio.sleep(0)  # queued behind the limiter's timer
+    bucket = limiter._buckets()["k"]
+    bucket.next_at = time.monotonic()
+    limiter._fire(bucket, loop)  # the timer grants the slot...
+    waiter.cancel()  # ...and the wait is cancelled before it could run again
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    started = time.monotonic()
+    await limiter.wait("k", 1.1, deadline=time.time() + 30)
+    assert time.monotonic() - started < 0.5  # the granted slot was handed back, not lost
+
+
+async def test_a_queued_waiter_leaves_at_its_deadline_and_keeps_no_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(throttle, "START_FRACTION", 1.0)
+    limiter = RateLimiter()
+    await limiter.wait("k", 2.2)  # the next slot 0.5 s later
+    started = time.monotonic()
+    with pytest.raises(asyncio.TimeoutError):
+        await limiter.wait("k", 2.2, deadline=time.time() + 0.1)
+    assert 0.05 < time.monotonic() - started < 0.4
+    await limiter.wait("k", 2.2, deadline=time.time() + 5)  # the slot 0.5 s after the first, not one more
+    assert time.monotonic() - started < 0.8
+
+
 async def test_waiters_are_served_in_order_at_the_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(throttle, "START_FRACTION", 1.0)
     limiter = RateLimiter()

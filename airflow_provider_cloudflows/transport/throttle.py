@@ -112,6 +112,12 @@ class _Bucket:
         return True
 
 
+def _expire(future: asyncio.Future[None]) -> None:
+    """A queued wait's deadline came before its slot: it leaves the queue with ``asyncio.TimeoutError``."""
+    if not future.done():
+        future.set_exception(asyncio.TimeoutError())
+
+
 class RateLimiter:
     """Hands out send slots per key (account, region, action), spaced at the key's adapted rate.
 
@@ -189,20 +195,24 @@ class RateLimiter:
             queue.append(future)
             if loop not in bucket.timers:
                 self._arm(bucket, loop, now)
+        # The deadline fails the future itself rather than going through asyncio.wait_for: before Python 3.12,
+        # wait_for returns normally when the caller is cancelled in the instant its future is granted, so the
+        # cancellation is lost and a cancelled trigger polls on (a triggerer could not stop it).
+        expiry = None if deadline is None else loop.call_later(max(0.0, deadline - time.time()), _expire, future)
         try:
-            if deadline is None:
-                await future
-            else:
-                await asyncio.wait_for(future, max(0.0, deadline - time.time()))
+            await future
         except (asyncio.CancelledError, asyncio.TimeoutError):
             with self._lock:
-                if future.done() and not future.cancelled():
+                if future.done() and not future.cancelled() and future.exception() is None:
                     # Granted, but the caller is gone: give the slot back to whoever is next.
                     bucket.next_at = time.monotonic()
                     self._release(bucket, loop)
                 elif future in queue:
                     queue.remove(future)
             raise
+        finally:
+            if expiry is not None:
+                expiry.cancel()
 
     def _arm(self, bucket: _Bucket, loop: asyncio.AbstractEventLoop, now: float) -> None:
         bucket.timers[loop] = loop.call_later(max(0.0, bucket.next_at - now), self._fire, bucket, loop)
