@@ -189,8 +189,8 @@ def short(kind: str, count: int = 3, **kwargs: Any) -> dict[str, Any]:
 STORM_REQUESTS = (2, 40)
 # Huawei throttling is retried after 3 s (APIG sends no hint), longer than the whole 2 s deadline.
 HUAWEI_THROTTLE = {"dws": (1, 2)}
-# Batch DescribeTask (3/s, the only throttled key here with a documented rate) cuts its rate on a throttled
-# answer (AIMD in transport/throttle.py) on top of the retry back-off, so fewer requests fit.
+# Batch DescribeTask (3/s) cuts its rate on a throttled answer (AIMD in transport/throttle.py) on top of the
+# retry back-off; at so low a rate that leaves fewer requests in the case's time.
 BATCH_THROTTLED = {"batch": (1, 12)}
 # A DWS check is one request while the task runs (1.75 s, polled every 0.2 s), two or three when it has ended.
 DWS_SUCCESS = {"dws": (2, 20)}
