@@ -45,9 +45,18 @@ def dag_test(dag: Any, **kwargs: Any) -> Any:
     from packaging.version import Version
 
     if Version(importlib.metadata.version("apache-airflow")) < Version("3.3"):
+        from airflow import settings
         from airflow.utils.cli import get_bagged_dag
+        from sqlalchemy.exc import IntegrityError, PendingRollbackError
 
-        get_bagged_dag(None, dag.dag_id)
+        try:
+            get_bagged_dag(None, dag.dag_id)
+        except (IntegrityError, PendingRollbackError):
+            # Seen once in CI at 3.1.0, cause not found: the bundle sync's INSERT met a DAG row already
+            # there ("UNIQUE constraint failed: dag.dag_id") and Airflow's own retry reused the failed session.
+            # A fresh session syncs again: existing rows are then found and updated, not inserted.
+            settings.Session.remove()
+            get_bagged_dag(None, dag.dag_id)
     return dag.test(**kwargs)
 
 
