@@ -93,15 +93,14 @@ class _Bucket:
         self.next_at = slot + 1.0 / self.current_rate(now)
         return slot
 
-    def throttled(self, now: float, sent_at: float) -> bool:
+    def throttled(self, now: float, sent_at: float) -> None:
         """Multiplicative decrease for a throttled answer at ``now`` to a request sent at ``sent_at``.
 
         Only the first throttled answer of an epoch decreases the rate (answers to requests sent before the
-        last decrease, or within ``DECREASE_EPOCH`` of it, report congestion already acted on). Returns
-        whether the rate was decreased.
+        last decrease, or within ``DECREASE_EPOCH`` of it, report congestion already acted on).
         """
         if sent_at < self.decreased_at or now - self.decreased_at < DECREASE_EPOCH:
-            return False
+            return
         old = self.current_rate(now)
         self.rate = max(self.limit * MIN_FRACTION, old * DECREASE)
         self.decreased_at = now
@@ -109,7 +108,6 @@ class _Bucket:
         # The slot already booked was spaced at the old rate: space it at the new one.
         if self.next_at > now:
             self.next_at += 1.0 / self.rate - 1.0 / old
-        return True
 
 
 def _expire(future: asyncio.Future[None]) -> None:
