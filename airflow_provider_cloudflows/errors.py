@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_provider_cloudflows.compat import AirflowException
 
 # Re-exported: every typed error of the package is importable from here.
@@ -135,6 +137,22 @@ class UnreadableAnswerError(MalformedResponseError):
 
     retryable = False
     outage = False
+
+
+class WriteOutcomeUnknown(CloudApiError):
+    """A write may have been applied, and nothing the vendor answered proves what it did.
+
+    The answer was lost (a 5xx, a timeout, a dropped connection after the request left), or it was not
+    exactly what the vendor documents (an id of the wrong type or shape, a body over the size cap). Never
+    repeated by the transport; the operator fails the task without an Airflow retry unless a record or an
+    idempotency key makes a repeat safe. ``call`` names the write; ``field`` the answer's field that proved
+    nothing, when one did.
+    """
+
+    def __init__(self, message: str, *, call: str, field: str | None = None, **kwargs: Any) -> None:
+        self.call = call
+        self.field = field
+        super().__init__(message, **kwargs)
 
 
 class CloudExecutionFailed(AirflowException):

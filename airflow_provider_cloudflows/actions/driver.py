@@ -21,16 +21,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_cloudflows.actions.base import Action, Cancelled, CancelSpec, Write
-from airflow_provider_cloudflows.errors import CloudApiError, ThrottledError
+from airflow_provider_cloudflows.errors import CloudApiError, ThrottledError, WriteOutcomeUnknown
 from airflow_provider_cloudflows.services.driver import adrive, drive
 from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.messages import ApiResponse
-
-
-class UnsafeToRetry(CloudApiError):
-    """A non-idempotent write failed ambiguously: it may or may not have been applied, so it was not repeated."""
-
-    retryable = False
 
 
 def _single_attempt(client: CloudClient[Any]) -> CloudClient[Any]:
@@ -48,10 +42,11 @@ def _backoff(client: CloudClient[Any], attempt: int, exc: CloudApiError) -> floa
     return delay
 
 
-def _unsafe(exc: CloudApiError, what: str) -> UnsafeToRetry:
-    return UnsafeToRetry(
+def _unsafe(exc: CloudApiError, what: str) -> WriteOutcomeUnknown:
+    return WriteOutcomeUnknown(
         f"{what} failed in a way that does not prove it was not applied ({exc}); it is not idempotent, so it "
         "was not sent again: check the console before retrying the task",
+        call=what,
         vendor=exc.vendor,
         code=exc.code,
         request_id=exc.request_id,
