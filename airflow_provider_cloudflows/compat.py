@@ -33,6 +33,12 @@ Airflow name; it imports it from here. Each shim says which versions need it and
   ``conn-fields`` / ``ui-field-behaviour`` from ``get_provider_info()`` and skips those methods when they are
   there. The decorator derives both methods from the same metadata (``connection_forms``), so the form is
   declared once. 3.1 cannot show suggestions (``schema.examples``). Drop it once the floor is 3.2.
+- :func:`atask_instance_state`: a trigger asks the triggerer's supervisor for its task instance's state
+  (``GetTaskStates``, the message behind ``RuntimeTaskInstance.get_task_states``) with ``asend()``, which is
+  what the triggerer's comms offer on every supported version; the Task SDK has no public async call for
+  it. Airflow 3.3.0-3.3.2 call ``on_kill()`` on every trigger handed over to another triggerer
+  (apache/airflow#73454), so the run trigger confirms the task left its deferral before cancelling. Keep it
+  while a supported version lacks that fix; switch to a public async API when the SDK has one.
 """
 
 from __future__ import annotations
@@ -93,6 +99,29 @@ async def aextra_dejson(conn: Any) -> dict[str, Any]:
 
     extra = await sync_to_async(lambda: conn.extra_dejson)()
     return extra
+
+
+async def atask_instance_state(dag_id: str, run_id: str, task_id: str, map_index: int | None) -> str | None:
+    """The task instance's current state as the API server has it (``None``: no state); raises when the
+    triggerer's supervisor cannot be asked (no comms, an unexpected reply)."""
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import GetTaskStates, TaskStatesResult
+
+    comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+    if comms is None:
+        raise RuntimeError("no supervisor to ask (not running in a triggerer)")
+    mapped = map_index is not None and map_index >= 0
+    reply = await comms.asend(
+        GetTaskStates(dag_id=dag_id, task_ids=[task_id], run_ids=[run_id], map_index=map_index if mapped else None)
+    )
+    if not isinstance(reply, TaskStatesResult):
+        raise RuntimeError(f"unexpected answer to GetTaskStates: {type(reply).__name__}")
+    states = reply.task_states.get(run_id)
+    key = f"{task_id}_{map_index}" if mapped else task_id
+    if not isinstance(states, dict) or key not in states:
+        raise RuntimeError(f"the task instance {dag_id}.{task_id} of {run_id} is not in the answer")
+    state = states[key]
+    return None if state is None else str(getattr(state, "value", state))
 
 
 _Hook = TypeVar("_Hook", bound=type)
@@ -168,6 +197,7 @@ __all__ = [
     "PokeReturnValue",
     "aextra_dejson",
     "aget_connection",
+    "atask_instance_state",
     "conf",
     "connection_form_widgets",
     "legacy_connection_form",

@@ -114,3 +114,36 @@ class FakeStore:
 
     def set(self, key: str, value: Any) -> None:
         self.values[key] = json.loads(json.dumps(value))
+
+
+class FakeTriggererSupervisor:
+    """The triggerer's supervisor as a trigger sees it: answers ``GetTaskStates`` with the task instance's
+    state as the API server would (``state`` None: an error reply; ``fail``: the call itself raises)."""
+
+    def __init__(self, state: str | None, *, fail: bool = False) -> None:
+        self.state, self.fail = state, fail
+        self.asked: list[Any] = []
+
+    async def asend(self, msg: Any) -> Any:
+        from airflow.sdk.execution_time.comms import ErrorResponse, GetTaskStates, TaskStatesResult
+
+        if not isinstance(msg, GetTaskStates):
+            return None  # e.g. MaskSecret: nothing to answer
+        self.asked.append(msg)
+        if self.fail:
+            raise ConnectionError("the supervisor went away")
+        if self.state is None:
+            return ErrorResponse()
+        (run_id,), (task_id,) = msg.run_ids, msg.task_ids
+        return TaskStatesResult(task_states={run_id: {task_id: self.state}})
+
+
+def airflow_reports(
+    monkeypatch: pytest.MonkeyPatch, state: str | None, *, fail: bool = False
+) -> FakeTriggererSupervisor:
+    """Make ``state`` the task instance state that a trigger's supervisor reports."""
+    from airflow.sdk.execution_time import task_runner
+
+    supervisor = FakeTriggererSupervisor(state, fail=fail)
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", supervisor, raising=False)
+    return supervisor

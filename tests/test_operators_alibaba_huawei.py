@@ -30,7 +30,7 @@ from airflow_provider_cloudflows.operators.alibaba import default_execution_name
 from airflow_provider_cloudflows.operators.links import AlibabaCloudFlowExecutionLink, HuaweiDwsClusterLink
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
 from tests.dags import operator_dags_alibaba_huawei as dags
-from tests.helpers import FakeStore, FakeTI, TaskDeferred, dag_test, run_trigger, use_connections
+from tests.helpers import FakeStore, FakeTI, TaskDeferred, airflow_reports, dag_test, run_trigger, use_connections
 
 DEFER_LINE = "running trigger in line"
 
@@ -254,9 +254,14 @@ def _rebuilt(trigger: Any) -> CloudRunTrigger:
     return rebuilt
 
 
-def test_trigger_on_kill_stops_from_serialized_kwargs(cloud_emulator: CloudEmulator) -> None:
+def test_trigger_on_kill_stops_from_serialized_kwargs(
+    cloud_emulator: CloudEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     plan_cloudflow_execution(cloud_emulator, RUNNING_LONG)
-    trigger = _rebuilt(_deferred(_flow_operator(deferrable=True), FakeTI()).trigger)
+    ti = FakeTI()
+    trigger = _rebuilt(_deferred(_flow_operator(deferrable=True), ti).trigger)
+    trigger.task_instance = ti  # type: ignore[assignment]
+    airflow_reports(monkeypatch, "success")  # a user marked the deferred task successful
     assert trigger.cancel == {"action": "alibaba_cloudflow_stop_execution", "identifiers": trigger.identifiers}
     asyncio.run(trigger.on_kill())
     (execution,) = _executions(cloud_emulator)

@@ -35,7 +35,7 @@ from airflow_provider_cloudflows.operators.links import (
 from airflow_provider_cloudflows.transport.tencent import TencentCall
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
 from tests.dags import operator_dags
-from tests.helpers import FakeStore, FakeTI, TaskDeferred, dag_test, run_trigger, use_connections
+from tests.helpers import FakeStore, FakeTI, TaskDeferred, airflow_reports, dag_test, run_trigger, use_connections
 
 DEFER_LINE = "running trigger in line"
 AIRFLOW_HAS_TASK_STATE_STORE = Version(importlib.metadata.version("apache-airflow")) >= Version("3.3")
@@ -65,6 +65,11 @@ class Output:
     def __init__(self, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
         self.caplog, self.capsys = caplog, capsys
         caplog.set_level(logging.INFO)
+
+    def text(self) -> str:
+        """What was logged so far."""
+        captured = self.capsys.readouterr()
+        return self.caplog.text + captured.out + captured.err
 
     def run(self, dag_id: str) -> tuple[Any, str]:
         run = dag_test(getattr(operator_dags, dag_id))
@@ -175,14 +180,56 @@ def _rebuilt(trigger: Any) -> CloudRunTrigger:
     return rebuilt
 
 
-def test_trigger_on_kill_cancels_from_serialized_kwargs(cloud_emulator: CloudEmulator) -> None:
+def test_trigger_on_kill_cancels_from_serialized_kwargs(
+    cloud_emulator: CloudEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     plan_batch_job(cloud_emulator, {"A": RUNNING_LONG})
     ti = FakeTI()
     trigger = _rebuilt(_deferred(_batch_operator(deferrable=True), ti).trigger)
+    trigger.task_instance = ti  # type: ignore[assignment]
     assert trigger.cancel == {"action": "tencent_batch_terminate_job", "identifiers": trigger.identifiers}
+    supervisor = airflow_reports(monkeypatch, "failed")  # a user marked the deferred task failed
     asyncio.run(trigger.on_kill())
+    assert [(m.dag_id, m.task_ids, m.run_ids) for m in supervisor.asked] == [(ti.dag_id, [ti.task_id], [ti.run_id])]
     assert cloud_emulator.count(action="TerminateJob", ok=True) == 1
     assert _job_tasks_stopped(cloud_emulator, ti.xcoms["cloudflows_execution"]["identifiers"]["job_id"])
+
+
+@pytest.mark.parametrize(
+    ("state", "fail", "why"),
+    [
+        ("deferred", False, "still deferred"),
+        (None, False, "could not confirm"),
+        (None, True, "could not confirm"),
+    ],
+)
+def test_trigger_on_kill_leaves_a_still_deferred_task_running(
+    cloud_emulator: CloudEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    out: Output,
+    state: str | None,
+    fail: bool,
+    why: str,
+) -> None:
+    # A triggerer resuming after a stall has its triggers handed over: Airflow 3.3.0-3.3.2 call on_kill()
+    # there too, while the task is still deferred on the other triggerer.
+    plan_batch_job(cloud_emulator, {"A": RUNNING_LONG})
+    ti = FakeTI()
+    trigger = _rebuilt(_deferred(_batch_operator(deferrable=True), ti).trigger)
+    trigger.task_instance = ti  # type: ignore[assignment]
+    airflow_reports(monkeypatch, state, fail=fail)
+    asyncio.run(trigger.on_kill())
+    assert cloud_emulator.count(action="TerminateJob") == 0
+    assert not _job_tasks_stopped(cloud_emulator, ti.xcoms["cloudflows_execution"]["identifiers"]["job_id"])
+    text = out.text()
+    assert "not cancelled:" in text and why in text
+
+
+def test_trigger_on_kill_without_its_task_instance_cancels_nothing(cloud_emulator: CloudEmulator) -> None:
+    plan_batch_job(cloud_emulator, {"A": RUNNING_LONG})
+    trigger = _rebuilt(_deferred(_batch_operator(deferrable=True), FakeTI()).trigger)
+    asyncio.run(trigger.on_kill())
+    assert cloud_emulator.count(action="TerminateJob") == 0
 
 
 def test_trigger_cleanup_never_cancels(cloud_emulator: CloudEmulator) -> None:

@@ -1,11 +1,15 @@
 """The trigger of the start operators: the generic wait, plus a cancel when a user kills the deferred task.
 
-Airflow 3.3 calls a trigger's ``on_kill()`` when a user acts on the deferred task (mark failed / success,
-clear); it never calls it on a triggerer restart, a hand-over to another triggerer or the trigger's own
-timeout, which all end in ``cleanup()`` only. So the cancel lives in ``on_kill()`` and ``cleanup()`` is left
-to the base class: a restart must never stop billed work the task is still waiting on. On Airflow < 3.3
-``on_kill()`` is never called, and a killed deferred task leaves its execution running (the worker-side
-``on_kill`` covers the non-deferred wait only).
+The cancel is sent only once Airflow confirms the task instance left its deferral. Airflow 3.3 calls a
+trigger's ``on_kill()`` when a user acts on the deferred task (mark failed / success, clear), and never on a
+restart or the trigger's own timeout; but 3.3.0-3.3.2 also call it on a triggerer that resumes after a
+stall and finds its triggers handed over to another one (apache/airflow#73454), while that other triggerer
+still waits on the execution. A user's action has already changed the task instance's state when
+``on_kill()`` runs; a hand-over has not (it is still DEFERRED). So ``on_kill()`` asks for that state and
+cancels only when it is no longer DEFERRED; when it cannot tell, it leaves the execution running and says
+why (a cancel can never be taken back; a missed one is visible in the log). ``cleanup()`` is left to the
+base class. On Airflow < 3.3 ``on_kill()`` is never called: a killed deferred task leaves its execution
+running (the worker-side ``on_kill`` covers the non-deferred wait only).
 
 The kwargs carry the cancel as a registered spec name plus the wait's identifiers (no secret): the
 credentials are read from the connection when the cancel runs, as for the wait itself.
@@ -19,11 +23,14 @@ from typing import Any
 
 from airflow_provider_cloudflows.actions import get_cancel
 from airflow_provider_cloudflows.actions.driver import acancel_until_accepted
+from airflow_provider_cloudflows.compat import atask_instance_state
 from airflow_provider_cloudflows.hooks import hook_class
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 
 # Airflow bounds on_kill by [triggerer] on_kill_timeout (30 s by default); stop a little before it.
 ON_KILL_BUDGET = 25.0
+# The task instance state of a wait that is still awaited (by this triggerer or the one it was handed to).
+DEFERRED = "deferred"
 
 
 class CloudRunTrigger(CloudExecutionTrigger):
@@ -49,6 +56,10 @@ class CloudRunTrigger(CloudExecutionTrigger):
         if not self.cancel:
             self.log.info("%s: not cancelled on kill (cancel_on_kill is off)", self.identifiers)
             return
+        still_awaited = await self._still_awaited()
+        if still_awaited is not None:
+            self.log.warning("%s: not cancelled: %s", self.identifiers, still_awaited)
+            return
         try:
             spec = get_cancel(str(self.cancel["action"]))
             cls = hook_class(spec.vendor)
@@ -73,3 +84,20 @@ class CloudRunTrigger(CloudExecutionTrigger):
             )
         else:
             self.log.error("%s: cancel on kill not accepted: %s", self.identifiers, outcome.reason)
+
+    async def _still_awaited(self) -> str | None:
+        """Why the execution may still be awaited (then it must not be cancelled), or None once Airflow
+        confirms the task instance left its deferral."""
+        ti = self.task_instance
+        if ti is None:
+            return "the task instance is unknown to this trigger, so its deferral cannot be confirmed as over"
+        try:
+            state = await atask_instance_state(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+        except Exception as exc:
+            return f"could not confirm with Airflow that the task left its deferral ({exc})"
+        if state == DEFERRED:
+            return (
+                "the task instance is still deferred (its wait was handed over to another triggerer, "
+                "which goes on waiting on the execution)"
+            )
+        return None
