@@ -11,6 +11,10 @@ timed-out execution, or ``start_new``) starts again under the name suffixed with
 
 ``StopExecution`` only stops an execution in progress; a refusal is read back with ``DescribeExecution``:
 an execution that has ended needs nothing more.
+
+Every answer read here must name the very execution asked for (``FlowName`` and ``Name``, checked by the
+transport's ``check_echo``), and a ``Status`` counts only as exactly a documented value: the names the wait
+stores come from an answer about them, and an undocumented status is never taken for "ended".
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_cloudflows.actions.base import Action, Cancelled, CancelSpec, Started, StartSpec, Write
-from airflow_provider_cloudflows.errors import CloudApiError, InvalidRequestError, NotFoundError
+from airflow_provider_cloudflows.errors import CloudApiError, InvalidRequestError, MalformedResponseError, NotFoundError
 from airflow_provider_cloudflows.transport.alibaba import VENDOR, AlibabaCall
+from airflow_provider_cloudflows.transport.decoding import text_field
 
 VERSION = "2019-03-15"
 ALREADY_EXISTS = "ExecutionAlreadyExists"
 FINAL_STATUSES = ("Succeeded", "Failed", "Stopped", "TimedOut")
+STATUSES = ("Starting", "Running", *FINAL_STATUSES)
 # How long to wait before asking again to stop an execution that CloudFlow refused to stop (Starting).
 STOP_RETRY_SECONDS = 2.0
 STOP_ERROR = "Airflow.TaskStopped"
@@ -38,7 +44,25 @@ def _start_call(flow_name: str, execution_name: str, params: Mapping[str, Any]) 
     if params.get("Qualifier"):
         form["Qualifier"] = str(params["Qualifier"])
     # Idempotent by ExecutionName: a repeat returns the same (running) execution or ExecutionAlreadyExists.
-    return Write(AlibabaCall("StartExecution", VERSION, {}, form=form), idempotent=True)
+    return Write(AlibabaCall("StartExecution", VERSION, {}, echo=_echo(flow_name, execution_name), form=form), True)
+
+
+def _echo(flow_name: str, execution_name: str) -> dict[str, str]:
+    # The fields of StartExecution / StopExecution / DescribeExecution answers naming the execution.
+    return {"FlowName": flow_name, "Name": execution_name}
+
+
+def _status(response: Any, what: str) -> str:
+    """The answer's Status, exactly a documented value; anything else is a typed error naming it."""
+    status = response.body.get("Status")
+    if not isinstance(status, str) or status not in STATUSES:
+        raise MalformedResponseError(
+            f"{what} answered Status={text_field(status, 80)}, not one of {list(STATUSES)}",
+            vendor=VENDOR,
+            code="UndocumentedStatus",
+            request_id=response.request_id,
+        )
+    return status
 
 
 def _started(flow_name: str, execution_name: str, request_id: str | None, how: str) -> Started:
@@ -58,6 +82,7 @@ class CloudFlowStartExecution(StartSpec):
     vendor = VENDOR
     service = "alibaba_cloudflow_execution"
     cancel = "alibaba_cloudflow_stop_execution"
+    idempotent_by_name = True
 
     def start(self, params: Mapping[str, Any], client_token: str | None) -> Action:
         """StartExecution; on ExecutionAlreadyExists, DescribeExecution decides: adopt, or start again."""
@@ -69,8 +94,10 @@ class CloudFlowStartExecution(StartSpec):
                 raise
         else:
             return _started(flow, name, response.request_id, "StartExecution")
-        existing = yield AlibabaCall("DescribeExecution", VERSION, {"FlowName": flow, "ExecutionName": name})
-        status = existing.body.get("Status")
+        existing = yield AlibabaCall(
+            "DescribeExecution", VERSION, {"FlowName": flow, "ExecutionName": name}, echo=_echo(flow, name)
+        )
+        status = _status(existing, "DescribeExecution")
         retry_name = params.get("retry_name")
         adopt = (status == "Succeeded" and params.get("on_exists", "reattach") == "reattach") or not retry_name
         if adopt or retry_name == name:
@@ -95,21 +122,22 @@ class CloudFlowStopExecution(CancelSpec):
         """StopExecution, then (only when refused) DescribeExecution to decide between done and try again."""
         names = {"FlowName": str(identifiers["flow_name"]), "ExecutionName": str(identifiers["execution_name"])}
         form = {**names, "Error": STOP_ERROR, "Cause": STOP_CAUSE}
+        echo = _echo(names["FlowName"], names["ExecutionName"])
         try:
-            response = yield Write(AlibabaCall("StopExecution", VERSION, {}, form=form), idempotent=True)
+            response = yield Write(AlibabaCall("StopExecution", VERSION, {}, echo=echo, form=form), idempotent=True)
         except NotFoundError as exc:
             return Cancelled(True, f"execution does not exist: nothing to stop ({exc})", exc.request_id)
         except InvalidRequestError as exc:
             refusal: CloudApiError = exc
         else:
             return Cancelled(True, None, response.request_id)
-        state = yield AlibabaCall("DescribeExecution", VERSION, names)
+        state = yield AlibabaCall("DescribeExecution", VERSION, names, echo=echo)
         status = state.body.get("Status")
-        if status in FINAL_STATUSES:
+        if isinstance(status, str) and status in FINAL_STATUSES:
             return Cancelled(True, f"execution already ended ({status})", state.request_id)
         return Cancelled(
             False,
-            f"StopExecution refused while the execution is {status}: {refusal}",
+            f"StopExecution refused while the execution is {text_field(status, 80)}: {refusal}",
             refusal.request_id,
             retry_after=STOP_RETRY_SECONDS,
         )

@@ -9,6 +9,12 @@ applied it, and sending it again would start a second (billed) execution. So:
 - any other write is sent through a one-attempt copy of the client, and retried here only when the error
   proves it was not applied: the vendor throttled it (a throttled request is refused before processing).
   Everything else (a 5xx, a timeout, a garbled reply) is raised to the caller, naming the risk.
+
+Whatever the path, a write that ends without a readable answer comes out as :class:`WriteOutcomeUnknown`
+(it may have been applied), never as the transport's error: a 5xx, a dropped connection or a timeout after
+the retries, a body over the size cap, a malformed envelope, an answer the spec could not read. Only errors
+proving the vendor refused the write before processing it (auth, invalid, not found, throttled) keep their
+own type, so the operator can tell "maybe applied" from "refused".
 """
 
 from __future__ import annotations
@@ -21,9 +27,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_cloudflows.actions.base import Action, Cancelled, CancelSpec, Write
-from airflow_provider_cloudflows.errors import CloudApiError, ThrottledError, WriteOutcomeUnknown
+from airflow_provider_cloudflows.errors import (
+    CloudApiError,
+    MalformedResponseError,
+    ResponseTooLargeError,
+    ThrottledError,
+    WriteOutcomeUnknown,
+)
 from airflow_provider_cloudflows.services.driver import adrive, drive
 from airflow_provider_cloudflows.transport.client import CloudClient
+from airflow_provider_cloudflows.transport.decoding import text_field
 from airflow_provider_cloudflows.transport.messages import ApiResponse
 
 
@@ -42,6 +55,15 @@ def _backoff(client: CloudClient[Any], attempt: int, exc: CloudApiError) -> floa
     return delay
 
 
+def _ambiguous(exc: CloudApiError) -> bool:
+    """Whether ``exc`` leaves open that the write was applied (the request may have been processed)."""
+    if isinstance(exc, (WriteOutcomeUnknown, ThrottledError)):
+        return False
+    # Retryable errors other than throttling are 5xx, network, timeouts and undocumented answers; a body over
+    # the cap and an unreadable answer are not retryable, but they are answers to a processed request.
+    return exc.retryable or isinstance(exc, (ResponseTooLargeError, MalformedResponseError))
+
+
 def _unsafe(exc: CloudApiError, what: str) -> WriteOutcomeUnknown:
     return WriteOutcomeUnknown(
         f"{what} failed in a way that does not prove it was not applied ({exc}); it is not idempotent, so it "
@@ -54,10 +76,47 @@ def _unsafe(exc: CloudApiError, what: str) -> WriteOutcomeUnknown:
     )
 
 
+def _spent(exc: CloudApiError, what: str) -> WriteOutcomeUnknown:
+    return WriteOutcomeUnknown(
+        f"{what} may have been applied: every attempt failed without an answer proving what it did ({exc}); "
+        "it carries an idempotency key, so sending it again with the same key is safe (it returns the same "
+        "execution rather than starting another)",
+        call=what,
+        vendor=exc.vendor,
+        code=exc.code,
+        request_id=exc.request_id,
+        http_status=exc.http_status,
+    )
+
+
+def outcome_unknown(
+    what: str, field: str, value: Any, request_id: str | None, *, vendor: str, expected: str, check: str
+) -> WriteOutcomeUnknown:
+    """The error of a write answered with a 2xx whose ``field`` is not what the vendor documents.
+
+    ``expected`` describes the documented value, ``check`` what to look at in the console.
+    """
+    shown = "nothing" if value is None else f"{text_field(value, 80)} ({type(value).__name__})"
+    return WriteOutcomeUnknown(
+        f"{what} answered {field}={shown}, not {expected}: the write may have been applied, but the answer does "
+        f"not say what it started; {check} before retrying the task",
+        call=what,
+        field=field,
+        vendor=vendor,
+        code="UndocumentedAnswer",
+        request_id=request_id,
+    )
+
+
 def send_write(client: CloudClient[Any], write: Write, *, deadline: float | None = None) -> ApiResponse:
     """Send one write synchronously under the rules above."""
     if write.idempotent:
-        return client.call(write.call, deadline=deadline)
+        try:
+            return client.call(write.call, deadline=deadline)
+        except CloudApiError as exc:
+            if _ambiguous(exc):
+                raise _spent(exc, client.api.describe(write.call)) from exc
+            raise
     once = _single_attempt(client)
     attempt = 0
     while True:
@@ -70,7 +129,7 @@ def send_write(client: CloudClient[Any], write: Write, *, deadline: float | None
                 raise
             time.sleep(delay)
         except CloudApiError as exc:
-            if exc.retryable:
+            if _ambiguous(exc):
                 raise _unsafe(exc, client.api.describe(write.call)) from exc
             raise
 
@@ -78,7 +137,12 @@ def send_write(client: CloudClient[Any], write: Write, *, deadline: float | None
 async def asend_write(client: CloudClient[Any], write: Write, *, deadline: float | None = None) -> ApiResponse:
     """Send one write on the event loop under the rules above."""
     if write.idempotent:
-        return await client.acall(write.call, deadline=deadline)
+        try:
+            return await client.acall(write.call, deadline=deadline)
+        except CloudApiError as exc:
+            if _ambiguous(exc):
+                raise _spent(exc, client.api.describe(write.call)) from exc
+            raise
     once = _single_attempt(client)
     attempt = 0
     while True:
@@ -91,31 +155,84 @@ async def asend_write(client: CloudClient[Any], write: Write, *, deadline: float
                 raise
             await asyncio.sleep(delay)
         except CloudApiError as exc:
-            if exc.retryable:
+            if _ambiguous(exc):
                 raise _unsafe(exc, client.api.describe(write.call)) from exc
             raise
 
 
+class _Sent:
+    """Which call the spec is reading the answer of: a write's answer it cannot read proves nothing."""
+
+    def __init__(self, client: CloudClient[Any]) -> None:
+        self.client = client
+        self.write: str | None = None
+        self.request_id: str | None = None
+
+    def answered(self, call: Any, response: ApiResponse) -> ApiResponse:
+        self.write = self.client.api.describe(call.call) if isinstance(call, Write) else None
+        self.request_id = response.request_id
+        return response
+
+    def failed(self) -> None:
+        self.write = None
+
+    def unreadable(self, exc: CloudApiError) -> CloudApiError:
+        """A malformed or unreadable write answer as :class:`WriteOutcomeUnknown`; any other error as it is."""
+        if self.write is None or isinstance(exc, WriteOutcomeUnknown) or not isinstance(exc, MalformedResponseError):
+            return exc
+        return WriteOutcomeUnknown(
+            f"{self.write} was answered, but the answer could not be read ({exc.message}): the write may have "
+            "been applied; check the console before retrying the task",
+            call=self.write,
+            vendor=exc.vendor,
+            code=exc.code,
+            request_id=exc.request_id or self.request_id,
+            http_status=exc.http_status,
+        )
+
+
 def run_action(action: Action, client: CloudClient[Any], *, deadline: float | None = None) -> Any:
     """Run a start or cancel spec synchronously; errors are thrown into the spec, which may handle them."""
+    sent = _Sent(client)
 
     def send(call: Any, *, deadline: float | None) -> ApiResponse:
-        if isinstance(call, Write):
-            return send_write(client, call, deadline=deadline)
-        return client.call(call, deadline=deadline)
+        try:
+            if isinstance(call, Write):
+                return sent.answered(call, send_write(client, call, deadline=deadline))
+            return sent.answered(call, client.call(call, deadline=deadline))
+        except BaseException:
+            sent.failed()
+            raise
 
-    return drive(action, client, deadline=deadline, send=send)
+    try:
+        return drive(action, client, deadline=deadline, send=send)
+    except CloudApiError as exc:
+        converted = sent.unreadable(exc)
+        if converted is exc:
+            raise
+        raise converted from exc
 
 
 async def arun_action(action: Action, client: CloudClient[Any], *, deadline: float | None = None) -> Any:
     """Run a start or cancel spec on the event loop (the trigger's ``on_kill``)."""
+    sent = _Sent(client)
 
     async def send(call: Any, *, deadline: float | None) -> ApiResponse:
-        if isinstance(call, Write):
-            return await asend_write(client, call, deadline=deadline)
-        return await client.acall(call, deadline=deadline)
+        try:
+            if isinstance(call, Write):
+                return sent.answered(call, await asend_write(client, call, deadline=deadline))
+            return sent.answered(call, await client.acall(call, deadline=deadline))
+        except BaseException:
+            sent.failed()
+            raise
 
-    return await adrive(action, client, deadline=deadline, send=send)
+    try:
+        return await adrive(action, client, deadline=deadline, send=send)
+    except CloudApiError as exc:
+        converted = sent.unreadable(exc)
+        if converted is exc:
+            raise
+        raise converted from exc
 
 
 def cancel_until_accepted(

@@ -16,6 +16,10 @@ What the operator waits on:
 The cluster-task wait decides an end only from evidence, remembering when it started; the operator seeds
 that memory with the moment just *before* the write, so that a record of this very task is never taken for an
 older one.
+
+The ids of an answer count only as non-empty strings safe in the URL path they go into (``/clusters/{id}``,
+``/job/{id}``): anything else is :class:`WriteOutcomeUnknown` (the write may have been applied), never stored
+for the wait, where a path-changing id would read as the user's configuration error.
 """
 
 from __future__ import annotations
@@ -25,21 +29,49 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_cloudflows.actions.base import Action, Started, StartSpec, Write
-from airflow_provider_cloudflows.errors import MalformedResponseError
+from airflow_provider_cloudflows.actions.driver import outcome_unknown
+from airflow_provider_cloudflows.config_errors import ConfigurationError
+from airflow_provider_cloudflows.transport.endpoints import check_path_segment
 from airflow_provider_cloudflows.transport.huawei import VENDOR, HuaweiCall
+from airflow_provider_cloudflows.transport.messages import ApiResponse
 
 SNAPSHOTS_PATH = "/v1.0/{project_id}/snapshots"
 RESIZE_PATH = "/v1.0/{project_id}/clusters/{cluster_id}/resize"
 RESTORE_PATH = "/v1.0/{project_id}/snapshots/{snapshot_id}/actions"
 TASK_WAIT = "huawei_dws_cluster_task"
 JOB_WAIT = "huawei_dws_job"
+# An id longer than this is not an id (DWS ids are UUIDs).
+ID_MAX = 128
+ID_SHAPE = "a non-empty id string safe in a URL path"
 
 
-def _text(body: Mapping[str, Any], *path: str) -> str | None:
+def _field(body: Mapping[str, Any], *path: str) -> Any:
     value: Any = body
     for key in path:
         value = value.get(key) if isinstance(value, Mapping) else None
-    return value if isinstance(value, str) and value else None
+    return value
+
+
+def _path_id(value: Any) -> str | None:
+    """``value`` when it is an id that addresses exactly one resource in a URL path, else None."""
+    if not isinstance(value, str) or not value or len(value) > ID_MAX or value != value.strip():
+        return None
+    try:
+        check_path_segment("id", value)
+    except ConfigurationError:
+        return None
+    return value
+
+
+def _answered_id(response: ApiResponse, what: str, name: str, *path: str, check: str) -> str | None:
+    """The id at ``path`` of the answer; None when absent (missing, null or empty); else it must be an id."""
+    raw = _field(response.body, *path)
+    if raw is None or raw == "":
+        return None
+    value = _path_id(raw)
+    if value is None:
+        raise outcome_unknown(what, name, raw, response.request_id, vendor=VENDOR, expected=ID_SHAPE, check=check)
+    return value
 
 
 def _task_wait(before: float) -> dict[str, Any]:
@@ -63,9 +95,12 @@ class DwsCreateSnapshot(StartSpec):
             snapshot["description"] = str(params["description"])
         before = time.time()
         response = yield Write(HuaweiCall("POST", SNAPSHOTS_PATH, {}, body={"snapshot": snapshot}), False)
-        snapshot_id = _text(response.body, "snapshot", "id")
+        what, check = "dws:create snapshot", f"look for snapshot {snapshot['name']!r} in the DWS console"
+        snapshot_id = _answered_id(response, what, "snapshot.id", "snapshot", "id", check=check)
         if snapshot_id is None:
-            raise MalformedResponseError("dws:create snapshot answered without snapshot.id", vendor=VENDOR)
+            raise outcome_unknown(
+                what, "snapshot.id", None, response.request_id, vendor=VENDOR, expected=ID_SHAPE, check=check
+            )
         return Started(
             {"cluster_id": cluster_id, "action_name": "SNAPSHOTTING"},
             response.request_id,
@@ -113,9 +148,20 @@ class DwsRestoreCluster(StartSpec):
             HuaweiCall("POST", RESTORE_PATH, {"snapshot_id": snapshot_id}, body={"restore": dict(params["restore"])}),
             False,
         )
-        cluster_id, job_id = _text(response.body, "cluster", "id"), _text(response.body, "job_id")
+        what = "dws:restore"
+        check = f"look for the cluster restored from snapshot {snapshot_id} in the DWS console"
+        cluster_id = _answered_id(response, what, "cluster.id", "cluster", "id", check=check)
+        job_id = _answered_id(response, what, "job_id", "job_id", check=check)
         if cluster_id is None and job_id is None:
-            raise MalformedResponseError("dws:restore answered without cluster.id or job_id", vendor=VENDOR)
+            raise outcome_unknown(
+                what,
+                "cluster.id",
+                None,
+                response.request_id,
+                vendor=VENDOR,
+                expected=f"{ID_SHAPE} (or a job_id)",
+                check=check,
+            )
         output = {"snapshot_id": snapshot_id, "cluster_id": cluster_id, "job_id": job_id}
         if job_id is not None:
             return Started({"job_id": job_id}, response.request_id, output, service=JOB_WAIT)
