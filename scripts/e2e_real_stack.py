@@ -4,9 +4,11 @@
 Run it with ``bash scripts/e2e.sh`` (bootstraps ``.venv`` first). What it starts, each as its own process group
 (and stops again, by process group id, on success, failure or Ctrl-C):
 
-- the cloud emulator (``python -m airflow_provider_cloudflows.emulator --port 0 --scenario demo``) on 127.0.0.1;
+- the cloud emulator (its command line with the ``demo`` scenario plus the Batch job plans of
+  ``EMULATOR_PLANS``) on 127.0.0.1;
 - ``airflow api-server`` (127.0.0.1, a free port), ``airflow scheduler``, ``airflow dag-processor`` and
-  ``airflow triggerer``, sharing a fresh ``AIRFLOW_HOME`` in a temporary directory.
+  ``airflow triggerer``, sharing a fresh ``AIRFLOW_HOME`` in a temporary directory (a second triggerer for a
+  while in the hand-over phase).
 
 The deployment: **LocalExecutor on a SQLite metadata DB**. SQLite + LocalExecutor is not a production set-up,
 but it is acceptable for this test: every component, worker and the triggerer still talk to one metadata DB and
@@ -38,7 +40,13 @@ Phases and checks (one ``PASS name`` / ``FAIL name: detail`` line each, then ``N
    execution, success on try 2 (the DAGs: ``tests/e2e_dags/operator_lifecycle_dag.py``). An example run
    failed by Airflow's stale-executor-event race (apache/airflow#72716: a task that deferred and already
    runs again is failed on the first process's "success") is run once more, with a NOTE line;
-6. canary secrets: the connections' secrets and session tokens are unique canary strings (registered in the
+6. triggerer hand-over: a deferred CloudFlow start operator and a deferred Batch submit operator run by one
+   triggerer; a second triggerer starts; the first is stalled (SIGSTOP of its processes) until the second
+   has adopted both triggers, then resumed (SIGCONT). Airflow cancels the resumed triggerer's lost triggers
+   "by user action" (``on_kill``): no ``StopExecution`` / ``TerminateJob`` may reach the emulator, its log
+   must say the cancel was skipped (the task is still deferred), both tasks succeed with their scripted
+   result (the DAG: ``tests/e2e_dags/triggerer_handover_dag.py``); the second triggerer is stopped again;
+7. canary secrets: the connections' secrets and session tokens are unique canary strings (registered in the
    emulator through its control API); none appears in the metadata DB dump, under ``AIRFLOW_HOME`` (logs) or
    in any process's output.
 
@@ -79,8 +87,10 @@ EXAMPLE_DAGS = ROOT / "example_dags"
 E2E_DAGS = ROOT / "tests" / "e2e_dags"
 CRASH_SPEC = json.loads((E2E_DAGS / "crash_waits.json").read_text())
 LIFECYCLE_SPEC = json.loads((E2E_DAGS / "operator_lifecycle.json").read_text())
+HANDOVER_SPEC = json.loads((E2E_DAGS / "triggerer_handover.json").read_text())
 TRIGGER_CLASSPATH = "airflow_provider_cloudflows.triggers.execution.CloudExecutionTrigger"
 RUN_TRIGGER_CLASSPATH = "airflow_provider_cloudflows.triggers.run.CloudRunTrigger"
+TRIGGERER_HEALTH_THRESHOLD = 10  # [triggerer] triggerer_health_check_threshold, seconds
 HUAWEI_PROJECT_ID = "05f2cff45100d5112f4bc00b794ea08e"  # the emulator's default project
 
 # The five example DAGs: sensor task, the identifiers their default params name, extra XCom expectations.
@@ -177,6 +187,31 @@ VENDORS: dict[str, dict[str, Any]] = {
         "extra": {"region": "cn-north-4", "project_id": HUAWEI_PROJECT_ID},
     },
 }
+
+# Batch jobs scripted by JobName before their SubmitJob (the control API cannot: the job id is not known yet).
+EMULATOR_PLANS: dict[str, dict[str, list[list[Any]]]] = {
+    HANDOVER_SPEC["batch"]["job_name"]: {
+        HANDOVER_SPEC["batch"]["task_name"]: [
+            [0, "SUBMITTED"],
+            [1, "RUNNING"],
+            [HANDOVER_SPEC["running_seconds"], "SUCCEED"],
+        ]
+    }
+}
+# The emulator's command line with scenario "e2e": "demo" plus the job plans given as JSON in argv[1].
+EMULATOR_BOOT = """\
+import json, sys
+from airflow_provider_cloudflows.emulator import __main__ as cli, scenarios
+from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
+
+def e2e(emulator):
+    scenarios.load_demo(emulator)
+    for job_name, tasks in json.loads(sys.argv[1]).items():
+        plan_batch_job(emulator, tasks, job_name=job_name)
+
+scenarios.SCENARIOS["e2e"] = e2e
+sys.exit(cli.main(sys.argv[2:]))
+"""
 
 TERMINAL_RUN_STATES = {"success", "failed"}
 TERMINAL_TI_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
@@ -367,6 +402,14 @@ class Stack:
         for component in reversed(self.components):
             self.stop(component)
 
+    def tree_pids(self, component: Component) -> set[int]:
+        """The component's live processes: its process group and any descendant in a group of its own."""
+        return {
+            pid
+            for pid, (pgrp, state) in process_table().items()
+            if state != "Z" and (pgrp == component.pgid or component.pgid in ancestors(pid))
+        }
+
     def group_pids(self) -> set[int]:
         """The pids currently in any of the stack's process groups."""
         groups = {c.pgid for c in self.components}
@@ -388,6 +431,26 @@ def process_table() -> dict[int, tuple[int, str]]:
         if len(fields) > 2:
             table[int(entry.name)] = (int(fields[2]), fields[0])
     return table
+
+
+def sqlite_writers(db: Path) -> set[int]:
+    """Pids holding an exclusive POSIX lock on the SQLite DB ``db`` or its WAL index (Linux /proc/locks).
+
+    In WAL mode every open connection keeps shared locks; an exclusive one is a write or checkpoint under way,
+    which blocks every other writer while it lasts."""
+    files = {db, db.with_name(db.name + "-shm")}
+    devices = set()
+    for path in files:
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            devices.add(f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}")
+    holders = set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()  # id: POSIX ADVISORY WRITE pid maj:min:inode start end ("->" marks a waiter)
+            if len(fields) >= 6 and fields[1] == "POSIX" and fields[3] == "WRITE" and fields[5] in devices:
+                holders.add(int(fields[4]))
+    return holders
 
 
 def ancestors(pid: int) -> list[int]:
@@ -509,7 +572,7 @@ task_queued_timeout = 300
 capacity = 100
 job_heartbeat_sec = 2
 # A dead triggerer's triggers are taken over once its heartbeat is this old.
-triggerer_health_check_threshold = 10
+triggerer_health_check_threshold = {TRIGGERER_HEALTH_THRESHOLD}
 """
     (home / "airflow.cfg").write_text(config)
     (home / "dags").mkdir(exist_ok=True)
@@ -720,14 +783,15 @@ class E2E:
             "emulator",
             [
                 sys.executable,
-                "-m",
-                "airflow_provider_cloudflows.emulator",
+                "-c",
+                EMULATOR_BOOT,
+                json.dumps(EMULATOR_PLANS),
                 "--host",
                 "127.0.0.1",
                 "--port",
                 "0",
                 "--scenario",
-                "demo",
+                "e2e",
             ],
         )
 
@@ -783,6 +847,7 @@ class E2E:
             *OPERATOR_EXAMPLES,
             LIFECYCLE_SPEC["kill"]["dag_id"],
             LIFECYCLE_SPEC["retry"]["dag_id"],
+            HANDOVER_SPEC["dag_id"],
         ]
 
         def parsed() -> bool:
@@ -1508,7 +1573,274 @@ class E2E:
         """Where the task's log files (and its trigger logs) are written."""
         return self.stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
 
-    # --- phase 6: canaries ----------------------------------------------------------------------------------
+    # --- phase 6: triggerer hand-over ---------------------------------------------------------------------
+
+    def triggerer_handover(self) -> None:
+        """Stall the triggerer of two deferred operators until a second triggerer adopts their triggers, then
+        resume it. Airflow 3.3 cancels the resumed triggerer's lost triggers as if a user had killed the tasks
+        (``on_kill``); the adopting triggerer still waits on that work, so nothing may be cancelled in the cloud.
+        The executions run ``running_seconds``; once the resumed triggerer has dealt with its lost triggers the
+        emulator is fast-forwarded so that both end (succeed) without waiting that long."""
+        assert self.emulator is not None
+        emulator = self.emulator
+        spec = HANDOVER_SPEC
+        dag_id, flow, batch = spec["dag_id"], spec["cloudflow"], spec["batch"]
+        tasks = (flow["task_id"], batch["task_id"])
+        emulator.add_executions(
+            [
+                {
+                    "builder": "cloudflow_execution",
+                    "args": {
+                        "flow_name": flow["flow_name"],
+                        "execution_name": flow["execution_name"],
+                        "phases": [[0, "Running"], [spec["running_seconds"], "Succeeded"]],
+                        "output": flow["output"],
+                    },
+                }
+            ]
+        )
+        first = self.stack.component("triggerer")
+        since = time.time()
+        run_id = self.api.trigger(dag_id)
+        triggered = time.monotonic()
+        progress(f"triggered {dag_id}")
+
+        def owners() -> dict[str, int | None]:
+            """The triggerer job each deferred task's trigger is assigned to."""
+            tis = self.api.task_instances(dag_id, run_id)
+            ended = {t: tis[t]["state"] for t in tasks if t in tis and tis[t]["state"] in TERMINAL_TI_STATES}
+            if ended:
+                raise PhaseAborted(f"tasks ended during the hand-over: {ended}")
+            return {
+                t: (tis[t].get("trigger") or {}).get("triggerer_id")
+                if t in tis and tis[t]["state"] == "deferred"
+                else None
+                for t in tasks
+            }
+
+        def trigger_log(task_id: str, job: int) -> str:
+            """What triggerer job ``job`` logged for the task's trigger."""
+            folder = self._task_log_folder(dag_id, run_id, task_id)
+            return "\n".join(p.read_text(errors="replace") for p in folder.glob(f"attempt=1.log.trigger.{job}.log"))
+
+        # Deferred while only the first triggerer runs: both triggers are its own (their log files exist).
+        def running_on_first() -> int | None:
+            found = set(owners().values())
+            job = found.pop() if len(found) == 1 else None
+            return job if job is not None and all(trigger_log(t, job) for t in tasks) else None
+
+        first_job = wait_until("both tasks deferred, their triggers running", running_on_first, 120)
+        self.report.timing("hand-over: trigger -> both triggers running on one triggerer", time.monotonic() - triggered)
+
+        def submitted_job() -> str | None:
+            found = [
+                key_of(r)
+                for r in emulator.requests()
+                if r["action"] == "SubmitJob" and r["received"] >= since and r["status"] == 200
+            ]
+            return found[0][0] if found and found[0] else None
+
+        job_id = wait_until("the Batch job's SubmitJob in the request log", submitted_job, 10)
+        keys = {flow["task_id"]: (flow["flow_name"], flow["execution_name"]), batch["task_id"]: (job_id,)}
+        polls = {flow["task_id"]: "DescribeExecution", batch["task_id"]: "DescribeJob"}
+
+        known = {job["id"] for job in self._triggerer_jobs()}
+        second = self.stack.start("triggerer", [AIRFLOW, "triggerer", "--skip-serve-logs"])
+        try:
+            self._handover(first, first_job, second, known, tasks, owners, trigger_log, keys, polls, run_id)
+        finally:
+            stopping = time.monotonic()
+            self.stack.stop(second)
+            self.report.timing("hand-over: second triggerer stopped (SIGTERM)", time.monotonic() - stopping)
+        self.report.check(
+            "hand-over: the second triggerer stopped cleanly on SIGTERM, the first one runs on",
+            second.popen.returncode in (0, -signal.SIGTERM) and self.stack.alive(first),
+            f"second returncode={second.popen.returncode}, first alive={self.stack.alive(first)}",
+        )
+
+    def _triggerer_jobs(self) -> list[dict[str, Any]]:
+        jobs: list[dict[str, Any]] = self.api.get("/api/v2/jobs", job_type="TriggererJob", limit=100)["jobs"]
+        return jobs
+
+    def _handover(
+        self,
+        first: Component,
+        first_job: int,
+        second: Component,
+        known: set[int],
+        tasks: tuple[str, str],
+        owners: Callable[[], dict[str, int | None]],
+        trigger_log: Callable[[str, int], str],
+        keys: dict[str, tuple[str, ...]],
+        polls: dict[str, str],
+        run_id: str,
+    ) -> None:
+        assert self.emulator is not None
+        emulator = self.emulator
+        spec = HANDOVER_SPEC
+        dag_id, flow, batch = spec["dag_id"], spec["cloudflow"], spec["batch"]
+
+        def second_job() -> int | None:
+            if second.popen.poll() is not None:
+                tail = second.output.read_text(errors="replace")[-2000:]
+                raise PhaseAborted(f"the second triggerer exited with {second.popen.returncode}: {tail}")
+            new = [job["id"] for job in self._triggerer_jobs() if job["id"] not in known and job["latest_heartbeat"]]
+            return new[0] if new else None
+
+        adopter = wait_until("the second triggerer to heartbeat", second_job, 120)
+        self.report.timing("hand-over: second triggerer start -> heartbeating", time.time() - second.started)
+        still = owners()
+        if set(still.values()) != {first_job}:
+            raise PhaseAborted(f"the triggers moved before the stall: {still} (first triggerer job {first_job})")
+
+        pids = self._stall(first)
+        stalled = time.time()
+        progress(f"triggerer job {first_job} stalled (SIGSTOP pids {sorted(pids)}); job {adopter} should adopt")
+        try:
+            states = {pid: process_table().get(pid, (0, "gone"))[1] for pid in pids}
+            self.report.check(
+                "hand-over: the triggerer running both triggers is stalled (every process of it stopped)",
+                bool(pids) and all(state == "T" for state in states.values()),
+                f"process states: {states}",
+            )
+
+            reassigned: list[float] = []
+
+            def adopted() -> bool:
+                assert self.emulator is not None
+                if set(owners().values()) != {adopter}:
+                    return False
+                if not reassigned:
+                    reassigned.append(time.time())
+                batch_polled = any(
+                    r["action"] == "DescribeJob" and key_of(r) == keys[batch["task_id"]] and r["received"] > stalled
+                    for r in self.emulator.requests()
+                )
+                return batch_polled and all(trigger_log(t, adopter) for t in tasks)
+
+            # A stall longer than the health threshold; the adoption takes about that long anyway.
+            wait_until("the second triggerer to adopt both triggers", adopted, TRIGGERER_HEALTH_THRESHOLD + 60)
+            while time.time() < stalled + TRIGGERER_HEALTH_THRESHOLD + 2:
+                time.sleep(0.2)
+        finally:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+        resumed = time.time()
+        progress(f"triggerer job {first_job} resumed after a {resumed - stalled:.1f}s stall")
+        self.report.timing(
+            "hand-over: stall -> both triggers assigned to the second triggerer", reassigned[0] - stalled
+        )
+        self.report.timing("hand-over: stall (SIGSTOP -> SIGCONT)", resumed - stalled)
+
+        # What the resumed triggerer says about each lost trigger: its trigger log, or its output lines naming
+        # the execution.
+        def first_says() -> dict[str, str]:
+            output = first.output.read_text(errors="replace").splitlines()
+            names = {flow["task_id"]: flow["execution_name"], batch["task_id"]: keys[batch["task_id"]][0]}
+            return {
+                t: trigger_log(t, first_job) + "\n" + "\n".join(line for line in output if names[t] in line)
+                for t in tasks
+            }
+
+        outcome = re.compile(r"on kill|not cancelled", re.IGNORECASE)
+        with contextlib.suppress(PhaseAborted):
+            wait_until(
+                "the resumed triggerer to deal with its lost triggers",
+                lambda: all(outcome.search(text) for text in first_says().values()),
+                20,
+            )
+        emulator.advance(float(spec["running_seconds"]))
+        progress(f"emulator advanced {spec['running_seconds']}s: both executions succeed")
+
+        def ended() -> dict[str, dict[str, Any]] | None:
+            tis = self.api.task_instances(dag_id, run_id)
+            return tis if all(tis[t]["state"] in TERMINAL_TI_STATES for t in tasks) else None
+
+        tis = wait_until("both tasks to end", ended, 120)
+        ends = [parse_time(tis[t].get("end_date")) or time.time() for t in tasks]
+        self.report.timing("hand-over: resume -> both tasks ended", max(ends) - resumed)
+        records = emulator.requests()
+        for task_id in tasks:
+            first_poll = min(
+                (
+                    r["received"]
+                    for r in records
+                    if r["action"] == polls[task_id] and key_of(r) == keys[task_id] and r["received"] > stalled
+                ),
+                default=None,
+            )
+            if first_poll is not None:
+                self.report.timing(
+                    f"hand-over: stall -> first {polls[task_id]} by the adopting triggerer", first_poll - stalled
+                )
+
+        cancels = [r for r in records if r["action"] in ("StopExecution", "TerminateJob") and r["received"] >= stalled]
+        stopped = [
+            e["key"]
+            for e in emulator.executions()
+            if tuple(e["key"][:2]) in {*keys.values(), (keys[batch["task_id"]][0], batch["task_name"])}
+            and e.get("stopped_at")
+        ]
+        self.report.check(
+            "hand-over: no StopExecution / TerminateJob reached the emulator from the stall until both tasks ended",
+            not cancels and not stopped,
+            "; ".join(
+                f"{r['action']} {key_of(r)} (HTTP {r['status']}) {r['received'] - resumed:+.1f}s after the resume"
+                for r in cancels
+            )
+            + (f"; executions stopped: {stopped}" if stopped else ""),
+        )
+        said = first_says()
+        skipped = {t: bool(re.search(r"still deferred", said[t], re.IGNORECASE)) for t in tasks}
+        invoked = {t: "invoking on_kill" in said[t] for t in tasks}
+        self.report.check(
+            "hand-over: the resumed triggerer logged the cancel as skipped (task still deferred) for both",
+            all(skipped.values()),
+            f"'still deferred' logged: {skipped}; Airflow's 'invoking on_kill' logged: {invoked}"
+            + ("" if all(skipped.values()) else f"; log tails: { {t: said[t][-600:] for t in tasks} }"),
+        )
+        expected = {
+            flow["task_id"]: (
+                {"flow_name": flow["flow_name"], "execution_name": flow["execution_name"]},
+                {"Output": flow["output"]},
+            ),
+            batch["task_id"]: ({"job_id": keys[batch["task_id"]][0]}, {"JobName": batch["job_name"]}),
+        }
+        for task_id, (ids, extra) in expected.items():
+            state = tis[task_id]["state"]
+            try:
+                xcom = self.api.xcom(dag_id, run_id, task_id)
+            except (httpx.HTTPError, KeyError) as exc:
+                xcom = {"error": str(exc)}
+            problems = xcom_problems(xcom, ids, extra)
+            self.report.check(
+                f"hand-over: {task_id} succeeded with its scripted result",
+                state == "success" and not problems,
+                f"state={state}" + (f"; {'; '.join(problems)}" if problems else f"; {ids}"),
+            )
+
+    def _stall(self, component: Component) -> set[int]:
+        """SIGSTOP every process of the component, at a moment none is writing to the SQLite DB (a stalled
+        writer would stall every other component's writes too); the pids stopped."""
+        db = self.stack.home / "airflow.db"
+        for _ in range(50):
+            pids = self.stack.tree_pids(component)
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+            time.sleep(0.05)
+            holders = sqlite_writers(db) & pids
+            if not holders:
+                return pids
+            progress(f"pids {sorted(holders)} were writing to the metadata DB: resuming and stalling again")
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+            time.sleep(0.2)
+        raise PhaseAborted("could not stall the triggerer outside a write to the metadata DB")
+
+    # --- phase 7: canaries ----------------------------------------------------------------------------------
 
     def check_canaries(self) -> None:
         """After the stack stopped: no canary in the DB dump, under AIRFLOW_HOME or in any process output."""
@@ -1624,6 +1956,8 @@ def main(argv: list[str] | None = None) -> int:
                 e2e.triggerer_crash()
             with report.phase("operators"):
                 e2e.run_operators()
+            with report.phase("triggerer hand-over"):
+                e2e.triggerer_handover()
         with report.phase("canaries"):
             if stack_ok:
                 e2e.check_loopback("end")
