@@ -38,6 +38,9 @@ ResultT = TypeVar("ResultT")
 # The most of a reply body that is read. Every documented answer is far smaller (a Batch page of 1,000
 # instances is well under 1 MiB); past this a reply is refused with a typed error instead of filling memory.
 MAX_BODY = 4 * 1024 * 1024
+# A socket timeout bounded by the deadline runs on the monotonic clock, the deadline on the wall clock: a
+# timeout this close to the deadline is taken as the deadline's.
+_CLOCK_SLACK = 0.05
 
 
 class VendorApi(abc.ABC, Generic[CallT]):
@@ -243,11 +246,26 @@ class CloudClient(Generic[CallT]):
     def _send_sync(self, call: CallT, deadline: float | None) -> ApiResponse:
         self._slot_sync(call, *self.api.rate_limit(call), deadline)
         request, kwargs, _ = self._prepare(call, deadline)
+        client = pool.POOL.sync_client()
+        # The sync client's sockets read the deadline before every connect, write and read (see ``pool``).
+        token = pool.SYNC_DEADLINE.set(deadline)
         try:
-            with pool.POOL.sync_client().stream(request.method, _parsed_url(request.url), **kwargs) as response:
+            with client.stream(request.method, _parsed_url(request.url), **kwargs) as response:
                 body = self._read_sync(call, response, deadline)
+        except httpx.TimeoutException as exc:
+            # A socket timeout capped by the deadline is the deadline's, as in ``acall``. (A pool wait keeps
+            # its own error: the request was never sent and is retried while time is left.)
+            if (
+                deadline is not None
+                and not isinstance(exc, httpx.PoolTimeout)
+                and time.time() >= deadline - _CLOCK_SLACK
+            ):
+                raise self._deadline_error(call, sent=not isinstance(exc, httpx.ConnectTimeout)) from None
+            raise self._transport_error(call, request, exc) from None
         except httpx.HTTPError as exc:
             raise self._transport_error(call, request, exc) from None
+        finally:
+            pool.SYNC_DEADLINE.reset(token)
         return self.api.parse(call, response.status_code, response.headers, body)
 
     async def _gated_exchange(

@@ -39,6 +39,13 @@ answer set would ride along on another account's requests; none of the five APIs
 every reply a trip through ``http.cookiejar`` (a urllib request and response built per reply, ~7% of a
 sparse poll's CPU, issue 10).
 
+The sync client bounds every socket operation by the **deadline** of the request its thread is making
+(``SYNC_DEADLINE``, set by ``CloudClient.call``): each connect, TLS handshake, write and read gets the phase
+timeout or the time left, whichever is less, so a trickled answer (a byte just before every read timeout) is
+cut at the deadline rather than at the next byte. httpcore fixes a response's read timeout once, when it
+starts reading; this backend re-checks it before every read. It costs one context variable lookup per read
+and no thread. Async callers are bounded by ``asyncio.timeout`` instead (see ``client.py``).
+
 No client is built per poll, and the number of clients is bounded by twice the number of live event loops,
 so none leaks. ``clients_built`` counts every client ever built (tests and benchmarks read it).
 """
@@ -46,10 +53,17 @@ so none leaks. ``clients_built`` counts every client ever built (tests and bench
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import ssl
 import threading
+import time
+from collections.abc import Iterable
+from typing import Any
 
+import httpcore
 import httpx
+from httpcore import SOCKET_OPTION, NetworkBackend, NetworkStream
 
 # How long one attempt waits for a free connection before it is retried (never past the deadline).
 POOL_WAIT = 30.0
@@ -102,6 +116,89 @@ class CookielessClient(_Cookieless, httpx.Client):
     """An ``httpx.Client`` that never keeps or sends cookies (see the module docstring)."""
 
 
+# The deadline (epoch seconds) of the synchronous request the current thread is making; None: unbounded.
+SYNC_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("cloudflows_sync_deadline", default=None)
+
+
+def _bounded_timeout(timeout: float | None, expired: type[httpcore.TimeoutException]) -> float | None:
+    """``timeout`` capped by the time left before ``SYNC_DEADLINE``; ``expired`` raised when none is left."""
+    deadline = SYNC_DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.time()
+    if left <= 0:
+        raise expired("the deadline has passed")
+    return left if timeout is None or left < timeout else timeout
+
+
+class _DeadlineStream(NetworkStream):
+    """A network stream whose every write and read ends by ``SYNC_DEADLINE``."""
+
+    def __init__(self, stream: NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _bounded_timeout(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _bounded_timeout(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> NetworkStream:
+        bounded = _bounded_timeout(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, bounded))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(NetworkBackend):
+    """httpcore's network backend with every connection's operations bounded by ``SYNC_DEADLINE``."""
+
+    def __init__(self, backend: NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> NetworkStream:
+        bounded = _bounded_timeout(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_tcp(host, port, bounded, local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[SOCKET_OPTION] | None = None
+    ) -> NetworkStream:
+        bounded = _bounded_timeout(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, bounded, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _bound_by_deadline(client: httpx.Client) -> httpx.Client:
+    """Install ``_DeadlineBackend`` in every connection pool of ``client`` (its own and any proxy's).
+
+    httpx offers no public way to pass a network backend; a changed internal layout fails loudly here (and
+    in tests/test_sync_deadline.py) rather than leaving the deadline unbounded.
+    """
+    transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
+    for transport in transports:
+        core = getattr(transport, "_pool", None)
+        if not isinstance(core, httpcore.ConnectionPool) or not hasattr(core, "_network_backend"):
+            raise RuntimeError(f"cannot bound {type(transport).__name__} by the deadline: unknown httpx layout")
+        if not isinstance(core._network_backend, _DeadlineBackend):
+            core._network_backend = _DeadlineBackend(core._network_backend)
+    return client
+
+
 class ClientPool:
     """Hands out shared httpx clients and counts how many it ever built (tests and benchmarks read it)."""
 
@@ -146,7 +243,8 @@ class ClientPool:
         """The shared client for synchronous callers (poke mode, hooks); poke mode never long-polls."""
         with self._lock:
             if self._sync is None or self._sync.is_closed:
-                self._sync = CookielessClient(timeout=DEFAULT_TIMEOUT, limits=SHORT_POLL_LIMITS)
+                client = CookielessClient(timeout=DEFAULT_TIMEOUT, limits=SHORT_POLL_LIMITS)
+                self._sync = _bound_by_deadline(client)
                 self.clients_built += 1
             return self._sync
 
