@@ -7,6 +7,14 @@ waiting (``cloudflows_execution``: ids, region, endpoint), so the link is there 
 For a task that has no record (a sensor, or an operator that failed before starting) it falls back to the
 operator's rendered identifiers and the connection's region / endpoint.
 
+The record is read without making Airflow log an ERROR when it is missing (alerting keys on ERROR lines).
+Only a task that starts an execution (it declares ``start_action``) pushes one, so a sensor's link never
+looks it up. An operator's is first listed with ``XCom.get_all``, a sequence read that answers an empty
+list, unlogged, where ``XCom.get_value`` makes the supervisor log "XCom not found" at ERROR (the same at
+Airflow 3.1 and 3.3). The list holds every map index's record; a mapped instance whose siblings have
+records reads its own with ``get_value``, so that one case (a mapped instance whose own start was refused
+while another's started) still gets Airflow's ERROR line.
+
 China and international accounts use different consoles: ``console.cloud.tencent.com`` and
 ``console.tencentcloud.com``. The connection's endpoint tells them apart: ``*.intl.tencentcloudapi.com`` is
 an international account. The page paths are the consoles' documented entry pages (``/batch/job``,
@@ -73,10 +81,25 @@ def _query(params: Mapping[str, Any]) -> str:
     return f"?{urlencode(kept)}" if kept else ""
 
 
+def pushes_record(operator: BaseOperator) -> bool:
+    """Whether the task pushes an execution record: only a start operator does (it declares ``start_action``)."""
+    return bool(getattr(operator, "start_action", None))
+
+
 def _record(ti_key: TaskInstanceKey) -> Mapping[str, Any] | None:
+    """The task instance's execution record, None when there is none (see the module doc)."""
     from airflow.sdk.execution_time.xcom import XCom
 
-    value = XCom.get_value(ti_key=ti_key, key=XCOM_EXECUTION)
+    try:
+        records = XCom.get_all(key=XCOM_EXECUTION, dag_id=ti_key.dag_id, task_id=ti_key.task_id, run_id=ti_key.run_id)
+        if not records:
+            return None
+        if ti_key.map_index is None or ti_key.map_index < 0:
+            value = records[0]
+        else:
+            value = XCom.get_value(ti_key=ti_key, key=XCOM_EXECUTION)
+    except Exception:  # a link must render (or be empty), never fail the task
+        return None
     return value if isinstance(value, Mapping) else None
 
 
@@ -108,7 +131,7 @@ class _ConsoleLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """From the pushed execution record, else the operator's rendered fields; empty when unknown."""
-        record = _record(ti_key)
+        record = _record(ti_key) if pushes_record(operator) else None
         conn_type, extra = _connection_extra(operator, self.vendor)
         if record is not None:
             # The start reply's fields too: a DWS restore's new cluster id is in its output.
