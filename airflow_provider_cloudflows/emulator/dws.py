@@ -35,6 +35,8 @@ whose record has another id or other times than the action view's (``dws_task(fa
 records of earlier tasks (:func:`dws_record`, served through ``views=`` / ``dws_cluster(actions=...)``), and
 noise in place of any view or of the cluster detail (:func:`dws_answer`: a 200 with any JSON object, or an
 error envelope under any status, e.g. 409 ``DWS.0011``, 404 ``APIG.0101``, a code-less 400, 201/206/302).
+:func:`dws_try_later` answers the next few reads of a view with DWS's documented "try again later" error,
+counted rather than timed, so a test can say how many of them a wait has to get through.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from typing import Any
 from airflow_provider_cloudflows.emulator.core import CloudEmulator, Execution, ExecutionKey, TimedItem
 from airflow_provider_cloudflows.emulator.examples import load_example
 from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, ServiceSpec
-from airflow_provider_cloudflows.emulator.huawei import RestOperation
+from airflow_provider_cloudflows.emulator.huawei import RestOperation, script_error
 from airflow_provider_cloudflows.emulator.scripting import as_phases, now_utc
 
 __all__ = [
@@ -61,11 +63,13 @@ __all__ = [
     "FAILURE_VIEWS",
     "ONGOING_STATUSES",
     "RATE_LIMIT",
+    "TRY_LATER",
     "DwsPhase",
     "dws_answer",
     "dws_cluster",
     "dws_record",
     "dws_task",
+    "dws_try_later",
 ]
 
 SERVICE = "dws"
@@ -96,6 +100,13 @@ ANSWER = "__answer__"
 """Key of a scripted answer (:func:`dws_answer`) standing in for a view's record or the cluster detail."""
 CLUSTER_NOT_FOUND = ("DWS.0047", "Cluster does not exist or has been deleted.")
 """Code and message of the answer to an unknown cluster (HTTP 401, as Huawei's Terraform provider sees it)."""
+TRY_LATER = (
+    "DWS.0011",
+    "This operation cannot be performed because another operation is being performed on the instance or the "
+    "instance is faulty. Please try again later.",
+    409,
+)
+"""Code, message and status of DWS's documented "try again later" answer (API error codes, dws_02_0030)."""
 
 _EXAMPLE = "dws_list_cluster_actions"
 # Per action: the task's first-level item, its default sub-items and the progressInfo actionType. The
@@ -318,6 +329,23 @@ def dws_answer(
     if body is not None:
         raise ValueError("dws_answer: a body is served only with status 200; other statuses carry the error envelope")
     return {ANSWER: {"status": status, "error_code": error_code, "error_msg": error_msg}}
+
+
+def dws_try_later(
+    emulator: CloudEmulator, count: int = 1, *, action_name: str | None = None, cluster_id: str | None = None
+) -> None:
+    """Answer the next ``count`` reads of the action views (only ``action_name``'s / ``cluster_id``'s when
+    given) with 409 ``DWS.0011`` (:data:`TRY_LATER`)."""
+    if action_name is not None and action_name not in ACTION_NAMES:
+        raise ValueError(f"dws_try_later: {action_name!r} is not an action view; use one of {ACTION_NAMES}")
+    params = {"action_name": action_name, "cluster_id": cluster_id}
+    script_error(
+        emulator,
+        *TRY_LATER,
+        action=LIST_CLUSTER_ACTIONS,
+        params={name: value for name, value in params.items() if value is not None},
+        count=count,
+    )
 
 
 # --- payloads ---------------------------------------------------------------------------------------------

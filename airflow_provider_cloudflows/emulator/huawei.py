@@ -20,6 +20,10 @@ Authentication mirrors API Gateway in front of DWS:
 Errors are ``{"error_code", "error_msg"}``; every answer the handler renders carries ``X-Request-Id``
 (transport-level faults injected by the core, such as the plain 503, are below the gateway and do not).
 The DWS operations live in ``dws.py``.
+
+:func:`script_error` makes the backend answer the next requests of an operation with a vendor error (e.g.
+DWS's documented try-later 409 ``DWS.0011``), counted like the core's faults. It strikes after the gateway
+checks, because such an answer comes from the service behind the gateway, so a bad signature still wins.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ __all__ = [
     "MAX_SKEW_SECONDS",
     "HuaweiHandler",
     "RestOperation",
+    "script_error",
 ]
 
 DEFAULT_HUAWEI_CREDENTIALS = Credentials("HWEMULATORAK0000", "emulator-huawei-secret")
@@ -68,6 +73,7 @@ MAX_SKEW_SECONDS = 15 * 60
 AUTH_FAILED = "APIG.0301"
 """APIG's code for any AK/SK problem (unknown key, bad signature, expired date, bad token)."""
 
+_SCRIPTED = "huawei_scripted_errors"
 _PREFIXES = ("/v1/", "/v1.0/")
 _SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _AUTH_PREFIX = "Incorrect IAM authentication information: "
@@ -75,6 +81,42 @@ _AUTH_PREFIX = "Incorrect IAM authentication information: "
 # under a valid signature (judgment; the SDK signs every header it sends anyway).
 _MUST_SIGN_IF_SENT = ("x-project-id", "x-security-token")
 _ALWAYS_SIGNED = ("host", "x-sdk-date")
+
+
+def script_error(
+    emulator: CloudEmulator,
+    code: str,
+    message: str,
+    status: int,
+    *,
+    action: str | None = None,
+    params: Mapping[str, str] | None = None,
+    count: int = 1,
+) -> None:
+    """Answer the next ``count`` Huawei requests for ``action`` (None: any) whose path parameters include
+    ``params`` with ``{"error_code": code, "error_msg": message}`` under HTTP ``status``; reset with the
+    executions."""
+    if count < 1:
+        raise ValueError("script_error: count must be at least 1")
+    if status < 400:
+        raise ValueError(f"script_error: an error answer needs a 4xx or 5xx status, got {status}")
+    pending = emulator.scratch(_SCRIPTED).setdefault("pending", [])
+    pending.append({"error": (code, message, status), "action": action, "params": dict(params or {}), "left": count})
+
+
+def _take_scripted_error(call: ApiCall, emulator: CloudEmulator) -> ApiError | None:
+    pending: list[dict[str, Any]] = emulator.scratch(_SCRIPTED).get("pending", [])
+    path_params = call.extra["path_params"]
+    for entry in pending:
+        if entry["action"] not in (None, call.action):
+            continue
+        if any(path_params.get(name) != value for name, value in entry["params"].items()):
+            continue
+        entry["left"] -= 1
+        if entry["left"] == 0:
+            pending.remove(entry)
+        return ApiError(*entry["error"])
+    return None
 
 
 @dataclass(frozen=True)
@@ -211,6 +253,10 @@ class HuaweiHandler(VendorHandler):
         if check is not CredentialCheck.OK:
             raise _auth_error("verify aksk signature fail, the X-Security-Token is missing or does not match the AK")
         self._check_project(call, headers)
+        # Past the gateway: a scripted backend answer replaces the operation's.
+        scripted = _take_scripted_error(call, emulator)
+        if scripted is not None:
+            raise scripted
 
     def _check_project(self, call: ApiCall, headers: Mapping[str, str]) -> None:
         project = call.extra["path_params"]["project_id"]

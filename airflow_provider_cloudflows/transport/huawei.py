@@ -1,4 +1,10 @@
-"""Huawei Cloud APIG-fronted REST APIs (DWS): SDK-HMAC-SHA256, ``{error_code, error_msg}`` + X-Request-Id."""
+"""Huawei Cloud APIG-fronted REST APIs (DWS): SDK-HMAC-SHA256, ``{error_code, error_msg}`` + X-Request-Id.
+
+Errors are typed by their code before their HTTP status, because DWS answers the same condition under
+different statuses. A code DWS documents as "try again later" is an outage on a read (retried, and a wait
+with deadline left keeps polling through it, as through a 5xx) but a refusal on a write: the write driver
+resends only what proves the write was not applied, and a 5xx-like error would report "maybe applied".
+"""
 
 from __future__ import annotations
 
@@ -41,6 +47,11 @@ _CN_REGIONS = frozenset({"cn-south-4", "cn-north-12", "cn-east-4", "tr-west-1", 
 # DWS answers an unknown cluster with one of these, under 401, 403 or 404 depending on the endpoint, so the
 # code, not the HTTP status, decides (401 alone would be read as an auth failure).
 CLUSTER_UNKNOWN_CODES = frozenset({"DWS.0047", "DWS.0015", "DWS.3027"})
+# Documented with the solution "Try again later" and nothing to correct first (API error codes, dws_02_0030):
+# 409 DWS.0011 "This operation cannot be performed because another operation is being performed on the
+# instance or the instance is faulty. Please try again later." The other codes there that mention trying
+# again (DWS.0001, DWS.0006, DWS.0015) ask to fix the request or the permissions first; DWS.0005 is a 500.
+TRY_LATER_CODES = frozenset({"DWS.0011"})
 THROTTLE_RETRY_AFTER = 3.0
 JSON_WITH_BODY = "application/json;charset=utf-8"
 
@@ -71,13 +82,13 @@ class HuaweiCall:
     body: Mapping[str, object] | None = None
 
 
-def classify(status: int, code: str) -> type[CloudApiError]:
-    """The error class of a Huawei error reply."""
+def classify(status: int, code: str, *, write: bool = False) -> type[CloudApiError]:
+    """The error class of a Huawei error reply (``write``: the call was a write; see the module doc)."""
     if code in CLUSTER_UNKNOWN_CODES:
         return NotFoundError
     if code == "APIG.0308" or status == 429:
         return ThrottledError
-    if status >= 500:
+    if status >= 500 or (code in TRY_LATER_CODES and not write):
         return ServerError
     if status in (401, 403) or code.startswith("APIG.03"):
         # APIG.0301: five bad signatures in a row lock the key for five minutes, so never retried.
@@ -139,7 +150,11 @@ class HuaweiApi(VendorApi[HuaweiCall]):
             data = try_decode_json_object(body) or {}
             code, message = _error_of(data)
             request_id = header_id or id_field(data.get("request_id"))
-            cls = classify(status, code or f"HTTP{status}") if status >= 400 else UnexpectedStatusError
+            cls = (
+                classify(status, code or f"HTTP{status}", write=call.method not in ("GET", "HEAD"))
+                if status >= 400
+                else UnexpectedStatusError
+            )
             retry_after = None
             if cls is ThrottledError:
                 retry_after = retry_after_header(headers.get("Retry-After")) or THROTTLE_RETRY_AFTER
@@ -156,7 +171,7 @@ class HuaweiApi(VendorApi[HuaweiCall]):
         raw_code = next((data[k] for k in ("error_code", "errCode") if data.get(k) not in (None, "")), None)
         if raw_code is not None:
             code, message = _error_of(data)
-            cls = classify(status, code) if code else MalformedResponseError
+            cls = classify(status, code, write=call.method not in ("GET", "HEAD")) if code else MalformedResponseError
             if cls is InvalidRequestError:
                 # Not a documented refusal: DWS documents errors only with 4xx/5xx. An error all the same, never
                 # data, and never read as "no such task" (a transient gateway answer must not end a wait).
