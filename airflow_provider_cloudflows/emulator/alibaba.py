@@ -241,6 +241,10 @@ class AlibabaHandler(VendorHandler):
             headers["x-acs-retry-after"] = str(fault.retry_after)
         return ApiError("Throttling.User", "Request was denied due to user flow control.", 429, headers)
 
+    def invalid(self, call: ApiCall) -> ApiError:
+        """400 ``InvalidArgument``."""
+        return ApiError("InvalidArgument", "Parameter error (injected by the emulator).", 400)
+
     def internal_error(self, call: ApiCall) -> ApiError:
         """500 ``InternalServerError``."""
         return ApiError("InternalServerError", "An internal error has occurred. Please retry.", 500)

@@ -169,6 +169,8 @@ class FaultKind(str, enum.Enum):
     # The vendor says the signature nonce was used already (Alibaba ``SignatureNonceUsed``); vendors whose
     # signatures carry no nonce (Tencent TC3, Huawei SDK-HMAC) answer normally.
     NONCE_REUSE = "nonce_reuse"
+    # The vendor's own invalid-parameter error, after the signature was checked: the request was refused.
+    INVALID = "invalid"
 
 
 @dataclass
@@ -491,7 +493,8 @@ class CloudEmulator:
         a few bytes every ``interval`` seconds), ``hang`` (never answered), ``reset`` (the real answer cut
         off halfway through its body), ``clock_skew`` (the signature's timestamp is checked against a clock
         ``skew`` seconds off: each vendor's "expired" auth error when past its window), ``nonce_reuse``
-        (Alibaba's ``SignatureNonceUsed``). ``delay`` applies to any kind.
+        (Alibaba's ``SignatureNonceUsed``), ``invalid`` (the vendor's invalid-parameter error, answered after
+        the signature check). ``delay`` applies to any kind.
         """
         fault_kind = FaultKind(kind)
         if count is not None and count < 1:

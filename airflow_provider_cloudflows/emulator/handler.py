@@ -305,6 +305,10 @@ class VendorHandler(ABC):
         """The vendor's "signature nonce already used" error; None when its signatures carry no nonce."""
         return None
 
+    @abstractmethod
+    def invalid(self, call: ApiCall) -> ApiError:
+        """The vendor's invalid-parameter error (the request was refused, nothing applied)."""
+
     # --- shared pipeline --------------------------------------------------------------------------------
 
     async def handle(self, request: Request, emulator: CloudEmulator) -> Response:
@@ -347,6 +351,8 @@ class VendorHandler(ABC):
                 _SIGNATURE_SKEW.reset(token)
             if not emulator.admit(operation.service, operation.action):
                 raise self.throttled(call, None)
+            if fault is not None and fault.kind is FaultKind.INVALID:
+                raise self.invalid(call)
             self.decode_params(call)
             response = self.render_success(call, await operation.run(call, emulator))
         except ApiError as exc:

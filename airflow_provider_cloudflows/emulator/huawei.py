@@ -310,6 +310,10 @@ class HuaweiHandler(VendorHandler):
             429,
         )
 
+    def invalid(self, call: ApiCall) -> ApiError:
+        """400 ``DWS.0001`` "Incorrect parameter."."""
+        return ApiError("DWS.0001", "Incorrect parameter (injected by the emulator).", 400)
+
     def internal_error(self, call: ApiCall) -> ApiError:
         """500 ``DWS.0005`` "Server failure." (the only Huawei backend served is DWS)."""
         return ApiError("DWS.0005", "Server failure.", 500)

@@ -194,6 +194,10 @@ class TencentHandler(VendorHandler):
             )
         return ApiError("RequestLimitExceeded", "The request frequency exceeds the limit.")
 
+    def invalid(self, call: ApiCall) -> ApiError:
+        """``InvalidParameterValue`` in the usual envelope."""
+        return ApiError("InvalidParameterValue", "The parameter value is invalid (injected by the emulator).")
+
     def internal_error(self, call: ApiCall) -> ApiError:
         """``InternalError`` in the usual envelope."""
         return ApiError(

@@ -141,3 +141,19 @@ def test_control_api_injects_the_new_kinds(server: EmulatorServer, executions: C
     assert [f.kind.value for f in executions.faults] == ["trickle", "clock_skew"]
     bad = HTTP.post(server.url + "/_emulator/faults", json={"kind": "trickle", "interval": 0})
     assert bad.status_code == 400
+
+
+def test_invalid_is_each_vendors_invalid_parameter_error_after_the_signature_check(
+    server: EmulatorServer, executions: CloudEmulator
+) -> None:
+    executions.inject("invalid", count=3)
+    assert tc3_error(_describe_flow(server)) == "InvalidParameterValue"
+    refused = rpc_get(server, "DescribeExecution", NAMES)
+    assert (refused.status_code, refused.json()["Code"]) == (400, "InvalidArgument")
+    status, code, _ = error_of(hw_get(server, ACTIONS_PATH, cluster_id=CLUSTER, action_name="SNAPSHOTTING"))
+    assert (status, code) == (400, "DWS.0001")
+    assert [r.fault for r in executions.requests] == ["invalid"] * 3
+    # A bad signature is still refused for what it is: the fault strikes only signed requests.
+    executions.inject("invalid", count=1)
+    unsigned = HTTP.post(server.url + "/", content=b"{}", headers={"X-TC-Action": "DescribeFlow"})
+    assert tc3_error(unsigned) != "InvalidParameterValue"
