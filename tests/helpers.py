@@ -113,7 +113,12 @@ class FakeStore:
         return self.values.get(key, default)
 
     def set(self, key: str, value: Any) -> None:
+        if value is None:  # as Airflow's store: a key is removed with delete()
+            raise ValueError("Cannot set value as None")
         self.values[key] = json.loads(json.dumps(value))
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
 
 
 class FakeTriggererSupervisor:

@@ -78,6 +78,12 @@ class StartSpec(abc.ABC):
     cancel: ClassVar[str | None] = None
     # Whether the call takes an idempotency token (then the operator derives one from the task instance).
     takes_client_token: ClassVar[bool] = False
+    # How long the vendor honours a token (seconds; None: no documented expiry). A later try sends an
+    # unanswered start again under the same token only within this window.
+    client_token_ttl: ClassVar[float | None] = None
+    # The request itself names the execution (CloudFlow's ExecutionName, the same on every try): sending it
+    # again can never start a second one, whatever an earlier try's outcome.
+    idempotent_by_name: ClassVar[bool] = False
 
     @abc.abstractmethod
     def start(self, params: Mapping[str, Any], client_token: str | None) -> Action:
@@ -100,12 +106,12 @@ CLIENT_TOKEN_MAX = 64
 
 
 def client_token(dag_id: str, task_id: str, run_id: str, map_index: int, try_number: int) -> str:
-    """A deterministic idempotency token of one try of one task instance.
+    """A deterministic idempotency token of one logical start of one task instance.
 
-    The same try sending the call again (a transport retry, a worker restarted mid-call) gets the same
-    execution back; a new try gets a new token, so a retry after a *failed* execution really starts again
-    (reattaching to a running one is done by looking up the stored ids, not by replaying an old token,
-    whose validity the vendors bound: 5 minutes on EMR). Hashed: run ids can be long and non-ASCII.
+    ``try_number`` is that of the try that decided to start: a later try whose record shows this start
+    unanswered sends it again under the same token (the vendor returns the execution it started, if it
+    did), and only a try that knows the previous execution ended and starts anew mints a new one. Hashed:
+    run ids can be long and non-ASCII.
     """
     digest = hashlib.sha256(f"{dag_id}\x00{task_id}\x00{run_id}\x00{map_index}".encode()).hexdigest()
     token = f"airflow-{digest[:40]}-try{try_number}"

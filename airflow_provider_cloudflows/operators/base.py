@@ -3,14 +3,16 @@
 An operator is as thin as a sensor: it names a start spec (``actions/``) and renders the request; this base
 does the lifecycle:
 
-1. **Reattach or start.** On a retry, the previous try's execution (kept in Airflow's ``task_state_store``,
-   Airflow >= 3.3) is checked: still running -> wait on it instead of starting a duplicate; succeeded ->
-   ``on_retry="reattach"`` (default) returns its state, ``"start_new"`` starts again; failed -> start again.
-   Otherwise the start call is sent with a ClientToken derived from the task instance and try number where
-   the API takes one (a transport retry of the same call gets the same execution back).
+1. **Reattach or start, exactly once.** On a retry, the previous try's record (Airflow's
+   ``task_state_store``, Airflow >= 3.3; see ``operators/records.py``) decides: an execution still running
+   is waited on; a succeeded one is adopted (``on_retry="reattach"``, default) or started again
+   (``"start_new"``); a failed one is started again under a new idempotency key. A start whose answer was
+   never read is sent again only where that cannot start a second execution (the same ClientToken within
+   the vendor's window, the same CloudFlow name); any other unknown outcome fails the task *without retry*
+   (``AirflowFailException``), naming the call and what to check. The record is written before the start
+   is sent, so a worker killed mid-call leaves it too.
 2. **Persist before waiting.** The execution's ids go to XCom (``cloudflows_execution``: what the console
-   links read, also when deferred) and to ``task_state_store`` (what a retry reads: Airflow clears a task
-   instance's XComs when a new try starts, so XCom alone cannot carry ids across tries).
+   links read, also when deferred) and to the record (XComs are cleared when a new try starts).
 3. **Check once**, then wait: deferred with :class:`CloudRunTrigger` (which cancels on a user kill on
    Airflow >= 3.3, never on a triggerer restart), or polling in the worker.
 4. **Cancel** on a worker-side kill (``on_kill``) and when the operator's own ``timeout`` passes, before
@@ -24,18 +26,19 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_cloudflows.actions import get_cancel, get_start
 from airflow_provider_cloudflows.actions.base import Started, StartSpec, client_token
 from airflow_provider_cloudflows.actions.driver import cancel_until_accepted, run_action
-from airflow_provider_cloudflows.compat import AirflowException, conf
-from airflow_provider_cloudflows.errors import CloudApiError, CloudExecutionFailed, NotFoundError
+from airflow_provider_cloudflows.compat import AirflowException, AirflowFailException, conf
+from airflow_provider_cloudflows.errors import CloudApiError, CloudExecutionFailed, NotFoundError, WriteOutcomeUnknown
 from airflow_provider_cloudflows.hooks import hook_class
 from airflow_provider_cloudflows.hooks.base import CloudHook
 from airflow_provider_cloudflows.operators.links import XCOM_EXECUTION
+from airflow_provider_cloudflows.operators.records import STATE_KEY, Phase, Previous, phase_of, sending_record
 from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import run_check
 from airflow_provider_cloudflows.status import Verdict
@@ -47,8 +50,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_cloudflows.transport.client import CloudClient
 
-# task_state_store key of the same record: survives into the next try (XComs do not).
-STATE_KEY = "cloudflows_execution"
 # Same margins as the sensors: a worker-side check spends at most this long; Airflow's defer timeout comes
 # this long after the trigger's deadline, so the provider's timeout event (which cancels) wins the race.
 CHECK_BUDGET = 60.0
@@ -184,10 +185,10 @@ class CloudExecutionOperator(BaseOperator):
         """Reattach or start, persist the ids, check once, then defer or poll."""
         deadline = time.time() + self.timeout
         client = self.hook.get_conn()
-        found = self._reattach(context, client, deadline)
-        if found is not None and found[0] == "done":
-            return found[1]  # the previous try's execution succeeded and on_retry="reattach"
-        record = found[1] if found is not None else self._start(context, client, deadline)
+        previous = self._reattach(context, client, deadline)
+        if previous.result is not None:
+            return previous.result  # the previous try's execution succeeded and on_retry="reattach"
+        record = previous.record or self._start(context, client, deadline, token=previous.resend_token)
         self._record = record
         self._persist(context, record)
         wait = self._wait(record)
@@ -276,16 +277,29 @@ class CloudExecutionOperator(BaseOperator):
 
     # --- steps ----------------------------------------------------------------------------------------
 
-    def _start(self, context: Context, client: CloudClient[Any], deadline: float) -> dict[str, Any]:
+    def _start(
+        self, context: Context, client: CloudClient[Any], deadline: float, *, token: str | None = None
+    ) -> dict[str, Any]:
+        """Send the start (recorded first); ``token``: an earlier try's unanswered start's ClientToken."""
         ti = context["ti"]
-        token = (
-            client_token(ti.dag_id, ti.task_id, ti.run_id, -1 if ti.map_index is None else ti.map_index, ti.try_number)
-            if self.spec.takes_client_token
-            else None
-        )
+        params = self.start_params(context)  # bad input fails here, before anything is recorded or sent
+        if token is None and self.spec.takes_client_token:
+            map_index = -1 if ti.map_index is None else ti.map_index
+            token = client_token(ti.dag_id, ti.task_id, ti.run_id, map_index, ti.try_number)
+        sending = self._record_sending(context, client, token)
         try:
-            started: Started = run_action(self.spec.start(self.start_params(context), token), client, deadline=deadline)
+            started: Started = run_action(self.spec.start(params, token), client, deadline=deadline)
+        except WriteOutcomeUnknown as exc:
+            if self.spec.idempotent_by_name or (sending is not None and self._may_resend(sending)):
+                raise AirflowException(
+                    f"{self.task_id}: {exc}. A retry sends it again under the same "
+                    f"{'name' if self.spec.idempotent_by_name else 'ClientToken'}, which cannot start a second "
+                    "execution"
+                ) from None
+            self._fail_unknown(context, sending, str(exc))
         except CloudApiError as exc:
+            # Refused before it was applied (auth, invalid, not found, throttled): nothing was started.
+            self._forget(context)
             raise AirflowException(f"{self.task_id}: starting failed: {exc}") from None
         self.log.info(
             "started %s: %s%s [RequestId: %s]",
@@ -296,9 +310,11 @@ class CloudExecutionOperator(BaseOperator):
         )
         api = client.api
         return {
+            "phase": Phase.STARTED.value,
             "identifiers": dict(started.identifiers),
             "output": dict(started.output),
             "try_number": ti.try_number,
+            "client_token": token,
             "start_action": self.start_action,
             "service": started.service or self.spec.service,
             "wait_options": dict(started.wait_options),
@@ -307,6 +323,63 @@ class CloudExecutionOperator(BaseOperator):
             "endpoint": getattr(api, "endpoint", None),
             "params": self.link_params(),
         }
+
+    def _record_sending(self, context: Context, client: CloudClient[Any], token: str | None) -> dict[str, Any] | None:
+        """Record that the start is being sent, before it is; None where no record survives tries (then an
+        unknown outcome fails without retry). A store that cannot take the record stops the start unsent."""
+        store = context.get("task_state_store")
+        if store is None or self.spec.idempotent_by_name:
+            return None  # CloudFlow's name is the same on every try: nothing to remember
+        record = sending_record(
+            start_action=self.start_action,
+            call=self._call_name(client),
+            try_number=context["ti"].try_number,
+            client_token=token,
+            sent_at=time.time(),
+        )
+        try:
+            store.set(STATE_KEY, record)
+        except Exception as exc:
+            raise AirflowException(
+                f"{self.task_id}: could not record the start before sending it ({exc}); nothing was sent"
+            ) from None
+        return record
+
+    def _call_name(self, client: CloudClient[Any]) -> str:
+        return f"{client.api.vendor} {self.spec.name}"
+
+    def _may_resend(self, sending: Mapping[str, Any]) -> bool:
+        """Whether a later try may send an unanswered start again: the same ClientToken, still honoured."""
+        token, sent_at, ttl = sending.get("client_token"), sending.get("sent_at"), self.spec.client_token_ttl
+        if not self.spec.takes_client_token or not isinstance(token, str) or not token:
+            return False
+        if ttl is None:
+            return True
+        return isinstance(sending_at := sent_at, (int, float)) and time.time() - float(sending_at) < ttl
+
+    def _fail_unknown(self, context: Context, sending: Mapping[str, Any] | None, why: str) -> NoReturn:
+        """Fail the task without retry: a start may have been applied and nothing can tell or repeat it safely.
+        The record says it was reported, so a user's clear (the only way to a next try) starts again."""
+        store = context.get("task_state_store")
+        if store is not None and sending is not None:
+            try:
+                store.set(STATE_KEY, {**dict(sending), "phase": Phase.REPORTED_UNKNOWN.value, "reason": why})
+            except Exception as exc:
+                self.log.warning("could not record that the start's outcome was reported unknown: %s", exc)
+        raise AirflowFailException(
+            f"{self.task_id}: {why}. The task is failed without retry so that it cannot start a second "
+            f"execution: check the {self.spec.vendor} console for what this start did (the RequestId above "
+            "names the call), then clear the task to start again"
+        )
+
+    def _forget(self, context: Context) -> None:
+        store = context.get("task_state_store")
+        if store is None:
+            return
+        try:
+            store.delete(STATE_KEY)
+        except Exception as exc:  # the next try would then refuse to start blindly: safe, and said
+            self.log.warning("could not clear the record of a refused start: %s", exc)
 
     def _persist(self, context: Context, record: dict[str, Any]) -> None:
         context["ti"].xcom_push(key=XCOM_EXECUTION, value=record)
@@ -322,50 +395,82 @@ class CloudExecutionOperator(BaseOperator):
         value = context["ti"].xcom_pull(task_ids=self.task_id, key=XCOM_EXECUTION)
         return dict(value) if isinstance(value, Mapping) else None
 
-    def _reattach(
-        self, context: Context, client: CloudClient[Any], deadline: float
-    ) -> tuple[Literal["wait", "done"], dict[str, Any]] | None:
-        """``("wait", record)`` to wait on the previous try's execution, ``("done", state)`` to adopt its
-        success, or None to start afresh."""
+    def _reattach(self, context: Context, client: CloudClient[Any], deadline: float) -> Previous:
+        """What this try does about the previous try's start (nothing recorded: start afresh)."""
         store = context.get("task_state_store")
         ti = context["ti"]
         if store is None or ti.try_number <= 1:
-            return None
+            return Previous()
         try:
             stored: Any = store.get(STATE_KEY)
         except Exception as exc:
-            self.log.warning("could not read the previous try's execution (starting a new one): %s", exc)
-            return None
+            raise AirflowException(
+                f"{self.task_id}: could not read the previous try's record ({exc}); not starting blindly"
+            ) from None
         if not isinstance(stored, Mapping) or stored.get("start_action", stored.get("service")) not in (
             self.start_action,
             self.spec.service,
         ):
-            return None
+            return Previous()
         previous: dict[str, Any] = dict(stored)
+        phase = phase_of(previous)
+        tried = previous.get("try_number")
+        if phase is Phase.SENDING:
+            return self._after_unanswered_start(context, previous)
+        if phase is Phase.REPORTED_UNKNOWN:
+            self.log.info(
+                "try %s's start had an unknown outcome and failed the task without retry; this try follows a "
+                "clear: starting again",
+                tried,
+            )
+            return Previous()
+        if phase is not Phase.STARTED:
+            return Previous()
         wait = self._wait(previous)
         try:
             snapshot = run_check(wait.check(), client, deadline=min(deadline, time.time() + CHECK_BUDGET))
         except NotFoundError:
-            self.log.info("%s (try %s) no longer exists: starting a new one", wait.subject, previous.get("try_number"))
-            return None
+            self.log.info("%s (try %s) no longer exists: starting a new one", wait.subject, tried)
+            return Previous()
         except CloudApiError as exc:
             raise AirflowException(f"{wait.subject}: could not check the previous try's execution: {exc}") from None
         verdict = wait.report(self.log, snapshot)
-        tried = previous.get("try_number")
         if verdict is Verdict.WAITING:
             if self.on_retry == "start_new" and self.cancel_on_kill:
                 self._cancel(previous, client, f"on_retry='start_new' (try {tried}'s execution was running)")
-                return None
+                return Previous()
             self.log.info(
                 "reattaching to %s, started by try %s and still %s", wait.subject, tried, snapshot.status.value
             )
-            return "wait", previous
+            return Previous(record=previous)
         if verdict is Verdict.SUCCESS and self.on_retry == "reattach":
             self.log.info("%s, started by try %s, already succeeded: not starting another", wait.subject, tried)
             self._persist(context, previous)
-            return "done", self._result(wait.state(snapshot), previous)
+            return Previous(result=self._result(wait.state(snapshot), previous))
         self.log.info("%s, started by try %s, is %s: starting a new one", wait.subject, tried, snapshot.status.value)
-        return None
+        return Previous()
+
+    def _after_unanswered_start(self, context: Context, sending: Mapping[str, Any]) -> Previous:
+        """The previous try sent a start and never read its answer: resend it under the same ClientToken
+        where the vendor still honours it, else fail without retry."""
+        tried, call = sending.get("try_number"), sending.get("call") or self.spec.name
+        if self._may_resend(sending):
+            token = str(sending["client_token"])
+            self.log.warning(
+                "try %s sent %s and never read its answer: sending it again with the same ClientToken %s, which "
+                "returns the execution it started, if it did",
+                tried,
+                call,
+                token,
+            )
+            return Previous(resend_token=token)
+        self._fail_unknown(
+            context,
+            sending,
+            f"try {tried} sent {call} and its outcome is unknown (the worker stopped before reading the answer)"
+            + ("; its ClientToken has expired" if self.spec.takes_client_token else "; it takes no idempotency key")
+            + ", so it may have been applied and is not sent again",
+        )
 
     def _result(self, state: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
         # The start reply's fields (FlowId, TraceId, JobId...) join the final state, which keeps precedence.
