@@ -140,10 +140,11 @@ class Wait:
             text += f": {snapshot.reason}"
         return text + f" [RequestId: {snapshot.request_id or 'none'}]"
 
-    def timeout_event(self, waited: float, outage: str | None = None) -> dict[str, Any]:
-        """The trigger event when the wait's deadline passes first (``outage``: why the last polls failed)."""
+    def timeout_event(self, waited: float, outage: str | None = None, *, waiter: str = "sensor") -> dict[str, Any]:
+        """The trigger event when the wait's deadline passes first (``outage``: why the last polls failed;
+        ``waiter``: whose timeout it is, a sensor's or an operator's)."""
         last = self.last
-        message = f"{self.subject} did not finish within the sensor's timeout ({waited:.0f}s)"
+        message = f"{self.subject} did not finish within the {waiter}'s timeout ({waited:.0f}s)"
         if last is not None:
             message += f"; last seen {last.status.value} ({self.spec.table.vendor_field}={show(last.vendor_status)})"
         if outage:

@@ -124,9 +124,16 @@ def test_a_poll_cut_off_by_the_deadline_keeps_the_outage_cause() -> None:
     outage.failed(log, "EMR flow", cut_off)
     message = outage.describe()
     assert message is not None
-    assert "the last 2 polls failed" in message
+    assert "the last 1 poll failed" in message  # the cut-off poll never reached the vendor
     assert "not JSON" in message
     assert "cut off" not in message
+
+
+def test_a_timeout_names_no_outage_when_only_the_deadline_cut_a_poll() -> None:
+    outage = Outage()
+    cut_off = TransportError("cut off", vendor="tencentcloud", code=DEADLINE_EXCEEDED)
+    outage.failed(logging.getLogger("tests.outage"), "EMR flow", cut_off)
+    assert outage.describe() is None
 
 
 async def test_outage_then_recovery_succeeds(cloud_emulator: CloudEmulator) -> None:

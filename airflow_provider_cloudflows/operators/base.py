@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
@@ -54,11 +55,20 @@ if TYPE_CHECKING:
 # this long after the trigger's deadline, so the provider's timeout event (which cancels) wins the race.
 CHECK_BUDGET = 60.0
 DEFER_TIMEOUT_MARGIN = 30.0
-# A cancel (retries of a refused TerminateJob included) spends at most this long.
-CANCEL_BUDGET = 60.0
+# A cancel (retries of a refused TerminateJob included) spends at most this long: on a timeout it comes on
+# top of the operator's own timeout, so it is as long as Airflow gives a trigger's on_kill().
+CANCEL_BUDGET = 30.0
 DEFAULT_TIMEOUT = 24 * 60 * 60.0
 
 OnRetry = Literal["reattach", "start_new"]
+
+
+@dataclass(frozen=True)
+class CancelReport:
+    """What a cancel did: whether the execution is stopped (or had ended), and the words for a message."""
+
+    stopped: bool
+    text: str
 
 
 class CloudExecutionTimeout(AirflowException):
@@ -437,7 +447,12 @@ class CloudExecutionOperator(BaseOperator):
         verdict = wait.report(self.log, snapshot)
         if verdict is Verdict.WAITING:
             if self.on_retry == "start_new" and self.cancel_on_kill:
-                self._cancel(previous, client, f"on_retry='start_new' (try {tried}'s execution was running)")
+                report = self._cancel(previous, client, f"on_retry='start_new' (try {tried}'s execution was running)")
+                if not report.stopped:
+                    raise AirflowException(
+                        f"{wait.subject}, started by try {tried}, is still running and {report.text}: not starting "
+                        "another beside it"
+                    )
                 return Previous()
             self.log.info(
                 "reattaching to %s, started by try %s and still %s", wait.subject, tried, snapshot.status.value
@@ -497,18 +512,21 @@ class CloudExecutionOperator(BaseOperator):
             return None
         return {"action": self.spec.cancel, "identifiers": dict(identifiers)}
 
-    def _cancel(self, record: Mapping[str, Any], client: CloudClient[Any], why: str) -> None:
+    def _cancel(self, record: Mapping[str, Any], client: CloudClient[Any], why: str) -> CancelReport:
+        """Cancel the recorded execution; returns what happened, for the task's failure message."""
         ids = record["identifiers"]
         if self.spec.cancel is None:
             self.log.warning("%s: %s, but the vendor has no cancel API for it: it keeps running", ids, why)
-            return
+            return CancelReport(False, "the vendor has no cancel API for it: it keeps running")
         try:
             outcome = cancel_until_accepted(
                 get_cancel(self.spec.cancel), ids, client, deadline=time.time() + CANCEL_BUDGET, log=self.log
             )
         except Exception as exc:
             self.log.error("%s: %s, and cancelling it failed: %s", ids, why, exc)
-            return
+            return CancelReport(
+                False, f"cancelling it failed ({exc}): the execution may still be running, check the console"
+            )
         if outcome.accepted:
             self.log.warning(
                 "%s: %s: cancelled%s [RequestId: %s]",
@@ -517,14 +535,21 @@ class CloudExecutionOperator(BaseOperator):
                 f" ({outcome.reason})" if outcome.reason else "",
                 outcome.request_id,
             )
-        else:
-            self.log.error("%s: %s, and the cancel was not accepted: %s", ids, why, outcome.reason)
+            return CancelReport(True, f"it was cancelled [RequestId: {outcome.request_id or 'none'}]")
+        self.log.error("%s: %s, and the cancel was not accepted: %s", ids, why, outcome.reason)
+        return CancelReport(
+            False,
+            f"the cancel was not accepted ({outcome.reason}): the execution may still be running, check the console",
+        )
 
-    def _timed_out(self, message: str, record: Mapping[str, Any], client: CloudClient[Any]) -> None:
+    def _timed_out(self, message: str, record: Mapping[str, Any], client: CloudClient[Any]) -> NoReturn:
         if self.cancel_on_kill:
-            self._cancel(record, client, f"the operator's timeout ({self.timeout:.0f}s) passed")
-        raise CloudExecutionTimeout(
+            cancelled = self._cancel(record, client, f"the operator's timeout ({self.timeout:.0f}s) passed").text
+        else:
+            cancelled = "it was left running (cancel_on_kill is off)"
+        reason = (
             message
             if "timeout" in message
             else f"{message} did not finish within the operator's timeout ({self.timeout:.0f}s)"
         )
+        raise CloudExecutionTimeout(f"{reason}; {cancelled}")

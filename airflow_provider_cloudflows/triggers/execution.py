@@ -8,7 +8,7 @@ import random
 import time
 import weakref
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -183,6 +183,9 @@ class CloudExecutionTrigger(BaseTrigger):
     stores as plain JSON.
     """
 
+    # Whose timeout the timeout event reports.
+    waiter: ClassVar[str] = "sensor"
+
     def __init__(
         self,
         *,
@@ -258,7 +261,7 @@ class CloudExecutionTrigger(BaseTrigger):
             return
         if (remaining := self._remaining()) is not None and remaining <= 0:
             # Restarted past its deadline (the triggerer was down): no connection read, no request.
-            yield TriggerEvent(wait.timeout_event(self._timeout_seconds(time.time())))
+            yield TriggerEvent(wait.timeout_event(self._timeout_seconds(time.time()), waiter=self.waiter))
             return
         try:
             cls = hook_class(wait.spec.vendor)
@@ -281,7 +284,9 @@ class CloudExecutionTrigger(BaseTrigger):
             while True:
                 remaining = self._remaining()
                 if remaining is not None and remaining <= 0:
-                    event = TriggerEvent(wait.timeout_event(self._timeout_seconds(started), outage.describe()))
+                    event = TriggerEvent(
+                        wait.timeout_event(self._timeout_seconds(started), outage.describe(), waiter=self.waiter)
+                    )
                     break
                 poll_started = time.monotonic()
                 try:
@@ -348,14 +353,18 @@ class Outage:
 
     def __init__(self) -> None:
         self.streak = 0
+        # Polls of the streak cut off by the wait's own deadline (never answered by the vendor).
+        self.cut_off = 0
         self.last: CloudApiError | None = None
 
     def failed(self, log: Any, subject: str, exc: CloudApiError) -> None:
         """Count a failed poll; log the 1st, 2nd, 4th, 8th... so a long outage costs a few lines, not one a poll."""
         self.streak += 1
-        if exc.code != DEADLINE_EXCEEDED or self.last is None:
-            # A poll cut off by the wait's own deadline says nothing of the vendor: the timeout message keeps
-            # naming what the failed polls before it got.
+        if exc.code == DEADLINE_EXCEEDED:
+            # A poll cut off by the wait's own deadline says nothing of the vendor: the timeout message names
+            # only what the failed polls before it got.
+            self.cut_off += 1
+        else:
             self.last = exc
         if self.streak & (self.streak - 1) == 0:
             log.warning("%s: poll failed (%d in a row), waiting on: %s", subject, self.streak, exc)
@@ -364,7 +373,7 @@ class Outage:
         """A poll answered again."""
         if self.streak:
             log.info("%s: answering again after %d failed polls", subject, self.streak)
-        self.streak, self.last = 0, None
+        self.streak, self.cut_off, self.last = 0, 0, None
 
     def backoff(self, interval: float) -> float:
         """Exponential from the poll interval, full jitter, capped."""
@@ -372,6 +381,7 @@ class Outage:
 
     def describe(self) -> str | None:
         """For the timeout message, when the deadline passed during an outage."""
-        if not self.streak:
+        failed = self.streak - self.cut_off
+        if failed <= 0 or self.last is None:
             return None
-        return f"the last {self.streak} polls failed, most recently: {self.last}"
+        return f"the last {failed} poll{'s' if failed > 1 else ''} failed, most recently: {self.last}"

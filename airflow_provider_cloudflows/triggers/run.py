@@ -40,6 +40,8 @@ class CloudRunTrigger(CloudExecutionTrigger):
     does not cancel on kill (``cancel_on_kill=False``) or the vendor has no cancel API.
     """
 
+    waiter = "operator"
+
     def __init__(self, *, cancel: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if cancel is not None:
