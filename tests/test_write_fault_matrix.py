@@ -9,7 +9,9 @@ the same CloudFlow name; any other unknown outcome fails the task without retry,
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -61,6 +63,17 @@ def applied(emulator: CloudEmulator, kind: str) -> int:
         r.action == action and r.error is None and r.status < 400 and r.fault in AFTER_APPLYING
         for r in emulator.requests
     )
+
+
+def report(kind: str, fault: str, result: Run, emulator: CloudEmulator) -> None:
+    """With ``CLOUDFLOWS_WRITE_REPORT=<file>``, append what the case ended in (executions, outcome, tries):
+    the table of executions per operator and fault, written by the run rather than by hand."""
+    path = os.environ.get("CLOUDFLOWS_WRITE_REPORT")
+    if path:
+        line = {"kind": kind, "fault": fault, "executions": applied(emulator, kind)}
+        line.update({"state": str(result.ti.state), "tries": result.ti.try_number})
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(line) + "\n")
 
 
 def may_resend(kind: str) -> bool:
@@ -128,6 +141,7 @@ def test_a_lost_start_answer_never_makes_a_second_execution(
     attempts = ATTEMPTS if kind in BY_TOKEN | BY_NAME else 1
     cloud_emulator.inject("reset", service=service, action=action, count=attempts)
     result = run(caplog, capsys, kind)
+    report(kind, "lost answer", result, cloud_emulator)
     assert applied(cloud_emulator, kind) == 1
     if may_resend(kind):
         assert_succeeded(result)
@@ -161,6 +175,7 @@ def test_a_start_cut_by_the_deadline_is_sent_again_only_when_that_is_safe(
     # A trickle of 4 bytes a second: even DWS's shortest start answer outlasts the 8 s timeout.
     cloud_emulator.inject(fault, service=service, action=action, count=1, interval=1.0)
     result = run(caplog, capsys, kind)
+    report(kind, fault, result, cloud_emulator)
     # A hung request was never processed; a trickled one was, and only its answer was slow.
     processed_by_the_first_try = fault == "trickle"
     if may_resend(kind):
@@ -183,6 +198,7 @@ def test_a_throttled_start_is_sent_again_and_starts_once(
     service, action = STARTS[kind]
     cloud_emulator.inject("throttle", service=service, action=action, count=1)
     result = run(caplog, capsys, kind)
+    report(kind, "throttled", result, cloud_emulator)
     assert_succeeded(result)
     assert result.ti.try_number == 1
     assert applied(cloud_emulator, kind) == 1
@@ -196,6 +212,7 @@ def test_a_start_refused_as_invalid_starts_nothing_and_a_retry_may_send_it_again
     service, action = STARTS[kind]
     cloud_emulator.inject("invalid", service=service, action=action, count=1)
     result = run(caplog, capsys, kind)
+    report(kind, "invalid", result, cloud_emulator)
     # Refused before it was applied: the record is cleared, so the Airflow retry starts it (once).
     assert_succeeded(result)
     assert result.ti.try_number == 2
@@ -215,6 +232,7 @@ def test_a_start_refused_for_its_credentials_starts_nothing_and_is_sent_once_a_t
 ) -> None:
     use_connections(monkeypatch, cloud_emulator_server, secret="not-the-secret")
     result = run(caplog, capsys, kind)
+    report(kind, "auth", result, cloud_emulator)
     assert result.ti.state == TaskInstanceState.FAILED
     # Refused before it was applied: the record is cleared and the Airflow retry may send it again (or
     # refuse it unsent: the process remembers credentials the vendor refused).
