@@ -13,10 +13,13 @@ repeats), ``requests`` records what arrived.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from hypothesis import HealthCheck, seed, settings
 
 from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.transport.alibaba import AlibabaApi, AlibabaCall
@@ -24,6 +27,31 @@ from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.huawei import HuaweiApi, HuaweiCall
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
 from airflow_provider_cloudflows.transport.tencent import TencentApi, TencentCall
+
+# CI: a fixed seed (derandomized) and this many examples; CLOUDFLOWS_FUZZ_SEED=<int> replays one seed,
+# CLOUDFLOWS_FUZZ_SEED=random searches anew.
+FUZZ_EXAMPLES = int(os.environ.get("CLOUDFLOWS_FUZZ_EXAMPLES", "2000"))
+_SEED = os.environ.get("CLOUDFLOWS_FUZZ_SEED", "")
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    """The hypothesis settings of the hostile-answer property tests."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=not _SEED,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
+
+
+def seeded(test: Any) -> Any:
+    """Apply ``CLOUDFLOWS_FUZZ_SEED`` when it names one seed."""
+    if _SEED and _SEED != "random":
+        return seed(int(_SEED))(test)
+    return test
+
 
 _REASONS = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
 CHUNK = 64 * 1024

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_cloudflows.emulator import examples as example_files
@@ -47,27 +47,12 @@ from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import run_check
 from airflow_provider_cloudflows.status import ExecutionStatus, Verdict
 from airflow_provider_cloudflows.waiting import Wait
-from tests.fuzz_server import LoopbackServer, Reply, client_for
+from tests.fuzz_server import FUZZ_EXAMPLES, LoopbackServer, Reply, client_for, fuzz_settings, seeded
 
-EXAMPLES = int(os.environ.get("CLOUDFLOWS_FUZZ_EXAMPLES", "2000"))
-_SEED = os.environ.get("CLOUDFLOWS_FUZZ_SEED", "")
+EXAMPLES = FUZZ_EXAMPLES
 # One check, retries included, must end well within this (property c).
 TIME_BOUND = 5.0
-
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=not _SEED,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-    print_blob=True,
-)
-
-
-def _seeded(test: Any) -> Any:
-    if _SEED and _SEED != "random":
-        return seed(int(_SEED))(test)
-    return test
+FUZZ = fuzz_settings(EXAMPLES)
 
 
 def _example(name: str) -> Any:
@@ -454,7 +439,7 @@ def assert_no_false_success(case: Case, answer: Answer, outcome: Snapshot | Clou
 def _property_test(name: str) -> Any:
     case = CASES[name]
 
-    @_seeded
+    @seeded
     @FUZZ
     @given(answer=answers(case))
     def test(server: LoopbackServer, answer: Answer) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_cloudflows.actions import _CANCELS, _STARTS, get_cancel, get_start
@@ -43,26 +42,11 @@ from airflow_provider_cloudflows.errors import (
     WriteOutcomeUnknown,
 )
 from airflow_provider_cloudflows.transport.tencent import TencentCall
-from tests.fuzz_server import LoopbackServer, Reply, client_for
+from tests.fuzz_server import FUZZ_EXAMPLES, LoopbackServer, Reply, client_for, fuzz_settings, seeded
 
-EXAMPLES = max(20, int(os.environ.get("CLOUDFLOWS_FUZZ_EXAMPLES", "2000")) // 10)
-_SEED = os.environ.get("CLOUDFLOWS_FUZZ_SEED", "")
+EXAMPLES = max(20, FUZZ_EXAMPLES // 10)
 TIME_BOUND = 5.0
-
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=not _SEED,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-    print_blob=True,
-)
-
-
-def _seeded(test: Any) -> Any:
-    if _SEED and _SEED != "random":
-        return seed(int(_SEED))(test)
-    return test
+FUZZ = fuzz_settings(EXAMPLES)
 
 
 # --- the documented shapes (the oracle, written independently of the specs) -------------------------------
@@ -467,7 +451,7 @@ def _start_property(name: str) -> Any:
     case = START_CASES[name]
     first = answer(case.vendor, case.template, case.fields)
 
-    @_seeded
+    @seeded
     @FUZZ
     @given(served=first, after=case.after)
     def test(server: LoopbackServer, served: Served, after: tuple[Served, ...]) -> None:
@@ -506,7 +490,7 @@ def _cancel_property(name: str) -> Any:
     write = answer(case.vendor, case.write, case.write_fields)
     state = answer(case.vendor, case.state, case.state_fields)
 
-    @_seeded
+    @seeded
     @FUZZ
     @given(first=write, second=state)
     def test(server: LoopbackServer, first: Served, second: Served) -> None:
