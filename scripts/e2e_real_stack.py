@@ -38,8 +38,8 @@ Phases and checks (one ``PASS name`` / ``FAIL name: detail`` line each, then ``N
    trigger's ``on_kill`` (Airflow >= 3.3); the same operator waiting in the worker with ``retries=1``,
    its task process ``kill -9``ed after the start, is retried and reattaches: one ``StartExecution``, one
    execution, success on try 2 (the DAGs: ``tests/e2e_dags/operator_lifecycle_dag.py``). An example run
-   failed by Airflow's stale-executor-event race (apache/airflow#72716: a task that deferred and already
-   runs again is failed on the first process's "success") is run once more, with a NOTE line;
+   failed by Airflow's stale-executor-event race (apache/airflow#72716: a task that deferred and is already
+   queued or running again is failed on the first process's "success") is run once more, with a NOTE line;
 6. triggerer hand-over: a deferred CloudFlow start operator and a deferred Batch submit operator run by one
    triggerer; a second triggerer starts; the first is stalled (SIGSTOP of its processes) until the second
    has adopted both triggers, then resumed (SIGCONT). Airflow cancels the resumed triggerer's lost triggers
@@ -1423,13 +1423,13 @@ class E2E:
 
     def _stale_event_race(self, dag_id: str, tasks: list[str], run_id: str) -> bool:
         """Whether the scheduler failed one of ``tasks`` of run ``run_id`` on a stale executor success (a task
-        that had deferred and was already running again)."""
+        that had deferred and was already queued or running again)."""
         output = "\n".join(c.output.read_text(errors="replace") for c in self.stack.components if c.name == "scheduler")
         return any(
             re.search(
                 rf"reported that the task instance <TaskInstance: {re.escape(dag_id)}\.{re.escape(task)} "
                 rf"{re.escape(run_id)} [^>]*> "
-                r"finished with state success, but the task instance's state attribute is running",
+                r"finished with state success, but the task instance's state attribute is (?:queued|running)",
                 output,
             )
             for task in tasks
