@@ -46,7 +46,12 @@ Phases and checks (one ``PASS name`` / ``FAIL name: detail`` line each, then ``N
    "by user action" (``on_kill``): no ``StopExecution`` / ``TerminateJob`` may reach the emulator, its log
    must say the cancel was skipped (the task is still deferred), both tasks succeed with their scripted
    result (the DAG: ``tests/e2e_dags/triggerer_handover_dag.py``); the second triggerer is stopped again;
-7. canary secrets: the connections' secrets and session tokens are unique canary strings (registered in the
+7. start resend: a ``TencentBatchSubmitJobOperator`` waiting in the worker with ``retries=1``; the emulator
+   trickles its first ``SubmitJob`` answer (the job exists, the reply is in flight) and the task process is
+   ``kill -9``ed meanwhile. Try 2 sends the start again under try 1's ClientToken (its log says so) and gets
+   the same JobId: one Batch job, two ``SubmitJob`` requests, success on try 2 (the DAG:
+   ``tests/e2e_dags/start_resend_dag.py``);
+8. canary secrets: the connections' secrets and session tokens are unique canary strings (registered in the
    emulator through its control API); none appears in the metadata DB dump, under ``AIRFLOW_HOME`` (logs) or
    in any process's output.
 
@@ -88,6 +93,7 @@ E2E_DAGS = ROOT / "tests" / "e2e_dags"
 CRASH_SPEC = json.loads((E2E_DAGS / "crash_waits.json").read_text())
 LIFECYCLE_SPEC = json.loads((E2E_DAGS / "operator_lifecycle.json").read_text())
 HANDOVER_SPEC = json.loads((E2E_DAGS / "triggerer_handover.json").read_text())
+RESEND_SPEC = json.loads((E2E_DAGS / "start_resend.json").read_text())
 TRIGGER_CLASSPATH = "airflow_provider_cloudflows.triggers.execution.CloudExecutionTrigger"
 RUN_TRIGGER_CLASSPATH = "airflow_provider_cloudflows.triggers.run.CloudRunTrigger"
 TRIGGERER_HEALTH_THRESHOLD = 10  # [triggerer] triggerer_health_check_threshold, seconds
@@ -196,7 +202,10 @@ EMULATOR_PLANS: dict[str, dict[str, list[list[Any]]]] = {
             [1, "RUNNING"],
             [HANDOVER_SPEC["running_seconds"], "SUCCEED"],
         ]
-    }
+    },
+    RESEND_SPEC["job_name"]: {
+        RESEND_SPEC["task_name"]: [[0, "SUBMITTED"], [1, "RUNNING"], [RESEND_SPEC["running_seconds"], "SUCCEED"]]
+    },
 }
 # The emulator's command line with scenario "e2e": "demo" plus the job plans given as JSON in argv[1].
 EMULATOR_BOOT = """\
@@ -492,6 +501,24 @@ def listening_sockets(pids: set[int]) -> list[tuple[int, str, int]]:
     return found
 
 
+def connected_to(pid: int, port: int) -> bool:
+    """Whether ``pid`` holds an established TCP connection to ``port`` on the local host (Linux /proc)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                parts = line.split()
+                if len(parts) >= 10 and parts[3] == "01" and int(parts[2].split(":")[1], 16) == port:  # 01: ESTABLISHED
+                    inodes.add(parts[9])
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                match = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(fd))
+                if match and match.group(1) in inodes:
+                    return True
+    return False
+
+
 def _decode_address(hex_address: str) -> str:
     raw = bytes.fromhex(hex_address)
     # /proc prints each 32-bit word in host (little-endian) order.
@@ -699,9 +726,9 @@ class Emulator:
         """Register executions (builder form)."""
         self.http.post("/_emulator/executions", json=executions).raise_for_status()
 
-    def requests(self) -> list[dict[str, Any]]:
-        """The request log (each with its wall-clock ``time``)."""
-        reply = self.http.get("/_emulator/requests")
+    def requests(self, action: str | None = None) -> list[dict[str, Any]]:
+        """The request log (each with its wall-clock ``time``), of one action if given."""
+        reply = self.http.get("/_emulator/requests", params={"action": action} if action else None)
         reply.raise_for_status()
         records: list[dict[str, Any]] = reply.json()["requests"]
         return records
@@ -716,6 +743,14 @@ class Emulator:
     def advance(self, seconds: float) -> None:
         """Fast-forward every execution's script."""
         self.http.post("/_emulator/advance", json={"seconds": seconds}).raise_for_status()
+
+    def inject(self, fault: dict[str, Any]) -> None:
+        """Script a fault (``{"kind", "service"?, "action"?, "count"?, "interval"?...}``)."""
+        self.http.post("/_emulator/faults", json=fault).raise_for_status()
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault."""
+        self.http.delete("/_emulator/faults").raise_for_status()
 
 
 def key_of(record: dict[str, Any]) -> tuple[str, ...] | None:
@@ -848,6 +883,7 @@ class E2E:
             LIFECYCLE_SPEC["kill"]["dag_id"],
             LIFECYCLE_SPEC["retry"]["dag_id"],
             HANDOVER_SPEC["dag_id"],
+            RESEND_SPEC["dag_id"],
         ]
 
         def parsed() -> bool:
@@ -1840,7 +1876,137 @@ class E2E:
             time.sleep(0.2)
         raise PhaseAborted("could not stall the triggerer outside a write to the metadata DB")
 
-    # --- phase 7: canaries ----------------------------------------------------------------------------------
+    # --- phase 7: start resend ----------------------------------------------------------------------------
+
+    def start_resend(self) -> None:
+        """``kill -9`` the task process while its ``SubmitJob`` reply trickles in (the job exists, the answer is
+        in flight); try 2 must send the start again under try 1's ClientToken and get the same job back."""
+        assert self.emulator is not None
+        emulator = self.emulator
+        spec = RESEND_SPEC
+        dag_id, task_id = spec["dag_id"], spec["task_id"]
+        interval = float(spec["trickle_interval"])
+        port = int(self.stack.emulator_url.rsplit(":", 1)[1])
+        jobs_before = self._batch_jobs()
+        emulator.inject({"kind": "trickle", "service": "batch", "action": "SubmitJob", "interval": interval})
+        since = time.time()
+        try:
+            run_id = self.api.trigger(dag_id)
+            triggered = time.monotonic()
+            progress(f"triggered {dag_id}; the first SubmitJob answer trickles, 4 bytes every {interval:g}s")
+
+            def submits() -> list[dict[str, Any]]:
+                return [r for r in emulator.requests("SubmitJob") if r["received"] >= since]
+
+            def trickling() -> tuple[dict[str, Any], dict[str, Any]] | None:
+                found = submits()
+                if not found:
+                    return None
+                if found[0]["fault"] != "trickle":
+                    raise PhaseAborted(f"the first SubmitJob was not trickled: {json.dumps(found)[:400]}")
+                ti = self.api.task_instance(dag_id, run_id, task_id)
+                if ti["state"] in TERMINAL_TI_STATES or ti["try_number"] > 1:
+                    raise PhaseAborted(
+                        f"{task_id} ended or retried before its kill: {ti['state']}, try {ti['try_number']}"
+                    )
+                return (ti, found[0]) if ti["state"] == "running" and ti.get("pid") else None
+
+            ti, reply = wait_until(f"{task_id} try 1's SubmitJob reply to trickle", trickling, 180, interval=0.2)
+            self.report.timing(
+                "start resend: trigger -> try 1's SubmitJob reply trickling", time.monotonic() - triggered
+            )
+            pid = int(ti["pid"])
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError as exc:
+                raise PhaseAborted(f"task process {pid} not found: {exc}") from None
+            scheduler = self.stack.component("scheduler").pgid
+            if f"airflow worker -- {ti['id']}" not in cmdline or scheduler not in ancestors(pid):
+                raise PhaseAborted(f"pid {pid} is not this task's process of our stack: {cmdline!r}")
+            connected = connected_to(pid, port)
+            os.kill(pid, signal.SIGKILL)
+            killed = time.time()
+            into = killed - reply["time"]
+            progress(f"kill -9 {pid} ({cmdline.strip()}) {into:.1f}s into the trickled SubmitJob reply")
+            # A JobId reply is over 40 bytes: it trickles for more than 10 intervals.
+            self.report.check(
+                "start resend: try 1's task process killed (SIGKILL) while its SubmitJob reply trickled in",
+                connected and into < 10 * interval,
+                f"pid {pid} connected to the emulator: {connected}; killed {into:.1f}s into the reply "
+                f"(JobId {key_of(reply)})",
+            )
+
+            def resent() -> list[dict[str, Any]] | None:
+                found = submits()
+                return found if len(found) >= 2 else None
+
+            second = wait_until("try 2's SubmitJob", resent, 120, interval=0.5)[1]
+            self.report.timing("start resend: kill -9 -> try 2's SubmitJob answered", second["time"] - killed)
+
+            def run_finished() -> bool:
+                return self.api.run_state(dag_id, run_id) in TERMINAL_RUN_STATES
+
+            wait_until(f"the {dag_id} run to finish", run_finished, 120, interval=0.5)
+            self.report.timing("start resend: trigger -> run finished", time.monotonic() - triggered)
+        finally:
+            emulator.clear_faults()
+        self._check_resend(run_id, since, jobs_before)
+
+    def _check_resend(self, run_id: str, since: float, jobs_before: set[str]) -> None:
+        assert self.emulator is not None
+        spec = RESEND_SPEC
+        dag_id, task_id = spec["dag_id"], spec["task_id"]
+        ti = self.api.task_instance(dag_id, run_id, task_id)
+        self.report.check(
+            f"start resend: {task_id} succeeded on try 2",
+            ti["state"] == "success" and ti["try_number"] == 2,
+            f"state={ti['state']}, try_number={ti['try_number']}",
+        )
+        first_log = self._log_or_empty(dag_id, run_id, task_id, 1)
+        self.report.check(
+            "start resend: try 1 died by SIGKILL (its log says so)",
+            "Process terminated by signal" in first_log and "SIGKILL" in first_log,
+            "" if "SIGKILL" in first_log else f"try 1 log tail: {first_log[-800:]}",
+        )
+        log = self._log_or_empty(dag_id, run_id, task_id, 2)
+        said = "sending it again with the same ClientToken" in log
+        # Try 2 names the token twice: resending it, then with the JobId it got back.
+        tokens = sorted(set(re.findall(r"ClientToken (airflow-[0-9a-f]+-try\d+)", log)))
+        self.report.check(
+            "start resend: try 2 sent the start again with try 1's ClientToken (log: 'sending it again with the "
+            "same ClientToken')",
+            said and len(tokens) == 1 and tokens[0].endswith("-try1"),
+            f"resend logged: {said}; ClientTokens in try 2's log: {tokens}"
+            + ("" if said else f"; log tail: {log[-1200:]}"),
+        )
+        submits = [r for r in self.emulator.requests("SubmitJob") if r["received"] >= since]
+        answered = sorted({key[0] for r in submits if (key := key_of(r))})
+        created = sorted(self._batch_jobs() - jobs_before)
+        self.report.check(
+            "start resend: one Batch job created; both SubmitJob requests (same ClientToken) answered its JobId",
+            len(submits) == 2
+            and all(r["status"] == 200 for r in submits)
+            and len(created) == 1
+            and answered == created,
+            f"SubmitJob requests: {[(r['status'], r['fault'], key_of(r)) for r in submits]}; jobs created: {created}",
+        )
+        try:
+            state = self.api.xcom(dag_id, run_id, task_id)
+        except (httpx.HTTPError, KeyError) as exc:
+            state = {"error": str(exc)}
+        problems = xcom_problems(state, {"job_id": created[0] if created else None}, {"JobName": spec["job_name"]})
+        self.report.check(
+            f"start resend: {task_id} XCom is the final state of that one job",
+            not problems,
+            "; ".join(problems) + f"; xcom={json.dumps(state)[:600]}" if problems else "",
+        )
+
+    def _batch_jobs(self) -> set[str]:
+        """The JobIds of every Batch job in the emulator."""
+        assert self.emulator is not None
+        return {str(e["key"][0]) for e in self.emulator.executions() if e["service"] == "batch"}
+
+    # --- phase 8: canaries ----------------------------------------------------------------------------------
 
     def check_canaries(self) -> None:
         """After the stack stopped: no canary in the DB dump, under AIRFLOW_HOME or in any process output."""
@@ -1958,6 +2124,8 @@ def main(argv: list[str] | None = None) -> int:
                 e2e.run_operators()
             with report.phase("triggerer hand-over"):
                 e2e.triggerer_handover()
+            with report.phase("start resend"):
+                e2e.start_resend()
         with report.phase("canaries"):
             if stack_ok:
                 e2e.check_loopback("end")
