@@ -6,6 +6,7 @@ import importlib.metadata
 import json
 import os
 import pathlib
+from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # One home (and SQLite DB) per Airflow version: the suite runs at the latest and at the lowest supported
@@ -70,3 +71,11 @@ def _fresh_rate_limits() -> None:
     from airflow_provider_cloudflows.transport.throttle import LIMITER
 
     LIMITER.reset()
+
+
+@pytest.fixture
+def emulator_connections(airflow_db: None, monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: Any) -> None:
+    """A migrated metadata DB, and the three default connections pointing at this worker's emulator."""
+    from tests.helpers import use_connections
+
+    use_connections(monkeypatch, cloud_emulator_server)

@@ -33,9 +33,7 @@ PLACEMENT = {"Zone": "ap-guangzhou-3"}
 RUNNING_LONG = [(0, "RUNNING"), (60, "SUCCEED")]
 
 
-@pytest.fixture(autouse=True)
-def _env(airflow_db: None, monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+pytestmark = pytest.mark.usefixtures("emulator_connections")
 
 
 def _batch(**kwargs: Any) -> TencentBatchSubmitJobOperator:

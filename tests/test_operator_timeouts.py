@@ -11,19 +11,16 @@ from airflow.utils.state import TaskInstanceState
 
 from airflow_provider_cloudflows.emulator import CloudEmulator
 from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.operators import TencentBatchSubmitJobOperator
 from airflow_provider_cloudflows.operators import base as operator_base
 from airflow_provider_cloudflows.operators.base import CloudExecutionTimeout
 from tests.dags import operator_dags
-from tests.helpers import FakeStore, FakeTI, dag_test, use_connections
+from tests.helpers import FakeStore, FakeTI, dag_test
 
 RUNNING_LONG = [(0, "RUNNING"), (60, "SUCCEED")]
 
 
-@pytest.fixture(autouse=True)
-def _env(airflow_db: None, monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+pytestmark = pytest.mark.usefixtures("emulator_connections")
 
 
 def _run(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], dag_id: str) -> tuple[Any, str]:

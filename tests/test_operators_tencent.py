@@ -270,6 +270,8 @@ def test_timeout_cancels_then_fails(cloud_emulator: CloudEmulator, out: Output, 
     "(XComs are cleared when a try starts); on 3.1/3.2 a retry submits a new job, as the README says",
 )
 def test_retry_reattaches_instead_of_submitting_twice(cloud_emulator: CloudEmulator, out: Output) -> None:
+    # Running long enough that try 2 finds it still running on a loaded machine (else it adopts the success).
+    plan_batch_job(cloud_emulator, {"A": [(0, "RUNNING"), (4.0, "SUCCEED")]})
     ti, text = out.run("op_batch_retry")
     assert ti.state == TaskInstanceState.SUCCESS, text
     assert ti.try_number == 2

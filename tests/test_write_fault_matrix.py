@@ -82,13 +82,8 @@ def may_resend(kind: str) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _env(
-    airflow_db: None,
-    monkeypatch: pytest.MonkeyPatch,
-    cloud_emulator_server: EmulatorServer,
-    cloud_emulator: CloudEmulator,
-) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+def _scripted(emulator_connections: None, cloud_emulator: CloudEmulator) -> None:
+    """Every execution a start may create ends soon (DWS: the cluster, and its actions' plans)."""
     plan_cloudflow_execution(cloud_emulator, [(0, "Running"), (0.5, "Succeeded")])
     cloud_emulator.add_execution(dws_cluster(write_fault_dags.CLUSTER))
     for action in ("SNAPSHOTTING", "GROWING", "RESTORING"):
