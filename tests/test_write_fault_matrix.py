@@ -28,8 +28,9 @@ from airflow_provider_cloudflows.transport.retry import RetryPolicy
 from tests.dags import write_fault_dags
 from tests.helpers import dag_test, use_connections
 
+AIRFLOW = importlib.metadata.version("apache-airflow")
 # task_state_store (a record that survives tries) exists since Airflow 3.3.
-HAS_STORE = Version(importlib.metadata.version("apache-airflow")) >= Version("3.3")
+HAS_STORE = Version(AIRFLOW) >= Version("3.3")
 
 # kind -> (emulator service, start action)
 STARTS = {
@@ -70,7 +71,7 @@ def report(kind: str, fault: str, result: Run, emulator: CloudEmulator) -> None:
     the table of executions per operator and fault, written by the run rather than by hand."""
     path = os.environ.get("CLOUDFLOWS_WRITE_REPORT")
     if path:
-        line = {"kind": kind, "fault": fault, "executions": applied(emulator, kind)}
+        line = {"airflow": AIRFLOW, "kind": kind, "fault": fault, "executions": applied(emulator, kind)}
         line.update({"state": str(result.ti.state), "tries": result.ti.try_number})
         with open(path, "a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
