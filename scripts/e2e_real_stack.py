@@ -907,6 +907,19 @@ class E2E:
             "stack: no AIRFLOW_CONN_* variable in the components' environment", not leaked_env, str(leaked_env)
         )
 
+    def task_process(self, ti: dict[str, Any]) -> tuple[int, str]:
+        """The pid and command line of a running task instance's process, checked to be ours to kill."""
+        pid = int(ti["pid"])
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError as exc:
+            raise PhaseAborted(f"task process {pid} not found: {exc}") from None
+        # The task process leads its own process group (the supervisor's setpgid): check its ancestry instead.
+        scheduler = self.stack.component("scheduler").pgid
+        if f"airflow worker -- {ti['id']}" not in cmdline or scheduler not in ancestors(pid):
+            raise PhaseAborted(f"pid {pid} is not this task's process of our stack: {cmdline!r}")
+        return pid, cmdline
+
     def check_loopback(self, when: str) -> None:
         """Every TCP socket any process of the stack listens on is bound to a loopback address."""
         sockets = listening_sockets(self.stack.group_pids())
@@ -1506,15 +1519,7 @@ class E2E:
 
         ti = wait_until(f"{task_id} try 1 to start the execution and wait in the worker", waiting_in_worker, 180)
         self.report.timing("operators retry: trigger -> try 1 waiting in the worker", time.monotonic() - triggered)
-        pid = int(ti["pid"])
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError as exc:
-            raise PhaseAborted(f"task process {pid} not found: {exc}") from None
-        # The task process leads its own process group (the supervisor's setpgid): check its ancestry instead.
-        scheduler = self.stack.component("scheduler").pgid
-        if f"airflow worker -- {ti['id']}" not in cmdline or scheduler not in ancestors(pid):
-            raise PhaseAborted(f"pid {pid} is not this task's process of our stack: {cmdline!r}")
+        pid, cmdline = self.task_process(ti)
         os.kill(pid, signal.SIGKILL)
         killed = time.time()
         progress(f"kill -9 {pid} ({cmdline.strip()}), try 1 of {dag_id}.{task_id}")
@@ -1915,14 +1920,7 @@ class E2E:
             self.report.timing(
                 "start resend: trigger -> try 1's SubmitJob reply trickling", time.monotonic() - triggered
             )
-            pid = int(ti["pid"])
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError as exc:
-                raise PhaseAborted(f"task process {pid} not found: {exc}") from None
-            scheduler = self.stack.component("scheduler").pgid
-            if f"airflow worker -- {ti['id']}" not in cmdline or scheduler not in ancestors(pid):
-                raise PhaseAborted(f"pid {pid} is not this task's process of our stack: {cmdline!r}")
+            pid, cmdline = self.task_process(ti)
             connected = connected_to(pid, port)
             os.kill(pid, signal.SIGKILL)
             killed = time.time()
