@@ -186,3 +186,20 @@ def test_a_refused_start_clears_the_record_so_the_retry_starts(
     with pytest.raises(TaskDeferred):
         _execute(_cynosdb(), FakeTI(2), store)
     assert cloud_emulator.count(action="PauseServerless", ok=True) == 1
+
+
+def test_a_resent_client_token_keeps_the_time_of_its_first_send(cloud_emulator: CloudEmulator) -> None:
+    # EMR honours a token 5 minutes from its first use: a resend must not restart that clock, or a third try
+    # would send an expired token and start a second flow.
+    store = FakeStore()
+    operator = TencentEmrScaleOutClusterOperator(task_id="run", instance_id="emr-abc123", node_count=1)
+    first_sent = time.time() - 200
+    _killed_while_sending(store, operator, "airflow-token-try1", sent_at=first_sent)
+    cloud_emulator.inject("reset", service="emr", action="ScaleOutCluster", count=None)
+    with pytest.raises(AirflowException, match="same ClientToken") as lost:
+        _execute(operator, FakeTI(2), store)
+    assert not isinstance(lost.value, AirflowFailException)
+    record = store.get(STATE_KEY)
+    assert record["phase"] == Phase.SENDING.value
+    assert record["client_token"] == "airflow-token-try1"
+    assert record["sent_at"] == pytest.approx(first_sent)

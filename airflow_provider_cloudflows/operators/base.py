@@ -198,7 +198,7 @@ class CloudExecutionOperator(BaseOperator):
         previous = self._reattach(context, client, deadline)
         if previous.result is not None:
             return previous.result  # the previous try's execution succeeded and on_retry="reattach"
-        record = previous.record or self._start(context, client, deadline, token=previous.resend_token)
+        record = previous.record or self._start(context, client, deadline, resend=previous.resend)
         self._record = record
         self._persist(context, record)
         wait = self._wait(record)
@@ -288,15 +288,21 @@ class CloudExecutionOperator(BaseOperator):
     # --- steps ----------------------------------------------------------------------------------------
 
     def _start(
-        self, context: Context, client: CloudClient[Any], deadline: float, *, token: str | None = None
+        self, context: Context, client: CloudClient[Any], deadline: float, *, resend: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Send the start (recorded first); ``token``: an earlier try's unanswered start's ClientToken."""
+        """Send the start (recorded first); ``resend``: an earlier try's record of an unanswered start, sent
+        again under its ClientToken (whose validity still counts from that first send)."""
         ti = context["ti"]
         params = self.start_params(context)  # bad input fails here, before anything is recorded or sent
-        if token is None and self.spec.takes_client_token:
+        token: str | None = None
+        first_sent: float | None = None
+        if resend is not None:
+            token, sent_at = str(resend["client_token"]), resend.get("sent_at")
+            first_sent = float(sent_at) if isinstance(sent_at, (int, float)) else None
+        elif self.spec.takes_client_token:
             map_index = -1 if ti.map_index is None else ti.map_index
             token = client_token(ti.dag_id, ti.task_id, ti.run_id, map_index, ti.try_number)
-        sending = self._record_sending(context, client, token)
+        sending = self._record_sending(context, client, token, first_sent)
         try:
             started: Started = run_action(self.spec.start(params, token), client, deadline=deadline)
         except WriteOutcomeUnknown as exc:
@@ -334,7 +340,9 @@ class CloudExecutionOperator(BaseOperator):
             "params": self.link_params(),
         }
 
-    def _record_sending(self, context: Context, client: CloudClient[Any], token: str | None) -> dict[str, Any] | None:
+    def _record_sending(
+        self, context: Context, client: CloudClient[Any], token: str | None, first_sent: float | None
+    ) -> dict[str, Any] | None:
         """Record that the start is being sent, before it is; None where no record survives tries (then an
         unknown outcome fails without retry). A store that cannot take the record stops the start unsent."""
         store = context.get("task_state_store")
@@ -345,7 +353,7 @@ class CloudExecutionOperator(BaseOperator):
             call=self._call_name(client),
             try_number=context["ti"].try_number,
             client_token=token,
-            sent_at=time.time(),
+            sent_at=time.time() if first_sent is None else first_sent,
         )
         try:
             store.set(STATE_KEY, record)
@@ -478,7 +486,7 @@ class CloudExecutionOperator(BaseOperator):
                 call,
                 token,
             )
-            return Previous(resend_token=token)
+            return Previous(resend=sending)
         self._fail_unknown(
             context,
             sending,

@@ -58,8 +58,9 @@ def sending_record(
 @dataclass(frozen=True)
 class Previous:
     """What a retry does about the previous try's start: wait on its execution (``record``), adopt its
-    success (``result``), or send the same start again under the same idempotency key (``resend_token``)."""
+    success (``result``), or send the same start again under the same idempotency key (``resend``: the
+    earlier try's record of it)."""
 
     record: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
-    resend_token: str | None = None
+    resend: Mapping[str, Any] | None = None
