@@ -373,7 +373,7 @@ class CloudExecutionOperator(BaseOperator):
             return False
         if ttl is None:
             return True
-        return isinstance(sending_at := sent_at, (int, float)) and time.time() - float(sending_at) < ttl
+        return isinstance(sent_at, (int, float)) and time.time() - float(sent_at) < ttl
 
     def _fail_unknown(self, context: Context, sending: Mapping[str, Any] | None, why: str) -> NoReturn:
         """Fail the task without retry: a start may have been applied and nothing can tell or repeat it safely.
