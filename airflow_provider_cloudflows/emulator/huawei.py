@@ -1,7 +1,7 @@
 """Huawei Cloud (APIG, SDK-HMAC-SHA256) protocol: REST path routing, AK/SK verification and the error envelope.
 
-Requests whose path starts with ``/v1/`` or ``/v1.0/`` are Huawei's. Each served API is a
-:class:`RestOperation` (an :class:`Operation` plus its method and path template, e.g.
+Requests whose path starts with ``/v1/``, ``/v1.0/`` or ``/v3/`` (IAM, ``huawei_iam.py``) are Huawei's.
+Each served API is a :class:`RestOperation` (an :class:`Operation` plus its method and path template, e.g.
 ``/v1/{project_id}/clusters/{cluster_id}/actions/{action_name}``); a path no operation matches is answered
 like an unpublished API (404 ``APIG.0101``).
 
@@ -60,6 +60,7 @@ __all__ = [
     "AUTH_FAILED",
     "DEFAULT_HUAWEI_CREDENTIALS",
     "DEFAULT_PROJECT_ID",
+    "DEFAULT_REGION",
     "MAX_SKEW_SECONDS",
     "HuaweiHandler",
     "RestOperation",
@@ -68,13 +69,14 @@ __all__ = [
 
 DEFAULT_HUAWEI_CREDENTIALS = Credentials("HWEMULATORAK0000", "emulator-huawei-secret")
 DEFAULT_PROJECT_ID = "05f2cff45100d5112f4bc00b794ea08e"
+DEFAULT_REGION = "cn-north-4"
 MAX_SKEW_SECONDS = 15 * 60
 """APIG rejects an ``X-Sdk-Date`` more than 15 minutes off its clock."""
 AUTH_FAILED = "APIG.0301"
 """APIG's code for any AK/SK problem (unknown key, bad signature, expired date, bad token)."""
 
 _SCRIPTED = "huawei_scripted_errors"
-_PREFIXES = ("/v1/", "/v1.0/")
+_PREFIXES = ("/v1/", "/v1.0/", "/v3/")
 _SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _AUTH_PREFIX = "Incorrect IAM authentication information: "
 # Headers that steer the gateway: a client must sign them when it sends them, or a proxy could swap them
@@ -124,14 +126,16 @@ class RestOperation(Operation):
     """A Huawei REST operation: where it lives (``method`` and ``path`` template) besides what it does.
 
     ``path`` placeholders (``{name}``) match one non-empty path segment each; their percent-decoded values
-    reach the operation in ``call.params``. ``{project_id}`` is required: every Huawei API is project-scoped.
+    reach the operation in ``call.params``. ``{project_id}`` is required unless ``project_scoped`` is False
+    (IAM's account-wide APIs): the gateway then checks the signature but no project.
     """
 
     method: str = "GET"
     path: str = ""
+    project_scoped: bool = True
 
     def __post_init__(self) -> None:
-        if "{project_id}" not in self.path:
+        if self.project_scoped and "{project_id}" not in self.path:
             raise ValueError(f"RestOperation {self.action}: the path must contain {{project_id}}")
 
     def match(self, method: str, raw_path: str) -> dict[str, str] | None:
@@ -157,7 +161,9 @@ class HuaweiHandler(VendorHandler):
     """Huawei Cloud APIG-fronted REST APIs (DWS), signed with SDK-HMAC-SHA256.
 
     ``project_ids`` are the projects the emulated account owns (default: the documented example project
-    ``05f2cff45100d5112f4bc00b794ea08e``, which the generated ``huaweicloud_default`` connection uses).
+    ``05f2cff45100d5112f4bc00b794ea08e``, which the generated ``huaweicloud_default`` connection uses);
+    ``regions`` names the region of each project IAM lists (region -> project id, default ``cn-north-4`` ->
+    the example project), each one of ``project_ids``.
     """
 
     vendor = "huawei"
@@ -168,11 +174,21 @@ class HuaweiHandler(VendorHandler):
         {"region": "cn-north-4", "project_id": DEFAULT_PROJECT_ID},
     )
 
-    def __init__(self, services: Sequence[ServiceSpec] = (), *, project_ids: Sequence[str] = (DEFAULT_PROJECT_ID,)):
+    def __init__(
+        self,
+        services: Sequence[ServiceSpec] = (),
+        *,
+        project_ids: Sequence[str] = (DEFAULT_PROJECT_ID,),
+        regions: Mapping[str, str] | None = None,
+    ):
         super().__init__(services)
         if not project_ids:
             raise ValueError("HuaweiHandler: at least one project id is needed")
         self.project_ids = frozenset(project_ids)
+        self.regions = dict({DEFAULT_REGION: DEFAULT_PROJECT_ID} if regions is None else regions)
+        strays = sorted(set(self.regions.values()) - self.project_ids)
+        if strays:
+            raise ValueError(f"HuaweiHandler: regions name projects not in project_ids: {strays}")
         for operation in self.operations:
             if not isinstance(operation, RestOperation):
                 raise ValueError(f"HuaweiHandler: {operation.action} must be a RestOperation (it needs a path)")
@@ -252,7 +268,10 @@ class HuaweiHandler(VendorHandler):
         check = emulator.check_credentials(self.vendor, auth.key_id, headers.get("x-security-token"))
         if check is not CredentialCheck.OK:
             raise _auth_error("verify aksk signature fail, the X-Security-Token is missing or does not match the AK")
-        self._check_project(call, headers)
+        if call.extra["operation"].project_scoped:
+            self._check_project(call, headers)
+        # What the account's IAM lists (read by the IAM operations).
+        call.extra["regions"] = self.regions
         # Past the gateway: a scripted backend answer replaces the operation's.
         scripted = _take_scripted_error(call, emulator)
         if scripted is not None:

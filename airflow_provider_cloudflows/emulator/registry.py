@@ -19,6 +19,7 @@ from airflow_provider_cloudflows.emulator.dws_actions import DWS_ACTION_OPERATIO
 from airflow_provider_cloudflows.emulator.emr import EMR_SERVICE
 from airflow_provider_cloudflows.emulator.handler import Operation, ServiceSpec, VendorHandler
 from airflow_provider_cloudflows.emulator.huawei import HuaweiHandler
+from airflow_provider_cloudflows.emulator.huawei_iam import IAM_SERVICE
 from airflow_provider_cloudflows.emulator.tencent import TencentHandler
 from airflow_provider_cloudflows.emulator.tencent_actions import CYNOSDB_ACTION_OPERATIONS, EMR_ACTION_OPERATIONS
 
@@ -36,7 +37,7 @@ def default_handlers() -> list[VendorHandler]:
             ]
         ),
         AlibabaHandler([CLOUDFLOW_SERVICE]),
-        HuaweiHandler([_with(DWS_SERVICE, DWS_ACTION_OPERATIONS)]),
+        HuaweiHandler([_with(DWS_SERVICE, DWS_ACTION_OPERATIONS), IAM_SERVICE]),
     ]
 
 

@@ -25,7 +25,7 @@ def test_health(server: EmulatorServer) -> None:
     health = _control(server, "GET", "health").json()
     assert health["status"] == "ok"
     assert health["vendors"] == ["tencent", "alibaba", "huawei"]
-    assert health["services"] == ["batch", "cynosdb", "dws", "emr", "fnf"]
+    assert health["services"] == ["batch", "cynosdb", "dws", "emr", "fnf", "iam"]
     assert "emr_flow" in health["builders"]
 
 
