@@ -96,12 +96,22 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
                 "cn-north-4 cn-east-3 cn-south-1 cn-north-1 ap-southeast-1 "
                 "ap-southeast-3 af-south-1 la-south-2 eu-west-101 tr-west-1"
             ),
-            "project_id": _text("Project ID", "The project of the region; a task's `project_id` overrides it."),
+            "project_id": _text(
+                "Project ID",
+                "The project of the region; a task's `project_id` overrides it. "
+                "Empty: looked up from IAM once per account and region.",
+            ),
             "security_token": _text("Security token", "Temporary AK/SK token, if any.", secret=True),
             "endpoint": _text(
                 "Endpoint",
                 _ENDPOINT_HELP.replace("{placeholders}", "{region}")
                 + " Default: https://dws.{region}.myhuaweicloud.com (.eu / .cn for the regions that use them).",
+            ),
+            "iam_endpoint": _text(
+                "IAM endpoint",
+                _ENDPOINT_HELP.replace("{placeholders}", "{region}")
+                + " Used only to look up an empty Project ID. Default: the official SDK's, "
+                "https://iam.{region}.myhuaweicloud.com where the region has one, else https://iam.myhuaweicloud.com.",
             ),
         },
         "ui-field-behaviour": {

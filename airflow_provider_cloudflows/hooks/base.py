@@ -27,7 +27,7 @@ MAX_SHARED_CLIENTS = 256
 _SHARED_CLIENTS: dict[tuple[Any, ...], CloudClient[Any]] = {}
 
 
-def _check_extra_is_object(conn_id: str, conn: Any) -> None:
+def check_extra_is_object(conn_id: str, conn: Any) -> None:
     """Airflow quietly reads extras that are not a JSON object as ``{}``; a broken extra must say so instead."""
     raw = getattr(conn, "extra", None)
     if raw in (None, ""):
@@ -109,13 +109,21 @@ class CloudHook(BaseHook):
         """The temporary-credentials token, under whatever extra name this vendor uses."""
         return None
 
+    def complete_extra(self, conn: Any, extra: Any) -> Any:
+        """The extras with what the vendor looks up when the connection leaves it out (worker code)."""
+        return extra
+
+    async def acomplete_extra(self, conn: Any, extra: Any) -> Any:
+        """:meth:`complete_extra` for async code: never a blocking call on the event loop."""
+        return extra
+
     def _client_from(self, conn: Any, extra: Any = None) -> CloudClient[Any]:
         if not conn.login or not conn.password:
             raise ConfigurationError(
                 f"connection {self.conn_id!r}",
                 f"needs login ({self.vendor_label} key id) and password (secret key)",
             )
-        _check_extra_is_object(self.conn_id, conn)
+        check_extra_is_object(self.conn_id, conn)
         if extra is None:  # the sync path; async callers pass the extras read with compat.aextra_dejson
             extra = conn.extra_dejson
         extra = extra if isinstance(extra, Mapping) else {}
@@ -155,7 +163,7 @@ class CloudHook(BaseHook):
         """The synchronous client (built once per hook; its HTTP pool is process-wide)."""
         if self._client is None:
             conn = self.get_connection(self.conn_id)
-            self._client = self._client_from(conn, conn.extra_dejson)
+            self._client = self._client_from(conn, self.complete_extra(conn, conn.extra_dejson))
         return self._client
 
     async def aget_conn(self) -> CloudClient[Any]:
@@ -172,7 +180,7 @@ class CloudHook(BaseHook):
             key = self._share_key(conn, extra)
             shared = _SHARED_CLIENTS.get(key) if key is not None else None
             if shared is None:
-                shared = self._client_from(conn, extra)
+                shared = self._client_from(conn, await self.acomplete_extra(conn, extra))
                 if key is not None:
                     if len(_SHARED_CLIENTS) >= MAX_SHARED_CLIENTS:
                         _SHARED_CLIENTS.pop(next(iter(_SHARED_CLIENTS)))  # the oldest

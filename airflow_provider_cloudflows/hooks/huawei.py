@@ -7,8 +7,9 @@ from typing import Any
 
 from airflow_provider_cloudflows.compat import legacy_connection_form
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.hooks.base import CloudHook, extra_value
+from airflow_provider_cloudflows.hooks.base import CloudHook, check_extra_is_object, extra_value
 from airflow_provider_cloudflows.transport.huawei import HuaweiApi, HuaweiCall
+from airflow_provider_cloudflows.transport.huawei_iam import alookup_project_id, lookup_project_id
 
 PROBE_CLUSTER = "00000000-0000-0000-0000-000000000000"
 
@@ -17,9 +18,11 @@ PROBE_CLUSTER = "00000000-0000-0000-0000-000000000000"
 class HuaweiCloudHook(CloudHook):
     """Huawei Cloud access: login = AK, password = SK.
 
-    Extras: ``region``, ``project_id``, ``security_token`` (temporary AK/SK) and ``endpoint`` (may contain
-    ``{region}``; default ``https://dws.{region}.myhuaweicloud.com``, ``.eu`` / ``.cn`` where documented).
-    Tasks may override ``region`` and ``project_id``.
+    Extras: ``region``, ``project_id``, ``security_token`` (temporary AK/SK), ``endpoint`` (may contain
+    ``{region}``; default ``https://dws.{region}.myhuaweicloud.com``, ``.eu`` / ``.cn`` where documented) and
+    ``iam_endpoint`` (default: the SDK's IAM endpoint of the region). Tasks may override ``region`` and
+    ``project_id``. Without a ``project_id`` the hook asks IAM for the region's project, once per account and
+    region per process, as the official SDK does.
     """
 
     conn_name_attr = "huaweicloud_conn_id"
@@ -32,6 +35,29 @@ class HuaweiCloudHook(CloudHook):
     def token_from(self, extra: Mapping[str, Any]) -> str | None:
         """The ``security_token`` extra."""
         return extra_value(extra, self.conn_type, "security_token")
+
+    def complete_extra(self, conn: Any, extra: Any) -> Any:
+        """The extras with the ``project_id`` IAM names when neither the task nor the connection sets one."""
+        lookup = self._lookup(conn, extra)
+        return extra if lookup is None else {**extra, "project_id": lookup_project_id(**lookup)}
+
+    async def acomplete_extra(self, conn: Any, extra: Any) -> Any:
+        """:meth:`complete_extra` with the IAM call made on the event loop."""
+        lookup = self._lookup(conn, extra)
+        return extra if lookup is None else {**extra, "project_id": await alookup_project_id(**lookup)}
+
+    def _lookup(self, conn: Any, extra: Any) -> dict[str, Any] | None:
+        """What the IAM lookup needs, or None when there is nothing to look up (or the connection is
+        unusable anyway: building the client then says why)."""
+        if not isinstance(extra, Mapping) or self.extra(extra, "project_id") or not conn.login or not conn.password:
+            return None
+        check_extra_is_object(self.conn_id, conn)
+        return {
+            "credentials": Credentials(conn.login, conn.password, self.token_from(extra)),
+            "region": self.resolved_region(extra),
+            "endpoint": extra_value(extra, self.conn_type, "iam_endpoint"),
+            "policy": self.retry_policy or self._policy_from(extra),
+        }
 
     def build_api(self, credentials: Credentials, extra: Mapping[str, Any]) -> HuaweiApi:
         """SDK-HMAC-SHA256 against the regional DWS endpoint (or the connection's)."""

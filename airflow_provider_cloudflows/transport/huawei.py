@@ -98,54 +98,41 @@ def classify(status: int, code: str, *, write: bool = False) -> type[CloudApiErr
     return InvalidRequestError
 
 
-class HuaweiApi(VendorApi[HuaweiCall]):
-    """SDK-HMAC-SHA256 signed requests with ``X-Project-Id`` matching the path's project."""
+class HuaweiRestApi(VendorApi[HuaweiCall]):
+    """What every Huawei REST API shares: SDK-HMAC-SHA256 signing and the reply envelope."""
 
     vendor = VENDOR
 
-    def __init__(self, credentials: Credentials, *, region: str, endpoint: str | None, project_id: str) -> None:
-        if not project_id:
-            raise ConfigurationError("project_id", "is required: set it in the connection's extras or on the task")
-        check_path_segment("project_id", project_id)
-        if not region and not endpoint:
-            raise ValueError("region is required: set it in the connection's extras or on the task")
-        super().__init__(credentials, region=region, endpoint=endpoint or default_endpoint(region))
-        self.project_id = project_id
-
-    def prepare(self, call: HuaweiCall, now: float) -> HttpRequest:
-        """Sign the path as sent; the canonical URI's appended slash is the signer's business."""
+    def signed(self, call: HuaweiCall, path: str, headers: Mapping[str, str], now: float) -> HttpRequest:
+        """The request for ``call`` sent to ``path`` (already encoded) with ``headers`` signed among the rest."""
         base, host = endpoint_and_host(self.endpoint, region=self.region)
-        path = encode_path(call.path, {"project_id": self.project_id, **call.path_params})
         # Serialized like huaweicloudsdkcore (json.dumps defaults), signed and sent as these exact bytes.
         payload = b"" if call.body is None else json.dumps(dict(call.body)).encode("utf-8")
-        headers = sign_sdk_hmac(
+        signed_headers = sign_sdk_hmac(
             self.credentials,
             method=call.method,
             host=host,
             path=path,
             query=call.query,
-            # With a body the SDK declares its charset (signed, like every header it sends).
-            headers={
-                "Content-Type": JSON_WITH_BODY if call.body is not None else "application/json",
-                "X-Project-Id": self.project_id,
-            },
+            headers=headers,
             body=payload,
             timestamp=datetime.fromtimestamp(now, tz=timezone.utc),
         )
         query = sdk_hmac_canonical_query(call.query) if call.query else ""
-        return HttpRequest(call.method, base + path + (f"?{query}" if query else ""), headers, payload)
+        return HttpRequest(call.method, base + path + (f"?{query}" if query else ""), signed_headers, payload)
 
     def parse(self, call: HuaweiCall, status: int, headers: httpx.Headers, body: bytes) -> ApiResponse:
         """200 carries the resource; >= 400 carries ``error_code``/``error_msg`` (or the legacy names).
 
         Any other status (201, 206, a redirect) is no answer, and a 200 carrying an error code is an error.
-        The request id is the ``X-Request-Id`` header, else the body's ``request_id``.
+        The request id is the ``X-Request-Id`` (IAM: ``X-IAM-Trace-Id``) header, else the body's ``request_id``.
         """
         what = self.describe(call)
         if call.body is not None and 200 <= status < 300 and not body.strip():
             # Some DWS writes (resize) answer with an empty body: nothing to read, not a garbled answer.
             body = b"{}"
-        header_id = id_field(headers.get("X-Request-Id"))
+        # IAM names its answers by ``X-IAM-Trace-Id``, the APIG-fronted services by ``X-Request-Id``.
+        header_id = id_field(headers.get("X-Request-Id")) or id_field(headers.get("X-IAM-Trace-Id"))
         if status != 200:
             data = try_decode_json_object(body) or {}
             code, message = _error_of(data)
@@ -187,13 +174,37 @@ class HuaweiApi(VendorApi[HuaweiCall]):
         check_echo(data, call.echo, vendor=VENDOR, what=what, request_id=request_id)
         return ApiResponse(data, request_id, status)
 
+
+class HuaweiApi(HuaweiRestApi):
+    """DWS: signed requests with ``X-Project-Id`` matching the path's project."""
+
+    def __init__(self, credentials: Credentials, *, region: str, endpoint: str | None, project_id: str) -> None:
+        if not project_id:
+            raise ConfigurationError("project_id", "is required: set it in the connection's extras or on the task")
+        check_path_segment("project_id", project_id)
+        if not region and not endpoint:
+            raise ValueError("region is required: set it in the connection's extras or on the task")
+        super().__init__(credentials, region=region, endpoint=endpoint or default_endpoint(region))
+        self.project_id = project_id
+
+    def prepare(self, call: HuaweiCall, now: float) -> HttpRequest:
+        """Sign the path as sent; the canonical URI's appended slash is the signer's business."""
+        path = encode_path(call.path, {"project_id": self.project_id, **call.path_params})
+        # With a body the SDK declares its charset (signed, like every header it sends).
+        content_type = JSON_WITH_BODY if call.body is not None else "application/json"
+        return self.signed(call, path, {"Content-Type": content_type, "X-Project-Id": self.project_id}, now)
+
     def describe(self, call: HuaweiCall) -> str:
         """E.g. ``dws:GET /v1/{project_id}/clusters/{cluster_id}/actions/{action_name}``."""
         return f"dws:{call.method} {call.path}"
 
 
 def _error_of(data: Mapping[str, object]) -> tuple[str | None, object]:
-    """The error code and message of an error body (``error_code``/``error_msg`` or the legacy names)."""
+    """The error code and message of an error body (``error_code``/``error_msg``, the legacy names, or IAM's
+    Keystone ``{"error": {"message", "code", "title"}}``, whose numeric code only repeats the HTTP status)."""
     code = code_field(data.get("error_code")) or code_field(data.get("errCode")) or code_field(data.get("code"))
     message = data.get("error_msg") or data.get("externalMessage") or data.get("message")
+    nested = data.get("error")
+    if message is None and isinstance(nested, Mapping):
+        message = nested.get("message")
     return code, message
