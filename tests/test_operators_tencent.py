@@ -267,7 +267,8 @@ def test_timeout_cancels_then_fails(cloud_emulator: CloudEmulator, out: Output, 
 @pytest.mark.skipif(
     not AIRFLOW_HAS_TASK_STATE_STORE,
     reason="a Batch job's id survives a retry in task_state_store, which Airflow has only since 3.3 "
-    "(XComs are cleared when a try starts); on 3.1/3.2 a retry submits a new job, as the README says",
+    "(XComs are cleared when a try starts): below 3.3 a try lost after its start is retried into a new job, as "
+    "the README says",
 )
 def test_retry_reattaches_instead_of_submitting_twice(cloud_emulator: CloudEmulator, out: Output) -> None:
     # Running long enough that try 2 finds it still running on a loaded machine (else it adopts the success).
