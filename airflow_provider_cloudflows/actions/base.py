@@ -20,6 +20,8 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from airflow_provider_cloudflows.errors import WriteOutcomeUnknown
+from airflow_provider_cloudflows.transport.decoding import text_field
 from airflow_provider_cloudflows.transport.messages import ApiResponse
 
 
@@ -99,6 +101,25 @@ class CancelSpec(abc.ABC):
     @abc.abstractmethod
     def cancel(self, identifiers: Mapping[str, Any]) -> Action:
         """Yield the cancel call(s); return :class:`Cancelled`."""
+
+
+def outcome_unknown(
+    what: str, field: str, value: Any, request_id: str | None, *, vendor: str, expected: str, check: str
+) -> WriteOutcomeUnknown:
+    """The error of a write answered with a 2xx whose ``field`` is not what the vendor documents.
+
+    ``expected`` describes the documented value, ``check`` what to look at in the console.
+    """
+    shown = "nothing" if value is None else f"{text_field(value, 80)} ({type(value).__name__})"
+    return WriteOutcomeUnknown(
+        f"{what} answered {field}={shown}, not {expected}: the write may have been applied, but the answer does "
+        f"not say what it started; {check} before retrying the task",
+        call=what,
+        field=field,
+        vendor=vendor,
+        code="UndocumentedAnswer",
+        request_id=request_id,
+    )
 
 
 # Tencent documents ClientToken as at most 64 ASCII characters.

@@ -36,7 +36,6 @@ from airflow_provider_cloudflows.errors import (
 )
 from airflow_provider_cloudflows.services.driver import adrive, drive
 from airflow_provider_cloudflows.transport.client import CloudClient
-from airflow_provider_cloudflows.transport.decoding import text_field
 from airflow_provider_cloudflows.transport.messages import ApiResponse
 
 
@@ -86,25 +85,6 @@ def _spent(exc: CloudApiError, what: str) -> WriteOutcomeUnknown:
         code=exc.code,
         request_id=exc.request_id,
         http_status=exc.http_status,
-    )
-
-
-def outcome_unknown(
-    what: str, field: str, value: Any, request_id: str | None, *, vendor: str, expected: str, check: str
-) -> WriteOutcomeUnknown:
-    """The error of a write answered with a 2xx whose ``field`` is not what the vendor documents.
-
-    ``expected`` describes the documented value, ``check`` what to look at in the console.
-    """
-    shown = "nothing" if value is None else f"{text_field(value, 80)} ({type(value).__name__})"
-    return WriteOutcomeUnknown(
-        f"{what} answered {field}={shown}, not {expected}: the write may have been applied, but the answer does "
-        f"not say what it started; {check} before retrying the task",
-        call=what,
-        field=field,
-        vendor=vendor,
-        code="UndocumentedAnswer",
-        request_id=request_id,
     )
 
 

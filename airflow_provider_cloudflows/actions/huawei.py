@@ -28,8 +28,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_cloudflows.actions.base import Action, Started, StartSpec, Write
-from airflow_provider_cloudflows.actions.driver import outcome_unknown
+from airflow_provider_cloudflows.actions.base import Action, Started, StartSpec, Write, outcome_unknown
 from airflow_provider_cloudflows.config_errors import ConfigurationError
 from airflow_provider_cloudflows.transport.endpoints import check_path_segment
 from airflow_provider_cloudflows.transport.huawei import VENDOR, HuaweiCall

@@ -18,8 +18,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_cloudflows.actions.base import Action, Cancelled, CancelSpec, Started, StartSpec, Write
-from airflow_provider_cloudflows.actions.driver import outcome_unknown
+from airflow_provider_cloudflows.actions.base import (
+    Action,
+    Cancelled,
+    CancelSpec,
+    Started,
+    StartSpec,
+    Write,
+    outcome_unknown,
+)
 from airflow_provider_cloudflows.errors import CloudApiError, InvalidRequestError, NotFoundError
 from airflow_provider_cloudflows.transport.decoding import text_field
 from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentCall
