@@ -128,6 +128,7 @@ class HuaweiRestApi(VendorApi[HuaweiCall]):
         The request id is the ``X-Request-Id`` (IAM: ``X-IAM-Trace-Id``) header, else the body's ``request_id``.
         """
         what = self.describe(call)
+        write = call.method not in ("GET", "HEAD")
         if call.body is not None and 200 <= status < 300 and not body.strip():
             # Some DWS writes (resize) answer with an empty body: nothing to read, not a garbled answer.
             body = b"{}"
@@ -137,11 +138,7 @@ class HuaweiRestApi(VendorApi[HuaweiCall]):
             data = try_decode_json_object(body) or {}
             code, message = _error_of(data)
             request_id = header_id or id_field(data.get("request_id"))
-            cls = (
-                classify(status, code or f"HTTP{status}", write=call.method not in ("GET", "HEAD"))
-                if status >= 400
-                else UnexpectedStatusError
-            )
+            cls = classify(status, code or f"HTTP{status}", write=write) if status >= 400 else UnexpectedStatusError
             retry_after = None
             if cls is ThrottledError:
                 retry_after = retry_after_header(headers.get("Retry-After")) or THROTTLE_RETRY_AFTER
@@ -158,7 +155,7 @@ class HuaweiRestApi(VendorApi[HuaweiCall]):
         raw_code = next((data[k] for k in ("error_code", "errCode") if data.get(k) not in (None, "")), None)
         if raw_code is not None:
             code, message = _error_of(data)
-            cls = classify(status, code, write=call.method not in ("GET", "HEAD")) if code else MalformedResponseError
+            cls = classify(status, code, write=write) if code else MalformedResponseError
             if cls is InvalidRequestError:
                 # Not a documented refusal: DWS documents errors only with 4xx/5xx. An error all the same, never
                 # data, and never read as "no such task" (a transient gateway answer must not end a wait).
