@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -64,7 +64,9 @@ __all__ = [
     "MAX_SKEW_SECONDS",
     "HuaweiHandler",
     "RestOperation",
+    "script_answer",
     "script_error",
+    "take_scripted",
 ]
 
 DEFAULT_HUAWEI_CREDENTIALS = Credentials("HWEMULATORAK0000", "emulator-huawei-secret")
@@ -85,6 +87,28 @@ _MUST_SIGN_IF_SENT = ("x-project-id", "x-security-token")
 _ALWAYS_SIGNED = ("host", "x-sdk-date")
 
 
+def script_answer(emulator: CloudEmulator, queue: str, entry: Mapping[str, Any], count: int) -> None:
+    """Queue ``entry`` (what to answer, and which requests it is for) for the next ``count`` matching
+    requests; :func:`take_scripted` hands it out. Queues live in the emulator's scratch: reset with it."""
+    if count < 1:
+        raise ValueError("a scripted answer needs a count of at least 1")
+    emulator.scratch(queue).setdefault("pending", []).append({**entry, "left": count})
+
+
+def take_scripted(
+    emulator: CloudEmulator, queue: str, matches: Callable[[Mapping[str, Any]], bool]
+) -> Mapping[str, Any] | None:
+    """The first queued entry of ``queue`` that ``matches``, used up once; None when there is none."""
+    pending: list[dict[str, Any]] = emulator.scratch(queue).get("pending", [])
+    for entry in pending:
+        if matches(entry):
+            entry["left"] -= 1
+            if entry["left"] == 0:
+                pending.remove(entry)
+            return entry
+    return None
+
+
 def script_error(
     emulator: CloudEmulator,
     code: str,
@@ -98,27 +122,22 @@ def script_error(
     """Answer the next ``count`` Huawei requests for ``action`` (None: any) whose path parameters include
     ``params`` with ``{"error_code": code, "error_msg": message}`` under HTTP ``status``; reset with the
     executions."""
-    if count < 1:
-        raise ValueError("script_error: count must be at least 1")
     if status < 400:
         raise ValueError(f"script_error: an error answer needs a 4xx or 5xx status, got {status}")
-    pending = emulator.scratch(_SCRIPTED).setdefault("pending", [])
-    pending.append({"error": (code, message, status), "action": action, "params": dict(params or {}), "left": count})
+    entry = {"error": (code, message, status), "action": action, "params": dict(params or {})}
+    script_answer(emulator, _SCRIPTED, entry, count)
 
 
 def _take_scripted_error(call: ApiCall, emulator: CloudEmulator) -> ApiError | None:
-    pending: list[dict[str, Any]] = emulator.scratch(_SCRIPTED).get("pending", [])
     path_params = call.extra["path_params"]
-    for entry in pending:
-        if entry["action"] not in (None, call.action):
-            continue
-        if any(path_params.get(name) != value for name, value in entry["params"].items()):
-            continue
-        entry["left"] -= 1
-        if entry["left"] == 0:
-            pending.remove(entry)
-        return ApiError(*entry["error"])
-    return None
+
+    def matches(entry: Mapping[str, Any]) -> bool:
+        return entry["action"] in (None, call.action) and all(
+            path_params.get(name) == value for name, value in entry["params"].items()
+        )
+
+    entry = take_scripted(emulator, _SCRIPTED, matches)
+    return None if entry is None else ApiError(*entry["error"])
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey
 from airflow_provider_cloudflows.emulator.handler import ApiCall, ServiceSpec
-from airflow_provider_cloudflows.emulator.huawei import RestOperation
+from airflow_provider_cloudflows.emulator.huawei import RestOperation, script_answer, take_scripted
 
 __all__ = ["DOMAIN_ID", "IAM_SERVICE", "LIST_PROJECTS", "iam_answer"]
 
@@ -33,9 +33,7 @@ _SCRIPTED = "huawei_iam_answers"
 
 def iam_answer(emulator: CloudEmulator, answer: Mapping[str, Any], *, count: int = 1) -> None:
     """Answer the next ``count`` project listings with ``answer`` (HTTP 200) after the gateway's checks."""
-    if count < 1:
-        raise ValueError("iam_answer: count must be at least 1")
-    emulator.scratch(_SCRIPTED).setdefault("pending", []).append({"answer": dict(answer), "left": count})
+    script_answer(emulator, _SCRIPTED, {"answer": dict(answer)}, count)
 
 
 def _project(base: str, region: str, project_id: str) -> dict[str, Any]:
@@ -53,12 +51,8 @@ def _project(base: str, region: str, project_id: str) -> dict[str, Any]:
 
 async def list_projects(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
     """The account's projects, only the one named ``?name=`` when given."""
-    pending: list[dict[str, Any]] = emulator.scratch(_SCRIPTED).get("pending", [])
-    if pending:
-        entry = pending[0]
-        entry["left"] -= 1
-        if entry["left"] == 0:
-            pending.pop(0)
+    entry = take_scripted(emulator, _SCRIPTED, lambda _: True)
+    if entry is not None:
         scripted: dict[str, Any] = entry["answer"]
         return scripted
     base = str(call.request.base_url).rstrip("/")
