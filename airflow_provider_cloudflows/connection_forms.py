@@ -31,6 +31,25 @@ def _region(regions: str) -> dict[str, Any]:
     return _text("Region", f"Default region, e.g. {names[0]}; a task's `region` overrides it.", examples=names)
 
 
+def _flag(label: str, description: str) -> dict[str, Any]:
+    return {"label": label, "schema": {"type": ["boolean", "null"]}, "description": description}
+
+
+_DURATION = _text(
+    "Session duration (s)",
+    "Lifetime asked for each temporary key; it is refreshed before it expires. Empty: the vendor's default.",
+)
+_STS_HELP = "Default: the vendor's. Same rules as Endpoint."
+_METADATA_HELP = (
+    "Base URL of the instance metadata service; default: the vendor's link-local address. "
+    "http:// is allowed here (the service is only reachable from the instance)."
+)
+_OIDC_FILE = _text(
+    "OIDC token file",
+    "Path of the pod's projected service-account token (re-read at every refresh).",
+    examples=["/var/run/secrets/tokens/oidc-token"],
+)
+
 _ENDPOINT_HELP = (
     "Base URL; may contain {placeholders}. https:// is required, except http:// for loopback hosts "
     "(the local emulator, e.g. http://127.0.0.1:8765)."
@@ -47,6 +66,25 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
                 "ap-singapore ap-jakarta ap-tokyo ap-seoul na-siliconvalley eu-frankfurt"
             ),
             "token": _text("Session token", "Temporary credentials (STS) token, if any.", secret=True),
+            "role_arn": _text(
+                "Role ARN",
+                "CAM role to assume with the SecretId/SecretKey above (STS AssumeRole), or with the OIDC token "
+                "file (AssumeRoleWithWebIdentity).",
+                examples=["qcs::cam::uin/100000000001:roleName/airflow"],
+            ),
+            "role_session_name": _text("Role session name", "Names the session in CloudAudit. Default: airflow."),
+            "duration_seconds": _DURATION,
+            "instance_role": _text(
+                "CVM instance role",
+                "Use the CVM's role from the metadata service: a role name, or auto to read it there.",
+                examples=["auto"],
+            ),
+            "oidc_token_file": _OIDC_FILE,
+            "oidc_provider_id": _text("OIDC provider ID", "TKE identity provider (with Role ARN and OIDC token file)."),
+            "sts_endpoint": _text("STS endpoint", "Default: https://sts.tencentcloudapi.com. " + _STS_HELP),
+            "metadata_endpoint": _text(
+                "Metadata endpoint", _METADATA_HELP, examples=["http://metadata.tencentyun.com"]
+            ),
             "endpoint": _text(
                 "Endpoint",
                 _ENDPOINT_HELP.replace("{placeholders}", "{service} and {region}")
@@ -70,6 +108,28 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
                 "cn-hongkong ap-southeast-1 ap-northeast-1 us-west-1 us-east-1 eu-central-1"
             ),
             "security_token": _text("STS security token", "Temporary credentials token, if any.", secret=True),
+            "role_arn": _text(
+                "Role ARN",
+                "RAM role to assume with the AccessKey above (STS AssumeRole), or with the OIDC token file "
+                "(AssumeRoleWithOIDC, RRSA).",
+                examples=["acs:ram::1234567890123456:role/airflow"],
+            ),
+            "role_session_name": _text("Role session name", "Names the session in ActionTrail. Default: airflow."),
+            "duration_seconds": _DURATION,
+            "external_id": _text("External ID", "The role's external ID, if its trust policy asks for one."),
+            "ecs_ram_role": _text(
+                "ECS RAM role",
+                "Use the ECS instance's RAM role from the metadata service (IMDSv2): a role name, or auto.",
+                examples=["auto"],
+            ),
+            "oidc_token_file": _OIDC_FILE,
+            "oidc_provider_arn": _text(
+                "OIDC provider ARN",
+                "ACK RRSA identity provider (with Role ARN and OIDC token file).",
+                examples=["acs:ram::1234567890123456:oidc-provider/ack-rrsa-c123"],
+            ),
+            "sts_endpoint": _text("STS endpoint", "Default: https://sts.aliyuncs.com. " + _STS_HELP),
+            "metadata_endpoint": _text("Metadata endpoint", _METADATA_HELP, examples=["http://100.100.100.200"]),
             "endpoint": _text(
                 "Endpoint",
                 _ENDPOINT_HELP.replace("{placeholders}", "{region}"),
@@ -102,6 +162,19 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
                 "Empty: looked up from IAM once per account and region.",
             ),
             "security_token": _text("Security token", "Temporary AK/SK token, if any.", secret=True),
+            "agency_name": _text(
+                "Agency name", "IAM agency to assume with the AK/SK above (with Agency domain).", examples=["airflow"]
+            ),
+            "agency_domain": _text(
+                "Agency domain", "The account (domain) that owns the agency: its name, or its 32-character ID."
+            ),
+            "duration_seconds": _DURATION,
+            "instance_metadata": _flag(
+                "ECS instance metadata", "Use the ECS's agency credentials from the metadata service (securitykey)."
+            ),
+            "oidc_token_file": _OIDC_FILE,
+            "idp_id": _text("Identity provider ID", "IAM identity provider of the OIDC token file (CCE workload)."),
+            "metadata_endpoint": _text("Metadata endpoint", _METADATA_HELP, examples=["http://169.254.169.254"]),
             "endpoint": _text(
                 "Endpoint",
                 _ENDPOINT_HELP.replace("{placeholders}", "{region}")
@@ -110,7 +183,8 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
             "iam_endpoint": _text(
                 "IAM endpoint",
                 _ENDPOINT_HELP.replace("{placeholders}", "{region}")
-                + " Used only to look up an empty Project ID. Default: the official SDK's, "
+                + " Used to look up an empty Project ID, and for agency and OIDC credentials. "
+                "Default: the official SDK's, "
                 "https://iam.{region}.myhuaweicloud.com where the region has one, else https://iam.myhuaweicloud.com.",
             ),
         },

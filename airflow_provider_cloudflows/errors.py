@@ -21,6 +21,9 @@ class CloudApiError(Exception):
     # An outage (throttling, 5xx, network, garbled replies) says nothing about the execution: a wait with
     # deadline left keeps polling through it instead of failing once one call's retries are spent.
     outage: bool = False
+    # The vendor said the session token expired: the one auth error a refreshable identity may answer by
+    # refreshing its key and repeating the call, once.
+    credentials_expired: bool = False
 
     def __init__(
         self,
@@ -64,6 +67,13 @@ class CloudApiError(Exception):
 
 class AuthError(CloudApiError):
     """Credentials, signature or permission refused. Never retried (Huawei locks a key after five)."""
+
+
+class ExpiredCredentialsError(AuthError):
+    """The session token expired (Tencent ``AuthFailure.TokenFailure``, Alibaba ``InvalidSecurityToken.Expired``,
+    Huawei ``APIG.0307``). A refreshable identity refreshes and repeats the call once; a static one fails."""
+
+    credentials_expired = True
 
 
 class NotFoundError(CloudApiError):

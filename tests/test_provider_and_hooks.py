@@ -37,8 +37,8 @@ def test_provider_info_declares_everything() -> None:
         assert hook.default_conn_name == f"{conn_type}_default"
         assert "region" in entry["conn-fields"] and "endpoint" in entry["conn-fields"]
         assert entry["ui-field-behaviour"]["relabeling"]["login"]
-        # The token field must be marked sensitive so the UI masks it.
-        token_fields = [f for f in entry["conn-fields"] if "token" in f]
+        # The token field must be marked sensitive so the UI masks it (a token file's path is not a secret).
+        token_fields = [f for f in entry["conn-fields"] if "token" in f and not f.endswith("_file")]
         assert token_fields and all(entry["conn-fields"][f]["schema"]["format"] == "password" for f in token_fields)
     modules = [m for h in info["sensors"] for m in h["python-modules"]]
     for module in modules + [m for h in info["hooks"] for m in h["python-modules"]]:

@@ -14,6 +14,8 @@ API lets another process (a demo, a user's DAG run) script the emulator over HTT
 - ``POST /_emulator/reset``: forget executions, faults and log (``{"settings": true}`` also restores
   credentials and rate limits).
 - ``POST /_emulator/credentials``: ``{"vendor", "key_id", "secret", "token"?}``.
+- ``GET  /_emulator/identity`` / ``POST``: temporary keys issued per vendor / cap their lifetime
+  (``{"lifetime": seconds}``; null: as asked).
 - ``GET  /_emulator/rate-limits`` / ``POST``: list / set ``{"service", "action", "per_second"}``.
 - ``POST /_emulator/advance``: ``{"seconds"}`` fast-forwards every execution.
 """
@@ -54,6 +56,7 @@ def create_app(emulator: CloudEmulator) -> Starlette:
         Route(f"{CONTROL_PREFIX}/requests", control.requests, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/reset", control.reset, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/credentials", control.credentials, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}/identity", control.identity, methods=["GET", "POST"]),
         Route(f"{CONTROL_PREFIX}/rate-limits", control.rate_limits, methods=["GET", "POST"]),
         Route(f"{CONTROL_PREFIX}/advance", control.advance, methods=["POST"]),
         Route("/{path:path}", _vendor_dispatch(emulator), methods=_ALL_METHODS),
@@ -206,6 +209,18 @@ class _ControlApi:
             raise _BadRequest("credentials must be a JSON object")
         self.emulator.add_credentials(body["vendor"], body["key_id"], body["secret"], body.get("token"))
         return JSONResponse({"status": "added", "vendor": body["vendor"], "key_id": body["key_id"]}, status_code=201)
+
+    @_guarded
+    async def identity(self, request: Request) -> Response:
+        """Set (POST ``{"lifetime": seconds or null}``) the cap on issued temporary keys' lifetime; both
+        methods answer the keys issued per vendor since the last reset."""
+        if request.method == "POST":
+            body = await _json_body(request)
+            if not isinstance(body, dict) or "lifetime" not in body:
+                raise _BadRequest('identity settings must be a JSON object with "lifetime"')
+            self.emulator.set_identity_lifetime(body["lifetime"])
+        vendors = sorted({handler.vendor for handler in self.emulator.handlers})
+        return JSONResponse({"issued": {vendor: self.emulator.issued(vendor) for vendor in vendors}})
 
     @_guarded
     async def rate_limits(self, request: Request) -> Response:

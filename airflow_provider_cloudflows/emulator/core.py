@@ -14,6 +14,7 @@ import copy
 import enum
 import itertools
 import json
+import secrets
 import threading
 import time
 from collections import deque
@@ -258,6 +259,8 @@ class _KeyEntry:
     # (STS) key and must present one of them.
     permanent: bool = False
     tokens: set[str] = field(default_factory=set)
+    # Wall-clock expiry of a temporary key (None: never expires).
+    expires_at: float | None = None
 
 
 class CredentialCheck(enum.Enum):
@@ -266,6 +269,7 @@ class CredentialCheck(enum.Enum):
     OK = "ok"
     UNKNOWN_KEY = "unknown_key"
     BAD_TOKEN = "bad_token"
+    EXPIRED = "expired"
 
 
 class _RateLimiter:
@@ -333,9 +337,11 @@ class CloudEmulator:
             self._vendor_names[handler.vendor] = handler.vendor
             if handler.connection is not None:
                 self._vendor_names[handler.connection.conn_type] = handler.vendor
-        self._initial_credentials: dict[str, tuple[Credentials, ...]] = {
-            handler.vendor: tuple(handler.default_credentials) for handler in self.handlers
-        }
+        self._initial_credentials: dict[str, tuple[Credentials, ...]] = {}
+        for handler in self.handlers:
+            # A vendor may be served by several handlers (its APIs, its metadata service): keys add up.
+            known = self._initial_credentials.get(handler.vendor, ())
+            self._initial_credentials[handler.vendor] = known + tuple(handler.default_credentials)
         for vendor, creds in (credentials or {}).items():
             self._initial_credentials[self.vendor_name(vendor)] = tuple(creds)
         self._initial_rate_limits = dict(rate_limits or {})
@@ -351,6 +357,8 @@ class CloudEmulator:
         self._scratch: dict[str, dict[str, Any]] = {}
         self._nonces: dict[tuple[str, str, str], float] = {}
         self._keys: dict[str, dict[str, _KeyEntry]] = {}
+        self._identity_lifetime: float | None = None
+        self._issued: dict[str, int] = {}
         self._restore_settings()
 
     # --- executions -------------------------------------------------------------------------------------
@@ -591,6 +599,35 @@ class CloudEmulator:
             else:
                 entry.tokens.add(token)
 
+    def issue_credentials(self, vendor: str, duration: float) -> Credentials:
+        """A fresh temporary key (key id, secret, session token) for ``vendor``, accepted until it expires:
+        ``duration`` seconds from now, or the identity lifetime set by :meth:`set_identity_lifetime` if
+        shorter. What the emulated STS, IAM and metadata services hand out."""
+        vendor = self.vendor_name(vendor)
+        lifetime = duration if self._identity_lifetime is None else min(duration, self._identity_lifetime)
+        expires_at = self.wall_clock() + lifetime
+        creds = Credentials(
+            f"TMP{secrets.token_hex(10).upper()}", secrets.token_urlsafe(24), secrets.token_urlsafe(48), expires_at
+        )
+        with self._lock:
+            self._keys.setdefault(vendor, {})[creds.key_id] = _KeyEntry(
+                secret=creds.secret, tokens={creds.token or ""}, expires_at=expires_at
+            )
+            self._issued[vendor] = self._issued.get(vendor, 0) + 1
+        return creds
+
+    def issued(self, vendor: str) -> int:
+        """How many temporary keys were issued for ``vendor`` since the last reset (refreshes counted)."""
+        with self._lock:
+            return self._issued.get(self.vendor_name(vendor), 0)
+
+    def set_identity_lifetime(self, seconds: float | None) -> None:
+        """Cap the lifetime of issued temporary keys (None: as asked, like the vendors); tests use seconds."""
+        if seconds is not None and not seconds > 0:
+            raise ValueError(f"identity lifetime must be positive seconds, got {seconds!r}")
+        with self._lock:
+            self._identity_lifetime = seconds
+
     def remove_credentials(self, vendor: str, key_id: str) -> None:
         """Stop accepting ``key_id`` for ``vendor``."""
         vendor = self.vendor_name(vendor)
@@ -611,7 +648,11 @@ class CloudEmulator:
                 return CredentialCheck.UNKNOWN_KEY
             if token is None or token == "":
                 return CredentialCheck.OK if entry.permanent else CredentialCheck.BAD_TOKEN
-            return CredentialCheck.OK if token in entry.tokens else CredentialCheck.BAD_TOKEN
+            if token not in entry.tokens:
+                return CredentialCheck.BAD_TOKEN
+            if entry.expires_at is not None and self.server_time() >= entry.expires_at:
+                return CredentialCheck.EXPIRED
+            return CredentialCheck.OK
 
     def credentials(self, vendor: str) -> Credentials:
         """The first permanent key accepted for ``vendor`` (what generated connections use)."""
@@ -690,6 +731,7 @@ class CloudEmulator:
             self._nonces.clear()
             self._rate.clear_windows()
             self._scratch.clear()
+            self._issued.clear()
             if settings:
                 self._restore_settings()
 
@@ -699,6 +741,7 @@ class CloudEmulator:
             for cred in creds:
                 self.add_credentials(vendor, cred.key_id, cred.secret, cred.token)
         self._rate.overrides = dict(self._initial_rate_limits)
+        self._identity_lifetime = None
 
     # --- integration ------------------------------------------------------------------------------------
 

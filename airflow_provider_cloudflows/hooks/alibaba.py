@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_cloudflows.compat import legacy_connection_form
-from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.credentials import CredentialProvider
 from airflow_provider_cloudflows.hooks.base import CloudHook, extra_value
 from airflow_provider_cloudflows.transport.alibaba import DEFAULT_ENDPOINT, AlibabaApi, AlibabaCall
 
@@ -29,7 +29,7 @@ class AlibabaCloudHook(CloudHook):
         """The ``security_token`` extra."""
         return extra_value(extra, self.conn_type, "security_token")
 
-    def build_api(self, credentials: Credentials, extra: Mapping[str, Any]) -> AlibabaApi:
+    def build_api(self, credentials: CredentialProvider, extra: Mapping[str, Any]) -> AlibabaApi:
         """RPC v2 by default, like the official fnf SDK; v3 on request."""
         return AlibabaApi(
             credentials,

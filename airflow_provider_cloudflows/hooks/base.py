@@ -6,12 +6,20 @@ import abc
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from airflow_provider_cloudflows.compat import BaseHook, aextra_dejson, aget_connection
 from airflow_provider_cloudflows.connection_forms import ui_field_behaviour
-from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.credentials import (
+    CredentialProvider,
+    Credentials,
+    CredentialSource,
+    RefreshingCredentials,
+    StaticCredentials,
+    shared_identity,
+)
 from airflow_provider_cloudflows.errors import AuthError, CloudApiError, ConfigurationError
 from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
 from airflow_provider_cloudflows.transport.endpoints import check_region
@@ -49,6 +57,16 @@ def extra_value(extra: Mapping[str, Any], conn_type: str, name: str) -> str | No
     return None
 
 
+@dataclass(frozen=True)
+class Identity:
+    """A temporary identity a connection names: where its keys come from, the account it acts as (never a
+    secret), and what makes it this identity (every input of the source; kept in memory only)."""
+
+    source: CredentialSource
+    account: str
+    key: Hashable
+
+
 class CloudHook(BaseHook):
     """Base of the vendor hooks. A subclass names its connection type and builds its :class:`VendorApi`.
 
@@ -62,6 +80,8 @@ class CloudHook(BaseHook):
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
     vendor_label: ClassVar[str]
+    # What ``complete_extra`` does, for a connection test's answer.
+    completion_step: ClassVar[str] = "completing the connection"
     # Connection extras a task may override (``region`` is a named argument of every hook).
     override_fields: ClassVar[tuple[str, ...]] = ()
 
@@ -98,7 +118,7 @@ class CloudHook(BaseHook):
         return ui_field_behaviour(cls.conn_type)
 
     @abc.abstractmethod
-    def build_api(self, credentials: Credentials, extra: Mapping[str, Any]) -> VendorApi[Any]:
+    def build_api(self, credentials: CredentialProvider, extra: Mapping[str, Any]) -> VendorApi[Any]:
         """Bind the vendor protocol to this connection's account, region and endpoint."""
 
     @abc.abstractmethod
@@ -109,26 +129,50 @@ class CloudHook(BaseHook):
         """The temporary-credentials token, under whatever extra name this vendor uses."""
         return None
 
-    def complete_extra(self, conn: Any, extra: Any) -> Any:
-        """The extras with what the vendor looks up when the connection leaves it out (worker code)."""
-        return extra
+    def identity(self, conn: Any, extra: Mapping[str, Any]) -> Credentials | Identity:
+        """Where the keys come from: the connection's stored keys here; vendor hooks add roles, instance
+        and pod identity, and the SDK's default chain for a connection that stores nothing."""
+        return self.stored_credentials(conn, extra)
 
-    async def acomplete_extra(self, conn: Any, extra: Any) -> Any:
-        """:meth:`complete_extra` for async code: never a blocking call on the event loop."""
-        return extra
-
-    def _client_from(self, conn: Any, extra: Any = None) -> CloudClient[Any]:
+    def stored_credentials(self, conn: Any, extra: Mapping[str, Any]) -> Credentials:
+        """The key pair (and session token) stored in the connection."""
         if not conn.login or not conn.password:
             raise ConfigurationError(
                 f"connection {self.conn_id!r}",
                 f"needs login ({self.vendor_label} key id) and password (secret key)",
             )
+        return Credentials(conn.login, conn.password, self.token_from(extra))
+
+    def credential_provider(self, conn: Any, extra: Mapping[str, Any]) -> CredentialProvider:
+        """The connection's keys: static, or the process's one refreshing provider of its identity."""
+        resolved = self.identity(conn, extra)
+        if isinstance(resolved, Credentials):
+            return StaticCredentials(resolved)
+        return shared_identity(
+            (self.conn_type, resolved.key), lambda: RefreshingCredentials(resolved.source, account=resolved.account)
+        )
+
+    def complete_extra(self, provider: CredentialProvider, extra: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The extras with what the vendor looks up when the connection leaves it out (worker code)."""
+        return extra
+
+    async def acomplete_extra(self, provider: CredentialProvider, extra: Mapping[str, Any]) -> Mapping[str, Any]:
+        """:meth:`complete_extra` for async code: never a blocking call on the event loop."""
+        return extra
+
+    def _extra_of(self, conn: Any, extra: Any = None) -> Mapping[str, Any]:
         check_extra_is_object(self.conn_id, conn)
         if extra is None:  # the sync path; async callers pass the extras read with compat.aextra_dejson
             extra = conn.extra_dejson
-        extra = extra if isinstance(extra, Mapping) else {}
-        credentials = Credentials(conn.login, conn.password, self.token_from(extra))
-        return CloudClient(self.build_api(credentials, extra), self.retry_policy or self._policy_from(extra))
+        return extra if isinstance(extra, Mapping) else {}
+
+    def _client_with(self, provider: CredentialProvider, extra: Mapping[str, Any]) -> CloudClient[Any]:
+        return CloudClient(self.build_api(provider, extra), self.retry_policy or self._policy_from(extra))
+
+    def _client_from(self, conn: Any, extra: Any = None) -> CloudClient[Any]:
+        """The client of ``conn`` as stored (nothing looked up)."""
+        extras = self._extra_of(conn, extra)
+        return self._client_with(self.credential_provider(conn, extras), extras)
 
     def _policy_from(self, extra: Mapping[str, Any]) -> RetryPolicy:
         # Advanced extras, not in the form: most users never need to change the retry discipline.
@@ -163,7 +207,9 @@ class CloudHook(BaseHook):
         """The synchronous client (built once per hook; its HTTP pool is process-wide)."""
         if self._client is None:
             conn = self.get_connection(self.conn_id)
-            self._client = self._client_from(conn, self.complete_extra(conn, conn.extra_dejson))
+            extra = self._extra_of(conn)
+            provider = self.credential_provider(conn, extra)
+            self._client = self._client_with(provider, self.complete_extra(provider, extra))
         return self._client
 
     async def aget_conn(self) -> CloudClient[Any]:
@@ -180,7 +226,9 @@ class CloudHook(BaseHook):
             key = self._share_key(conn, extra)
             shared = _SHARED_CLIENTS.get(key) if key is not None else None
             if shared is None:
-                shared = self._client_from(conn, await self.acomplete_extra(conn, extra))
+                extras = self._extra_of(conn, extra)
+                provider = self.credential_provider(conn, extras)
+                shared = self._client_with(provider, await self.acomplete_extra(provider, extras))
                 if key is not None:
                     if len(_SHARED_CLIENTS) >= MAX_SHARED_CLIENTS:
                         _SHARED_CLIENTS.pop(next(iter(_SHARED_CLIENTS)))  # the oldest
@@ -211,18 +259,31 @@ class CloudHook(BaseHook):
         return key
 
     def test_connection(self) -> tuple[bool, str]:
-        """Make one cheap signed read call; say in plain words whether the credentials were accepted."""
+        """Obtain the keys (assume the role, read the metadata), then make one cheap signed read call; say
+        in plain words which step failed, or that the credentials were accepted."""
+        step = "reading the connection"
         try:
-            client = self.get_conn()
+            conn = self.get_connection(self.conn_id)
+            extra = self._extra_of(conn)
+            provider = self.credential_provider(conn, extra)
             # The UI's Test button waits on this: throttling may be retried, but only for a few seconds.
-            client.call(self.probe_call(), deadline=time.time() + PROBE_BUDGET)
+            deadline = time.time() + PROBE_BUDGET
+            if isinstance(provider, RefreshingCredentials):
+                step = f"obtaining credentials ({provider.source.label})"
+                provider.current(deadline)
+            step = self.completion_step
+            client = self._client_with(provider, self.complete_extra(provider, extra))
+            step = "the probe call"
+            client.call(self.probe_call(), deadline=deadline)
         except AuthError as exc:
-            return False, f"{self.vendor_label} rejected the credentials or signature: {exc}"
+            return False, f"{self.vendor_label} rejected the credentials or signature ({step}): {exc}"
         except CloudApiError as exc:
+            if step != "the probe call":
+                return False, f"{self.vendor_label}: {step} failed: {exc}"
             if exc.retryable:
                 return False, f"{self.vendor_label} could not be reached reliably: {exc}"
             # Any other vendor answer (not found, invalid parameter) proves the signature was accepted.
             return True, f"Credentials accepted by {self.vendor_label} (probe answered {exc.code})"
         except ValueError as exc:
-            return False, str(exc)
+            return False, str(exc) if step == "reading the connection" else f"{self.vendor_label}: {step} failed: {exc}"
         return True, f"Credentials accepted by {self.vendor_label}"

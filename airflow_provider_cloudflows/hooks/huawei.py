@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_cloudflows.compat import legacy_connection_form
-from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.hooks.base import CloudHook, check_extra_is_object, extra_value
+from airflow_provider_cloudflows.credentials import CredentialProvider
+from airflow_provider_cloudflows.hooks.base import CloudHook, extra_value
 from airflow_provider_cloudflows.transport.huawei import HuaweiApi, HuaweiCall
 from airflow_provider_cloudflows.transport.huawei_iam import alookup_project_id, lookup_project_id
 
@@ -31,35 +31,34 @@ class HuaweiCloudHook(CloudHook):
     hook_name = "Huawei Cloud"
     vendor_label = "Huawei Cloud"
     override_fields = ("project_id",)
+    completion_step = "looking up project_id in IAM"
 
     def token_from(self, extra: Mapping[str, Any]) -> str | None:
         """The ``security_token`` extra."""
         return extra_value(extra, self.conn_type, "security_token")
 
-    def complete_extra(self, conn: Any, extra: Any) -> Any:
+    def complete_extra(self, provider: CredentialProvider, extra: Mapping[str, Any]) -> Mapping[str, Any]:
         """The extras with the ``project_id`` IAM names when neither the task nor the connection sets one."""
-        lookup = self._lookup(conn, extra)
+        lookup = self._lookup(provider, extra)
         return extra if lookup is None else {**extra, "project_id": lookup_project_id(**lookup)}
 
-    async def acomplete_extra(self, conn: Any, extra: Any) -> Any:
+    async def acomplete_extra(self, provider: CredentialProvider, extra: Mapping[str, Any]) -> Mapping[str, Any]:
         """:meth:`complete_extra` with the IAM call made on the event loop."""
-        lookup = self._lookup(conn, extra)
+        lookup = self._lookup(provider, extra)
         return extra if lookup is None else {**extra, "project_id": await alookup_project_id(**lookup)}
 
-    def _lookup(self, conn: Any, extra: Any) -> dict[str, Any] | None:
-        """What the IAM lookup needs, or None when there is nothing to look up (or the connection is
-        unusable anyway: building the client then says why)."""
-        if not isinstance(extra, Mapping) or self.extra(extra, "project_id") or not conn.login or not conn.password:
+    def _lookup(self, provider: CredentialProvider, extra: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What the IAM lookup needs, or None when the task or the connection names the project."""
+        if self.extra(extra, "project_id"):
             return None
-        check_extra_is_object(self.conn_id, conn)
         return {
-            "credentials": Credentials(conn.login, conn.password, self.token_from(extra)),
+            "credentials": provider,
             "region": self.resolved_region(extra),
             "endpoint": extra_value(extra, self.conn_type, "iam_endpoint"),
             "policy": self.retry_policy or self._policy_from(extra),
         }
 
-    def build_api(self, credentials: Credentials, extra: Mapping[str, Any]) -> HuaweiApi:
+    def build_api(self, credentials: CredentialProvider, extra: Mapping[str, Any]) -> HuaweiApi:
         """SDK-HMAC-SHA256 against the regional DWS endpoint (or the connection's)."""
         return HuaweiApi(
             credentials,

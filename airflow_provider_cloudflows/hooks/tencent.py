@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_cloudflows.compat import legacy_connection_form
-from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.credentials import CredentialProvider
 from airflow_provider_cloudflows.hooks.base import CloudHook, extra_value
 from airflow_provider_cloudflows.transport.tencent import DEFAULT_ENDPOINT, TencentApi, TencentCall
 
@@ -29,7 +29,7 @@ class TencentCloudHook(CloudHook):
         """The ``token`` extra."""
         return extra_value(extra, self.conn_type, "token")
 
-    def build_api(self, credentials: Credentials, extra: Mapping[str, Any]) -> TencentApi:
+    def build_api(self, credentials: CredentialProvider, extra: Mapping[str, Any]) -> TencentApi:
         """TC3 signing against the connection's endpoint template."""
         endpoint = extra_value(extra, self.conn_type, "endpoint") or DEFAULT_ENDPOINT
         return TencentApi(credentials, region=self.resolved_region(extra), endpoint=endpoint)

@@ -9,10 +9,11 @@ from datetime import datetime, timezone
 
 import httpx
 
-from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.credentials import CredentialProvider, Credentials
 from airflow_provider_cloudflows.errors import (
     AuthError,
     CloudApiError,
+    ExpiredCredentialsError,
     InvalidRequestError,
     MalformedResponseError,
     NotFoundError,
@@ -68,6 +69,8 @@ _AUTH_CODES = (
     "InvalidSecurityToken",
     "NoPermission",
 )
+# The STS token's lifetime ended; a refreshable identity refreshes and repeats the call once.
+EXPIRED_TOKEN_CODE = "InvalidSecurityToken.Expired"
 _INVALID_CODES = (
     "InvalidArgument",
     "MissingRequired",
@@ -91,6 +94,8 @@ def classify(status: int, code: str, retry_after: float | None) -> type[CloudApi
     if code == "SignatureNonceUsed":
         # The nonce collided; the next attempt is signed with a fresh one, so retrying is safe.
         return ServerError
+    if code == EXPIRED_TOKEN_CODE:
+        return ExpiredCredentialsError
     if code.startswith(_AUTH_CODES):
         return AuthError
     if status == 404 or code.endswith("NotExists"):
@@ -113,7 +118,14 @@ class AlibabaApi(VendorApi[AlibabaCall]):
 
     vendor = VENDOR
 
-    def __init__(self, credentials: Credentials, *, region: str, endpoint: str, signature_version: str = "v2") -> None:
+    def __init__(
+        self,
+        credentials: Credentials | CredentialProvider,
+        *,
+        region: str,
+        endpoint: str,
+        signature_version: str = "v2",
+    ) -> None:
         if signature_version not in SIGNATURE_VERSIONS:
             raise ValueError(f"signature_version must be one of {SIGNATURE_VERSIONS}, got {signature_version!r}")
         super().__init__(credentials, region=region, endpoint=endpoint)

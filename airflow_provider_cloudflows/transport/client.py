@@ -15,7 +15,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 from tenacity import AsyncRetrying, Retrying
 
-from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.credentials import CredentialProvider, Credentials, StaticCredentials
 from airflow_provider_cloudflows.errors import CloudApiError, ResponseTooLargeError, ThrottledError, TransportError
 from airflow_provider_cloudflows.transport import pool
 from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
@@ -46,17 +46,37 @@ _CLOCK_SLACK = 0.05
 class VendorApi(abc.ABC, Generic[CallT]):
     """One vendor's wire protocol bound to an account: how a call is signed and how a reply is read.
 
-    ``prepare`` runs again for every attempt so that each retry carries a fresh timestamp and nonce.
+    ``prepare`` runs again for every attempt so that each retry carries a fresh timestamp and nonce. It
+    signs with ``credentials``, the provider's current key, which the client makes fresh before each
+    attempt; an API whose calls are unsigned (metadata, OIDC exchanges) has no provider.
     """
 
     vendor: ClassVar[str]
 
-    def __init__(self, credentials: Credentials, *, region: str, endpoint: str) -> None:
+    def __init__(self, credentials: Credentials | CredentialProvider | None, *, region: str, endpoint: str) -> None:
         # Fail at construction, naming the setting, rather than at the first poll.
-        resolve_endpoint(endpoint, service="service", region=region or "region")
-        self.credentials = credentials
+        self.check_endpoint(endpoint, region)
+        self.provider: CredentialProvider | None = (
+            StaticCredentials(credentials) if isinstance(credentials, Credentials) else credentials
+        )
         self.region = region
         self.endpoint = endpoint
+
+    def check_endpoint(self, endpoint: str, region: str) -> None:
+        """Refuse an endpoint that cannot work, naming the setting (https, or http to loopback)."""
+        resolve_endpoint(endpoint, service="service", region=region or "region")
+
+    @property
+    def credentials(self) -> Credentials:
+        """The key to sign with now (no I/O: the client refreshed it before the attempt if it was due)."""
+        if self.provider is None:
+            raise TypeError(f"{type(self).__name__} sends unsigned calls: it has no credentials")
+        return self.provider.cached
+
+    @property
+    def account(self) -> str:
+        """The identity calls are made as (never a secret): what rate limits and shared waits key on."""
+        return "anonymous" if self.provider is None else self.provider.account
 
     @abc.abstractmethod
     def prepare(self, call: CallT, now: float) -> HttpRequest:
@@ -75,7 +95,7 @@ class VendorApi(abc.ABC, Generic[CallT]):
 
         Alibaba answers a bad signature with the server's string to sign, which holds the STS token.
         """
-        for secret in (self.credentials.secret, self.credentials.token):
+        for secret in () if self.provider is None else self.provider.secrets():
             if secret:
                 for form in sorted(_encoded_forms(secret), key=len, reverse=True):
                     text = text.replace(form, "***")
@@ -84,7 +104,7 @@ class VendorApi(abc.ABC, Generic[CallT]):
     def rate_limit(self, call: CallT) -> tuple[str, float | None]:
         """The throttling key (account and action) and the documented rate, if any."""
         action = f"{self.vendor} {self.describe(call)}"
-        return f"{self.credentials.key_id} {self.region} {action}", DOCUMENTED_RATE_LIMITS.get(action)
+        return f"{self.account} {self.region} {action}", DOCUMENTED_RATE_LIMITS.get(action)
 
 
 def _encoded_forms(secret: str) -> set[str]:
@@ -244,6 +264,21 @@ class CloudClient(Generic[CallT]):
             raise self._deadline_error(call, sent=False) from None
 
     def _send_sync(self, call: CallT, deadline: float | None) -> ApiResponse:
+        """One attempt; an expired-token answer to a refreshable identity refreshes it and repeats, once."""
+        provider = self.api.provider
+        if provider is None:
+            return self._exchange_sync(call, deadline)
+        signed_with = provider.current(deadline)
+        try:
+            return self._exchange_sync(call, deadline)
+        except CloudApiError as exc:
+            if not (exc.credentials_expired and provider.refreshable):
+                raise
+            log.info("%s: the session token expired; refreshing the key of %s once", exc.vendor, provider.account)
+            provider.force_refresh(signed_with, deadline)
+        return self._exchange_sync(call, deadline)
+
+    def _exchange_sync(self, call: CallT, deadline: float | None) -> ApiResponse:
         self._slot_sync(call, *self.api.rate_limit(call), deadline)
         request, kwargs, _ = self._prepare(call, deadline)
         client = pool.POOL.sync_client()
@@ -303,6 +338,31 @@ class CloudClient(Generic[CallT]):
             gate.release()
 
     async def _send_async(self, call: CallT, deadline: float | None) -> ApiResponse:
+        """One attempt; an expired-token answer to a refreshable identity refreshes it and repeats, once."""
+        provider = self.api.provider
+        if provider is None:
+            return await self._exchange_async(call, deadline)
+        signed_with = provider.fresh() or await self._key(provider, call, deadline)
+        try:
+            return await self._exchange_async(call, deadline)
+        except CloudApiError as exc:
+            if not (exc.credentials_expired and provider.refreshable):
+                raise
+            log.info("%s: the session token expired; refreshing the key of %s once", exc.vendor, provider.account)
+            try:
+                await provider.aforce_refresh(signed_with, deadline)
+            except asyncio.TimeoutError:
+                raise self._deadline_error(call, sent=False) from None
+        return await self._exchange_async(call, deadline)
+
+    async def _key(self, provider: CredentialProvider, call: CallT, deadline: float | None) -> Credentials:
+        """The provider's key after a refresh it had due (awaited only when the current key is no good)."""
+        try:
+            return await provider.acurrent(deadline)
+        except asyncio.TimeoutError:
+            raise self._deadline_error(call, sent=False) from None
+
+    async def _exchange_async(self, call: CallT, deadline: float | None) -> ApiResponse:
         key, rate = self.api.rate_limit(call)
         await self._slot(call, key, rate, deadline)
         request, kwargs, remaining = self._prepare(call, deadline)

@@ -46,6 +46,32 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# Instance metadata services answer plain http on the instance's link-local address (documented per vendor).
+_METADATA_HOSTS = frozenset({"metadata.tencentyun.com", "100.100.100.200", "169.254.169.254"})
+
+
+def check_metadata_endpoint(url: str, *, setting: str = "metadata_endpoint") -> str:
+    """A metadata service's base URL: http:// is allowed for the vendors' metadata hosts, link-local
+    addresses and loopback (the emulator), https:// anywhere; no path, query or user information."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(setting, f"{str(url)[:80]!r} must be an absolute http:// or https:// URL")
+    host = parts.hostname
+    try:
+        link_local = ipaddress.ip_address(host.strip("[]")).is_link_local
+    except ValueError:
+        link_local = False
+    if parts.scheme == "http" and not (host in _METADATA_HOSTS or link_local or _is_loopback(host)):
+        raise ConfigurationError(
+            setting, f"{url!r}: plain http:// only reaches the instance's metadata address or loopback"
+        )
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise ConfigurationError(setting, "must be a base URL without user information, query or fragment")
+    if parts.path not in ("", "/") or not url.isascii() or not url.isprintable() or " " in url:
+        raise ConfigurationError(setting, f"{url!r} must be a printable base URL without a path")
+    return url.rstrip("/")
+
+
 def resolve_endpoint(template: str, *, service: str = "", region: str = "") -> str:
     """Fill an endpoint template and check it; returns the base URL without a trailing slash.
 

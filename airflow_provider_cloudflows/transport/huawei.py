@@ -16,10 +16,11 @@ from datetime import datetime, timezone
 import httpx
 
 from airflow_provider_cloudflows.config_errors import ConfigurationError
-from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.credentials import CredentialProvider, Credentials
 from airflow_provider_cloudflows.errors import (
     AuthError,
     CloudApiError,
+    ExpiredCredentialsError,
     InvalidRequestError,
     MalformedResponseError,
     NotFoundError,
@@ -53,6 +54,8 @@ CLUSTER_UNKNOWN_CODES = frozenset({"DWS.0047", "DWS.0015", "DWS.3027"})
 # again (DWS.0001, DWS.0006, DWS.0015) ask to fix the request or the permissions first; DWS.0005 is a 500.
 TRY_LATER_CODES = frozenset({"DWS.0011"})
 THROTTLE_RETRY_AFTER = 3.0
+# APIG's answer to a security token that must be renewed ("The token must be updated.").
+EXPIRED_TOKEN_CODE = "APIG.0307"
 JSON_WITH_BODY = "application/json;charset=utf-8"
 
 
@@ -90,6 +93,8 @@ def classify(status: int, code: str, *, write: bool = False) -> type[CloudApiErr
         return ThrottledError
     if status >= 500 or (code in TRY_LATER_CODES and not write):
         return ServerError
+    if code == EXPIRED_TOKEN_CODE:
+        return ExpiredCredentialsError
     if status in (401, 403) or code.startswith("APIG.03"):
         # APIG.0301: five bad signatures in a row lock the key for five minutes, so never retried.
         return AuthError
@@ -175,7 +180,9 @@ class HuaweiRestApi(VendorApi[HuaweiCall]):
 class HuaweiApi(HuaweiRestApi):
     """DWS: signed requests with ``X-Project-Id`` matching the path's project."""
 
-    def __init__(self, credentials: Credentials, *, region: str, endpoint: str | None, project_id: str) -> None:
+    def __init__(
+        self, credentials: Credentials | CredentialProvider, *, region: str, endpoint: str | None, project_id: str
+    ) -> None:
         if not project_id:
             raise ConfigurationError("project_id", "is required: set it in the connection's extras or on the task")
         check_path_segment("project_id", project_id)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 
 from airflow_provider_cloudflows.config_errors import ConfigurationError
-from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.credentials import CredentialProvider, Credentials
 from airflow_provider_cloudflows.errors import UnreadableAnswerError
 from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
@@ -70,7 +70,7 @@ def list_projects_call(region: str) -> HuaweiCall:
 class HuaweiIamApi(HuaweiRestApi):
     """IAM, signed like DWS but with no project: the SDK sends no ``X-Project-Id`` and no ``Content-Type``."""
 
-    def __init__(self, credentials: Credentials, *, region: str, endpoint: str | None) -> None:
+    def __init__(self, credentials: Credentials | CredentialProvider, *, region: str, endpoint: str | None) -> None:
         endpoint = endpoint or default_iam_endpoint(region)
         try:
             resolve_endpoint(endpoint, region=region)
@@ -126,10 +126,12 @@ def _unreadable(answer: ApiResponse, problem: str) -> UnreadableAnswerError:
 
 
 def _cache_key(api: HuaweiIamApi) -> _CacheKey:
-    return (api.endpoint, api.credentials.key_id, api.region)
+    return (api.endpoint, api.account, api.region)
 
 
-def lookup_project_id(credentials: Credentials, *, region: str, endpoint: str | None, policy: RetryPolicy) -> str:
+def lookup_project_id(
+    credentials: Credentials | CredentialProvider, *, region: str, endpoint: str | None, policy: RetryPolicy
+) -> str:
     """The project id of ``region`` for this key, from the cache or one IAM call (worker code: blocking)."""
     api = HuaweiIamApi(credentials, region=region, endpoint=endpoint)
     key = _cache_key(api)
@@ -146,7 +148,7 @@ def lookup_project_id(credentials: Credentials, *, region: str, endpoint: str | 
 
 
 async def alookup_project_id(
-    credentials: Credentials, *, region: str, endpoint: str | None, policy: RetryPolicy
+    credentials: Credentials | CredentialProvider, *, region: str, endpoint: str | None, policy: RetryPolicy
 ) -> str:
     """:func:`lookup_project_id` on the event loop; concurrent lookups of one key share one request.
 

@@ -13,6 +13,7 @@ import httpx
 from airflow_provider_cloudflows.errors import (
     AuthError,
     CloudApiError,
+    ExpiredCredentialsError,
     InvalidRequestError,
     MalformedResponseError,
     NotFoundError,
@@ -56,6 +57,7 @@ _CLASSES: tuple[tuple[str, type[CloudApiError]], ...] = (
     ("RequestLimitExceeded", ThrottledError),
     ("InternalError", ServerError),
     ("ServiceUnavailable", ServerError),
+    ("AuthFailure.TokenFailure", ExpiredCredentialsError),
     ("AuthFailure", AuthError),
     ("UnauthorizedOperation", AuthError),
     ("ResourceNotFound", NotFoundError),

@@ -79,7 +79,7 @@ class _Coalescer:
             what = json.dumps([wait.identifiers, wait.options], sort_keys=True, default=str)
         except (TypeError, ValueError):
             return None
-        return (type(api), api.credentials.key_id, api.region, api.endpoint, wait.spec.name, what)
+        return (type(api), api.account, api.region, api.endpoint, wait.spec.name, what)
 
     def join(self, key: tuple[Any, ...]) -> None:
         """A wait on ``key`` starts polling."""
