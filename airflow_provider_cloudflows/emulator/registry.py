@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from airflow_provider_cloudflows.emulator import alibaba_identity, huawei_identity, tencent_identity
 from airflow_provider_cloudflows.emulator.alibaba import AlibabaHandler
 from airflow_provider_cloudflows.emulator.batch import BATCH_SERVICE
 from airflow_provider_cloudflows.emulator.batch_jobs import BATCH_JOB_OPERATIONS
@@ -34,10 +35,15 @@ def default_handlers() -> list[VendorHandler]:
                 _with(EMR_SERVICE, EMR_ACTION_OPERATIONS),
                 _with(CYNOSDB_SERVICE, CYNOSDB_ACTION_OPERATIONS),
                 _with(BATCH_SERVICE, BATCH_JOB_OPERATIONS),
+                *tencent_identity.IDENTITY_SERVICES,
             ]
         ),
-        AlibabaHandler([CLOUDFLOW_SERVICE]),
-        HuaweiHandler([_with(DWS_SERVICE, DWS_ACTION_OPERATIONS), IAM_SERVICE]),
+        AlibabaHandler([CLOUDFLOW_SERVICE, *alibaba_identity.IDENTITY_SERVICES]),
+        HuaweiHandler([_with(DWS_SERVICE, DWS_ACTION_OPERATIONS), IAM_SERVICE, *huawei_identity.IDENTITY_SERVICES]),
+        # The metadata services answer unsigned paths no API handler claims: tried last.
+        *tencent_identity.identity_handlers(),
+        *alibaba_identity.identity_handlers(),
+        *huawei_identity.identity_handlers(),
     ]
 
 
