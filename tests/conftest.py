@@ -73,6 +73,17 @@ def _fresh_rate_limits() -> None:
     LIMITER.reset()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_identities() -> None:
+    """Each test starts with no cached temporary keys and no shared clients: an emulator reset forgets the
+    keys it issued, and a connection of the same name may now name another identity."""
+    from airflow_provider_cloudflows.credentials import forget_shared_identities
+    from airflow_provider_cloudflows.hooks import base
+
+    forget_shared_identities()
+    base._SHARED_CLIENTS.clear()
+
+
 @pytest.fixture
 def emulator_connections(airflow_db: None, monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: Any) -> None:
     """A migrated metadata DB, and the three default connections pointing at this worker's emulator."""
