@@ -36,6 +36,7 @@ from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequ
 
 __all__ = [
     "MAX_TOKEN_FILE",
+    "ChainSource",
     "ExchangeSource",
     "MetadataApi",
     "MetadataCall",
@@ -120,6 +121,50 @@ class ExchangeSource(CredentialSource):
         except StopIteration as stop:
             creds: Credentials = stop.value
             return creds
+
+
+class ChainSource(CredentialSource):
+    """The SDKs' default chain past the environment: the first of ``sources`` that yields a key (say the
+    instance's metadata, then the pod's OIDC token). The one that answered is used from then on; until one
+    has, every fetch tries them in order and a failure of all raises the last source's error."""
+
+    def __init__(self, sources: list[CredentialSource]) -> None:
+        if not sources:
+            raise ValueError("a credential chain needs at least one source")
+        self.sources = sources
+        self.chosen: CredentialSource | None = None
+        self.label = "default chain: " + ", then ".join(source.label for source in sources)
+
+    def _order(self) -> list[CredentialSource]:
+        return [self.chosen] if self.chosen is not None else self.sources
+
+    def fetch(self, deadline: float) -> Credentials:
+        """The first key any source yields (blocking)."""
+        failure: Exception | None = None
+        for source in self._order():
+            try:
+                creds = source.fetch(deadline)
+            except (CloudApiError, ConfigurationError) as exc:
+                failure = exc
+                continue
+            self.chosen, self.label = source, source.label
+            return creds
+        assert failure is not None
+        raise failure
+
+    async def afetch(self, deadline: float) -> Credentials:
+        """The first key any source yields, on the event loop."""
+        failure: Exception | None = None
+        for source in self._order():
+            try:
+                creds = await source.afetch(deadline)
+            except (CloudApiError, ConfigurationError) as exc:
+                failure = exc
+                continue
+            self.chosen, self.label = source, source.label
+            return creds
+        assert failure is not None
+        raise failure
 
 
 def _unreadable(vendor: str, what: str, problem: str, answer: ApiResponse | None) -> UnreadableAnswerError:
