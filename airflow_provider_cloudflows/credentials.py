@@ -14,6 +14,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -166,7 +167,10 @@ class RefreshingCredentials(CredentialProvider):
         self._state = _State()
         self._lock = threading.Lock()
         self._sync_flight = threading.Lock()
-        self._flights: dict[asyncio.AbstractEventLoop, asyncio.Task[Credentials]] = {}
+        # One refresh task per event loop (a loop that closes mid-refresh takes its entry with it).
+        self._flights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Credentials]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def cached(self) -> Credentials:
