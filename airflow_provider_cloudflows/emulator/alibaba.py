@@ -5,7 +5,8 @@ sends) or an ``x-acs-action`` header (V3). Errors use real HTTP statuses with a 
 ``{"RequestId", "HostId", "Code", "Message"}``. Alibaba's signatures do not name the product, so the
 service is found from the action (and version) among the registered operations.
 
-The CloudFlow operations live in ``cloudflow.py``.
+The CloudFlow operations live in ``cloudflow.py``, STS in ``alibaba_identity.py``. An expired STS token is
+answered 403 ``InvalidSecurityToken.Expired``, the code clients refresh on.
 """
 
 from __future__ import annotations
@@ -41,7 +42,13 @@ from airflow_provider_cloudflows.signing.acs import (
     rpc_v2_string_to_sign,
 )
 
-__all__ = ["DEFAULT_ALIBABA_CREDENTIALS", "MAX_SKEW_SECONDS", "NONCE_TTL_SECONDS", "AlibabaHandler"]
+__all__ = [
+    "ANONYMOUS_ACTIONS",
+    "DEFAULT_ALIBABA_CREDENTIALS",
+    "MAX_SKEW_SECONDS",
+    "NONCE_TTL_SECONDS",
+    "AlibabaHandler",
+]
 
 DEFAULT_ALIBABA_CREDENTIALS = Credentials("LTAIEMULATOR0000", "emulator-alibaba-secret")
 MAX_SKEW_SECONDS = 15 * 60
@@ -53,6 +60,8 @@ NONCE_TTL_SECONDS = 15 * 60
 # two optional ones clients may send.
 _RPC_V2_COMMON = RPC_V2_COMMON_PARAMETERS | {"SignatureType", "RegionId"}
 _TIME_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ")
+ANONYMOUS_ACTIONS = frozenset({"AssumeRoleWithOIDC"})
+"""Actions Alibaba documents as callable without a signature."""
 
 
 class AlibabaHandler(VendorHandler):
@@ -114,7 +123,16 @@ class AlibabaHandler(VendorHandler):
         )
 
     def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
-        """Verify an RPC v2 or a V3 signature, the request time, the nonce and any STS token."""
+        """Verify an RPC v2 or a V3 signature, the request time, the nonce and any STS token.
+
+        An anonymous action (STS ``AssumeRoleWithOIDC``: the OIDC token is the proof) sent without a signature
+        only needs a well-formed request time.
+        """
+        if call.action in ANONYMOUS_ACTIONS and call.extra["scheme"] == "v2" and "Signature" not in call.extra["query"]:
+            timestamp = call.extra["query"].get("Timestamp")
+            if timestamp is not None:
+                self._check_time(emulator, timestamp)
+            return
         if call.extra["scheme"] == "v3":
             self._authenticate_v3(call, emulator)
         else:
@@ -206,7 +224,10 @@ class AlibabaHandler(VendorHandler):
             raise ApiError("SignatureNonceUsed", "Specified signature nonce was used already.", 400)
 
     def _check_token(self, emulator: CloudEmulator, key_id: str, token: str | None) -> None:
-        if emulator.check_credentials(self.vendor, key_id, token) is not CredentialCheck.OK:
+        check = emulator.check_credentials(self.vendor, key_id, token)
+        if check is CredentialCheck.EXPIRED:
+            raise ApiError("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.", 403)
+        if check is not CredentialCheck.OK:
             raise ApiError(
                 "InvalidSecurityToken.MismatchWithAccessKey",
                 "Specified SecurityToken is missing or does not belong to the AccessKey.",
