@@ -1,6 +1,7 @@
 """Huawei Cloud (APIG, SDK-HMAC-SHA256) protocol: REST path routing, AK/SK verification and the error envelope.
 
-Requests whose path starts with ``/v1/``, ``/v1.0/`` or ``/v3/`` (IAM, ``huawei_iam.py``) are Huawei's.
+Requests whose path starts with ``/v1/``, ``/v1.0/``, ``/v3/`` or ``/v3.0/`` (IAM: ``huawei_iam.py``,
+``huawei_identity.py``) are Huawei's.
 Each served API is a :class:`RestOperation` (an :class:`Operation` plus its method and path template, e.g.
 ``/v1/{project_id}/clusters/{cluster_id}/actions/{action_name}``); a path no operation matches is answered
 like an unpublished API (404 ``APIG.0101``).
@@ -11,7 +12,10 @@ Authentication mirrors API Gateway in front of DWS:
   decodes and re-encodes it itself, so the decoded path would sign differently for e.g. ``%25``), the query,
   the headers listed in ``SignedHeaders``, the body and ``X-Sdk-Date``;
 - ``X-Sdk-Date`` more than 15 minutes off the server clock, an unknown AK, a bad signature, or a temporary
-  AK (registered with a token) whose ``X-Security-Token`` is missing or wrong: 401 ``APIG.0301``;
+  AK (registered with a token) whose ``X-Security-Token`` is missing or wrong: 401 ``APIG.0301``; a temporary
+  AK whose token has expired: 401 ``APIG.0307`` "The token must be updated." (what clients refresh on);
+- an operation marked ``unsigned_allowed`` (IAM's token APIs, ``/v3.0/``) also takes a request without an
+  ``Authorization`` header and authenticates it itself (an id token, an ``X-Auth-Token``);
 - ``X-Project-Id`` must equal the path's project (else 400 ``DWS.0001``), and that project must be one the
   emulator serves. *Judgment*: another project is answered 403 ``APIG.0302`` (the IAM user is not
   authorized for it), which the client reports as an authentication/permission error rather than as an
@@ -76,9 +80,11 @@ MAX_SKEW_SECONDS = 15 * 60
 """APIG rejects an ``X-Sdk-Date`` more than 15 minutes off its clock."""
 AUTH_FAILED = "APIG.0301"
 """APIG's code for any AK/SK problem (unknown key, bad signature, expired date, bad token)."""
+TOKEN_EXPIRED = "APIG.0307"
+"""APIG's answer (401) to a temporary AK/SK whose security token has expired: "The token must be updated."."""
 
 _SCRIPTED = "huawei_scripted_errors"
-_PREFIXES = ("/v1/", "/v1.0/", "/v3/")
+_PREFIXES = ("/v1/", "/v1.0/", "/v3/", "/v3.0/")
 _SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _AUTH_PREFIX = "Incorrect IAM authentication information: "
 # Headers that steer the gateway: a client must sign them when it sends them, or a proxy could swap them
@@ -152,6 +158,9 @@ class RestOperation(Operation):
     method: str = "GET"
     path: str = ""
     project_scoped: bool = True
+    # IAM's token APIs also take requests without an AK/SK signature (an id token, an X-Auth-Token): the
+    # gateway then lets them through and the operation authenticates them (``call.extra["signed"]`` False).
+    unsigned_allowed: bool = False
 
     def __post_init__(self) -> None:
         if self.project_scoped and "{project_id}" not in self.path:
@@ -243,6 +252,11 @@ class HuaweiHandler(VendorHandler):
         request = call.request
         headers = _header_map(request)
         authorization = headers.get("authorization")
+        call.extra["signed"] = bool(authorization)
+        call.extra["regions"] = self.regions
+        if not authorization and call.extra["operation"].unsigned_allowed:
+            self._backend_checks(call, emulator)
+            return
         if not authorization:
             raise _auth_error("Authorization not found in request")
         try:
@@ -285,12 +299,15 @@ class HuaweiHandler(VendorHandler):
         if not hmac.compare_digest(expected, auth.signature):
             raise _auth_error(f"verify aksk signature fail, ak:{auth.key_id}")
         check = emulator.check_credentials(self.vendor, auth.key_id, headers.get("x-security-token"))
+        if check is CredentialCheck.EXPIRED:
+            raise ApiError(TOKEN_EXPIRED, "The token must be updated.", 401)
         if check is not CredentialCheck.OK:
             raise _auth_error("verify aksk signature fail, the X-Security-Token is missing or does not match the AK")
         if call.extra["operation"].project_scoped:
             self._check_project(call, headers)
-        # What the account's IAM lists (read by the IAM operations).
-        call.extra["regions"] = self.regions
+        self._backend_checks(call, emulator)
+
+    def _backend_checks(self, call: ApiCall, emulator: CloudEmulator) -> None:
         # Past the gateway: a scripted backend answer replaces the operation's.
         scripted = _take_scripted_error(call, emulator)
         if scripted is not None:
@@ -329,8 +346,10 @@ class HuaweiHandler(VendorHandler):
             call.extra["json"] = parsed
 
     def render_success(self, call: ApiCall, payload: dict[str, Any]) -> Response:
-        """The payload as is; the request id travels in ``X-Request-Id``."""
-        return JSONResponse(payload, headers={"X-Request-Id": call.request_id})
+        """The payload as is, under the operation's status (``call.extra["status"]``, default 200) with its
+        headers (``call.extra["headers"]``); the request id travels in ``X-Request-Id``."""
+        headers = {**call.extra.get("headers", {}), "X-Request-Id": call.request_id}
+        return JSONResponse(payload, status_code=call.extra.get("status", 200), headers=headers)
 
     def render_error(self, call: ApiCall, error: ApiError) -> Response:
         """``{"error_code", "error_msg"}`` with the request id in ``X-Request-Id``."""

@@ -9,16 +9,19 @@ guessing among several, or passing on a garbled one, would address another proje
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import time
 from collections.abc import Mapping
 
+import httpx
+
 from airflow_provider_cloudflows.config_errors import ConfigurationError
 from airflow_provider_cloudflows.credentials import CredentialProvider, Credentials
-from airflow_provider_cloudflows.errors import UnreadableAnswerError
+from airflow_provider_cloudflows.errors import UnexpectedStatusError, UnreadableAnswerError
 from airflow_provider_cloudflows.transport.client import CloudClient
-from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
+from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host, resolve_endpoint
 from airflow_provider_cloudflows.transport.huawei import VENDOR, HuaweiCall, HuaweiRestApi
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
@@ -27,6 +30,7 @@ __all__ = [
     "GLOBAL_IAM_ENDPOINT",
     "LOOKUP_BUDGET",
     "HuaweiIamApi",
+    "HuaweiIamTokenApi",
     "alookup_project_id",
     "default_iam_endpoint",
     "list_projects_call",
@@ -48,6 +52,8 @@ _REGIONAL_IAM = frozenset(
 )  # fmt: skip
 # Keystone project ids as IAM issues them.
 _PROJECT_ID = re.compile(r"[0-9a-f]{32}")
+# huaweicloudsdkcore's content type for IAM's token requests.
+TOKEN_CONTENT_TYPE = "application/json;charset=UTF-8"
 # Seconds one lookup may take, retries included (a hook is not told its caller's deadline).
 LOOKUP_BUDGET = 30.0
 
@@ -84,6 +90,72 @@ class HuaweiIamApi(HuaweiRestApi):
 
     def describe(self, call: HuaweiCall) -> str:
         """E.g. ``iam:GET /v3/projects``."""
+        return f"iam:{call.method} {call.path}"
+
+
+class HuaweiIamTokenApi(HuaweiRestApi):
+    """IAM's token-creating calls (``POST /v3.0/...``): documented to answer 201, which is the only answer read.
+
+    Creating a token or a temporary key changes nothing a repeat could double, so these POSTs are retried like
+    reads. ``credentials`` None sends them unsigned (the OIDC exchange authenticates with its id token, then
+    with the subject token in ``headers``); ``hidden`` are further secrets (the id token, the subject token)
+    removed from any vendor text that becomes an error.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials | CredentialProvider | None,
+        *,
+        region: str,
+        endpoint: str | None,
+        headers: Mapping[str, str] | None = None,
+        hidden: tuple[str, ...] = (),
+    ) -> None:
+        endpoint = endpoint or default_iam_endpoint(region)
+        try:
+            resolve_endpoint(endpoint, region=region)
+        except ConfigurationError as exc:
+            raise ConfigurationError("iam_endpoint", exc.problem) from None
+        super().__init__(credentials, region=region, endpoint=endpoint)
+        self.headers = dict(headers or {})
+        self.hidden = hidden
+
+    def prepare(self, call: HuaweiCall, now: float) -> HttpRequest:
+        """The JSON body with the SDK's content type and the call's headers; signed when there is a key."""
+        headers = {**({} if call.body is None else {"Content-Type": TOKEN_CONTENT_TYPE}), **self.headers}
+        if self.provider is not None:
+            return self.signed(call, call.path, headers, now)
+        base, _ = endpoint_and_host(self.endpoint, region=self.region)
+        payload = b"" if call.body is None else json.dumps(dict(call.body)).encode("utf-8")
+        return HttpRequest(call.method, base + call.path, headers, payload)
+
+    def parse(self, call: HuaweiCall, status: int, headers: httpx.Headers, body: bytes) -> ApiResponse:
+        """201 is the answer (with the ``X-Subject-Token`` header, if any); an error envelope is typed as for any
+        Huawei API; any other 2xx (200 too) is an undocumented status, never an answer."""
+        if status == 201:
+            answer = super().parse(call, 200, headers, body)
+            subject = headers.get("X-Subject-Token")
+            kept = {} if subject is None else {"X-Subject-Token": subject}
+            return ApiResponse(answer.body, answer.request_id, 201, kept)
+        answer = super().parse(call, status, headers, body)
+        raise UnexpectedStatusError(
+            f"{self.describe(call)} answered HTTP {status}; IAM documents 201 for a created token",
+            vendor=VENDOR,
+            code=f"HTTP{status}",
+            request_id=answer.request_id,
+            http_status=status,
+        )
+
+    def redact(self, text: str) -> str:
+        """The key's secrets and the exchange's tokens removed."""
+        text = super().redact(text)
+        for secret in self.hidden:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def describe(self, call: HuaweiCall) -> str:
+        """E.g. ``iam:POST /v3.0/OS-CREDENTIAL/securitytokens``."""
         return f"iam:{call.method} {call.path}"
 
 
