@@ -189,8 +189,13 @@ class RefreshingCredentials(CredentialProvider):
     def fresh(self) -> Credentials | None:
         """The cached key until its refresh time; None once a refresh is due (or no key is held)."""
         state = self._state
-        if state.credentials is not None and self.clock() < state.refresh_at:
-            return state.credentials
+        creds = state.credentials
+        if creds is None:
+            return None
+        now = self.clock()
+        # A failed refresh plans its retry; an expired key is never handed out meanwhile.
+        if now < state.refresh_at and (creds.expires_at is None or now < creds.expires_at):
+            return creds
         return None
 
     def _usable(self) -> Credentials | None:

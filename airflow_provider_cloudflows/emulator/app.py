@@ -109,8 +109,9 @@ class _ControlApi:
         return JSONResponse(
             {
                 "status": "ok",
-                "vendors": [handler.vendor for handler in self.emulator.handlers],
-                "services": sorted(spec.service for spec in self._services),
+                # A vendor may be served by several handlers (its APIs, its metadata service).
+                "vendors": list(dict.fromkeys(handler.vendor for handler in self.emulator.handlers)),
+                "services": sorted({spec.service for spec in self._services}),
                 "builders": sorted(name for spec in self._services for name in spec.builders),
             }
         )

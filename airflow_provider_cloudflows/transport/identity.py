@@ -225,7 +225,8 @@ class MetadataCall:
     method: str
     path: str
     name: str
-    headers: Mapping[str, str] = field(default_factory=dict)
+    # May carry a metadata session token: kept out of repr.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     text: bool = False
 
 

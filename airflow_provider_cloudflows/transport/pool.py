@@ -264,3 +264,18 @@ class _RedactQueryFilter(logging.Filter):
 
 
 logging.getLogger("httpx").addFilter(_RedactQueryFilter())
+
+
+class _RedactResponseHeadersFilter(logging.Filter):
+    """httpcore's DEBUG trace prints each response's headers, where Huawei IAM answers a subject token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("receive_response_headers.complete"):
+            record.msg, record.args = "receive_response_headers.complete (headers not logged)", ()
+        return True
+
+
+# Filters of a logger do not see its children's records: each httpcore protocol logger gets its own.
+for _name in ("httpcore.http11", "httpcore.http2"):
+    logging.getLogger(_name).addFilter(_RedactResponseHeadersFilter())
