@@ -38,6 +38,7 @@ from airflow_provider_cloudflows.signing.tc3 import (
 __all__ = [
     "DEFAULT_TENCENT_CREDENTIALS",
     "MAX_SKEW_SECONDS",
+    "UNSIGNED_ACTIONS",
     "TencentHandler",
     "optional_bool",
     "optional_int",
@@ -53,6 +54,9 @@ MAX_SKEW_SECONDS = 300
 """Documented: a timestamp more than five minutes off fails with ``AuthFailure.SignatureExpire``."""
 
 _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_SKIP_SIGNATURE = "SKIP"
+UNSIGNED_ACTIONS: Mapping[str, str] = {"AssumeRoleWithWebIdentity": "sts"}
+"""Actions served without a signature (``Authorization: SKIP``), with their service: STS's OIDC exchange."""
 
 
 class TencentHandler(VendorHandler):
@@ -67,13 +71,22 @@ class TencentHandler(VendorHandler):
         return "x-tc-action" in request.headers
 
     def identify(self, call: ApiCall) -> None:
-        """Read action and version headers and take the service from the signed credential scope."""
+        """Read action and version headers and take the service from the signed credential scope (from the
+        action for the documented unsigned ones, sent with ``Authorization: SKIP`` as the SDK does)."""
         headers = call.request.headers
         call.action = headers.get("x-tc-action")
         call.version = headers.get("x-tc-version")
         value = headers.get("authorization")
         if not value:
             raise ApiError("AuthFailure.InvalidAuthorization", "The Authorization header is missing.")
+        if value == _SKIP_SIGNATURE:
+            call.service = UNSIGNED_ACTIONS.get(call.action or "")
+            call.extra["unsigned"] = True
+            if call.service is None:
+                raise ApiError(
+                    "AuthFailure.InvalidAuthorization", f"The action `{call.action}` requires a TC3 signature."
+                )
+            return
         try:
             auth = parse_tc3_authorization(value)
         except ValueError as exc:
@@ -105,6 +118,8 @@ class TencentHandler(VendorHandler):
 
     def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
         """Recompute the TC3 signature from Host, Content-Type, body, timestamp and the scope's service."""
+        if call.extra.get("unsigned"):
+            return  # an action documented as unsigned (``identify`` refused any other)
         auth = call.extra["auth"]
         headers = call.request.headers
         secret = emulator.secret_for(self.vendor, auth.key_id)
@@ -153,6 +168,8 @@ class TencentHandler(VendorHandler):
                 "The provided credentials could not be validated. Please check your signature is correct.",
             )
         check = emulator.check_credentials(self.vendor, auth.key_id, headers.get("x-tc-token"))
+        if check is CredentialCheck.EXPIRED:
+            raise ApiError("AuthFailure.TokenFailure", "Token verification failed: the token has expired.")
         if check is not CredentialCheck.OK:
             raise ApiError(
                 "AuthFailure.TokenFailure",
