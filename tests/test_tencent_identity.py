@@ -187,8 +187,10 @@ async def test_each_source_yields_a_key_that_signs_a_read_from_worker_and_trigge
     assert used.expires_at > time.time() + 3000  # a default lifetime: 7200 s asked for
     assert cloud_emulator.issued("tencent") == 1
     expected_account = {"instance": f"cvm role {DEFAULT_CVM_ROLE}", "instance-auto": "cvm role auto"}
-    if source.startswith("chain"):
-        assert provider.account.startswith("default chain")
+    if source == "chain-cvm":
+        assert provider.account == "default chain: cvm role auto"
+    elif source == "chain-tke":
+        assert provider.account == f"default chain: cvm role auto, then {ROLE_ARN}"
     else:
         assert provider.account == expected_account.get(source, ROLE_ARN)
     assert cloud_emulator.count("cynosdb", "DescribeFlow", ok=True) == 2
@@ -259,10 +261,12 @@ async def test_crowds_of_waits_refresh_each_identity_once_per_lifetime_over_thre
     )
 
     # ExpiredTime is whole seconds, so a 2 s key lives 1-2 s here and is refreshed after 85% of that: at
-    # least one refresh per 2 s, at most one per 0.85 s (plus the first key), whatever the crowd's size.
+    # least one refresh per 2 s, at most one per 0.85 s, whatever the crowd's size. Plus the first key, and
+    # one more: the worker thread and the event loop each run their own single flight, so both may fetch
+    # the first key at once (measured: 5-8 key calls per identity over 6.5 s, against 33-34 reads).
     for source, action in LOAD_SOURCES.items():
         refreshes = key_calls(cloud_emulator, action)
-        assert span / lifetime <= refreshes <= span / 0.85 + 1, (source, refreshes, reads[source])
+        assert span / lifetime <= refreshes <= span / 0.85 + 2, (source, refreshes, reads[source])
         assert refreshes * 3 <= reads[source], (source, refreshes, reads[source])
     assert cloud_emulator.count("cynosdb", "DescribeFlow", ok=False) == 0
     assert cloud_emulator.issued("tencent") == key_calls(cloud_emulator)
@@ -456,7 +460,6 @@ def test_the_test_button_assumes_the_role_then_probes_and_names_the_failing_step
     # The key was obtained but the probe was refused: the probe is named.
     cloud_emulator.clear_faults()
     cloud_emulator.inject("invalid", service="cynosdb", action="DescribeFlow", count=None)
-    cloud_emulator.set_rate_limit("cynosdb", "DescribeFlow", None)
     ok, message = hook().test_connection()
     assert ok and "InvalidParameterValue" in message
 

@@ -191,7 +191,8 @@ class TencentCloudHook(CloudHook):
             policy=self._source_policy(extra),
         )
         key = ("default-chain", self.conn_id, metadata, sts, session, duration, *tke.values())
-        return Identity(chain, "default chain (cvm role auto, then TKE OIDC)", key)
+        account = "default chain: cvm role auto" + (f", then {tke['TKE_ROLE_ARN']}" if tke["TKE_ROLE_ARN"] else "")
+        return Identity(chain, account, key)
 
     def _source_policy(self, extra: Mapping[str, Any]) -> RetryPolicy:
         # Creating a temporary key has no side effect: the connection's retry discipline applies to it too.
