@@ -123,6 +123,11 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
                 examples=["auto"],
             ),
             "oidc_token_file": _OIDC_FILE,
+            "disable_imds_v1": _flag(
+                "Disable IMDS v1",
+                "With ECS RAM role: never read the metadata without an IMDSv2 token "
+                "(default: fall back like the SDK; env ALIBABA_CLOUD_IMDSV1_DISABLED).",
+            ),
             "oidc_provider_arn": _text(
                 "OIDC provider ARN",
                 "ACK RRSA identity provider (with Role ARN and OIDC token file).",
