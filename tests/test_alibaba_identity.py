@@ -544,7 +544,8 @@ async def test_the_official_credentials_python_providers_obtain_keys_the_emulato
                                           oidc_token_file_path=str(token_file), sts_endpoint=sdk_server)  # fmt: skip
     ecs = EcsRamRoleCredentialsProvider(role_name=None, disable_imds_v1=True, async_update_enabled=False)
     # The SDK's metadata address is fixed; its request is otherwise sent as is.
-    ecs._EcsRamRoleCredentialsProvider__metadata_service_host = sdk_server  # type: ignore[attr-defined]
+    # A host, as the SDK's own (100.100.100.200): the scheme is the SDK's http.
+    ecs._EcsRamRoleCredentialsProvider__metadata_service_host = sdk_server.removeprefix("http://")  # type: ignore[attr-defined]
     # The async path too: a second provider, so that the first one's cache does not answer.
     ram_async = RamRoleArnCredentialsProvider(access_key_id=key.key_id, access_key_secret=key.secret,
                                               role_arn=ROLE_ARN, sts_endpoint=sdk_server)  # fmt: skip
