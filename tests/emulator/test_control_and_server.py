@@ -25,7 +25,11 @@ def test_health(server: EmulatorServer) -> None:
     health = _control(server, "GET", "health").json()
     assert health["status"] == "ok"
     assert health["vendors"] == ["tencent", "alibaba", "huawei"]
-    assert health["services"] == ["batch", "cynosdb", "dws", "emr", "fnf", "iam"]
+    # The products, and each vendor's STS / IAM and instance metadata service, once each.
+    assert health["services"] == [
+        "alibaba-metadata", "alibaba-sts", "batch", "cynosdb", "dws", "ecs_metadata", "emr", "fnf", "iam",
+        "metadata", "sts",
+    ]  # fmt: skip
     assert "emr_flow" in health["builders"]
 
 
