@@ -51,7 +51,16 @@ Phases and checks (one ``PASS name`` / ``FAIL name: detail`` line each, then ``N
    ``kill -9``ed meanwhile. Try 2 sends the start again under try 1's ClientToken (its log says so) and gets
    the same JobId: one Batch job, two ``SubmitJob`` requests, success on try 2 (the DAG:
    ``tests/e2e_dags/start_resend_dag.py``);
-8. canary secrets: the connections' secrets and session tokens are unique canary strings (registered in the
+8. identity: a Tencent connection assuming a role (``role_arn``, ``sts_endpoint`` at the emulator, the
+   stored key of ``tencentcloud_default``) is created through the REST API; Test is true for it, false for a
+   copy with a malformed ``role_arn`` (refused before anything is sent, the message names the extra) and false
+   for a copy STS refuses (the message names the step, ``obtaining credentials (STS AssumeRole)``). With the
+   emulator's temporary keys capped at 4 s, a deferrable CynosDB sensor on that connection waits for a flow
+   scripted to succeed 14 s after the triggerer's first poll: it succeeds, the wait ran in the triggerer,
+   which assumed the role at least 3 times and signed its polls with at least 3 keys; the emulator's clock is
+   skewed for one poll so that its key is expired (``AuthFailure.TokenFailure``): every such poll is repeated
+   at once with a fresh key and answered (the DAG: ``tests/e2e_dags/identity_dag.py``);
+9. canary secrets: the connections' secrets and session tokens are unique canary strings (registered in the
    emulator through its control API); none appears in the metadata DB dump, under ``AIRFLOW_HOME`` (logs) or
    in any process's output.
 
@@ -94,6 +103,7 @@ CRASH_SPEC = json.loads((E2E_DAGS / "crash_waits.json").read_text())
 LIFECYCLE_SPEC = json.loads((E2E_DAGS / "operator_lifecycle.json").read_text())
 HANDOVER_SPEC = json.loads((E2E_DAGS / "triggerer_handover.json").read_text())
 RESEND_SPEC = json.loads((E2E_DAGS / "start_resend.json").read_text())
+IDENTITY_SPEC = json.loads((E2E_DAGS / "identity.json").read_text())
 TRIGGER_CLASSPATH = "airflow_provider_cloudflows.triggers.execution.CloudExecutionTrigger"
 RUN_TRIGGER_CLASSPATH = "airflow_provider_cloudflows.triggers.run.CloudRunTrigger"
 TRIGGERER_HEALTH_THRESHOLD = 10  # [triggerer] triggerer_health_check_threshold, seconds
@@ -752,6 +762,17 @@ class Emulator:
         """Drop every pending fault."""
         self.http.delete("/_emulator/faults").raise_for_status()
 
+    def set_identity_lifetime(self, seconds: float | None) -> None:
+        """Cap the lifetime of the temporary keys its STS issues (None: as asked)."""
+        self.http.post("/_emulator/identity", json={"lifetime": seconds}).raise_for_status()
+
+    def issued(self, vendor: str) -> int:
+        """How many temporary keys it issued for ``vendor`` (refreshes counted)."""
+        reply = self.http.get("/_emulator/identity")
+        reply.raise_for_status()
+        count: int = reply.json()["issued"].get(vendor, 0)
+        return count
+
 
 def key_of(record: dict[str, Any]) -> tuple[str, ...] | None:
     """A request record's execution key as a tuple."""
@@ -884,6 +905,7 @@ class E2E:
             LIFECYCLE_SPEC["retry"]["dag_id"],
             HANDOVER_SPEC["dag_id"],
             RESEND_SPEC["dag_id"],
+            IDENTITY_SPEC["dag_id"],
         ]
 
         def parsed() -> bool:
@@ -2004,7 +2026,233 @@ class E2E:
         assert self.emulator is not None
         return {str(e["key"][0]) for e in self.emulator.executions() if e["service"] == "batch"}
 
-    # --- phase 8: canaries ----------------------------------------------------------------------------------
+    # --- phase 8: identity ----------------------------------------------------------------------------------
+
+    def identity(self) -> None:
+        """A connection assuming a role: its Test button through the REST API, then a deferred wait that
+        outlives several temporary keys, which the real triggerer must refresh."""
+        assert self.emulator is not None
+        emulator = self.emulator
+        emulator.set_identity_lifetime(IDENTITY_SPEC["key_lifetime"])
+        try:
+            body = self._role_connection()
+            self._test_role_connection(body)
+            self._role_wait()
+        finally:
+            emulator.clear_faults()
+            emulator.set_identity_lifetime(None)
+
+    def _role_connection(self) -> dict[str, Any]:
+        """Create the role connection in the metadata DB through the REST API; its body."""
+        assert self.emulator is not None
+        spec = IDENTITY_SPEC
+        vendor = VENDORS["tencentcloud"]
+        stored = self.connections["tencentcloud"]
+        # STS takes AssumeRole only signed with a permanent key and no session token: the emulator knows the
+        # stored pair with the default connection's token so far, so it is told to accept it without one.
+        self.emulator.add_credentials(vendor["vendor"], stored["login"], stored["password"], None)
+        extra = {
+            **vendor["extra"],
+            "endpoint": self.stack.emulator_url,
+            "role_arn": spec["role_arn"],
+            "sts_endpoint": self.stack.emulator_url,
+        }
+        body = {
+            "connection_id": spec["conn_id"],
+            "conn_type": "tencentcloud",
+            "login": stored["login"],
+            "password": stored["password"],
+            "extra": json.dumps(extra),
+        }
+        self.api.post("/api/v2/connections", body)
+        db_rows = self._db_connection_rows()
+        self.report.check(
+            f"identity: {spec['conn_id']} (role_arn, sts_endpoint, the stored key of tencentcloud_default) "
+            "stored in the metadata DB (REST API), encrypted",
+            db_rows.get(spec["conn_id"]) == (1, 1),
+            f"db (is_encrypted, is_extra_encrypted)={db_rows.get(spec['conn_id'])}",
+        )
+        return body
+
+    def _test_role_connection(self, body: dict[str, Any]) -> None:
+        """Test answers true for the role, false (naming what failed) for a malformed ARN and a refused STS."""
+        assert self.emulator is not None
+        emulator = self.emulator
+        extra = json.loads(body["extra"])
+        probe = f"e2e_probe_{body['connection_id']}"
+        refused_arn = IDENTITY_SPEC["role_arn"] + "-refused"  # another identity: no cached key to reuse
+        cases = [
+            ("the stored connection", body, True, "", None, True),
+            (
+                "a copy with role_arn 'not-an-arn'",
+                {**body, "connection_id": probe, "extra": json.dumps({**extra, "role_arn": "not-an-arn"})},
+                False,
+                "role_arn extra",
+                None,
+                False,
+            ),
+            (
+                "a copy whose AssumeRole STS refuses",
+                {**body, "connection_id": probe, "extra": json.dumps({**extra, "role_arn": refused_arn})},
+                False,
+                "obtaining credentials (STS AssumeRole) failed",
+                {"kind": "invalid", "service": "sts", "action": "AssumeRole", "count": 1},
+                True,
+            ),
+        ]
+        # (label, body, Test's status, words its message must hold, STS fault, whether STS is asked)
+        for label, case, expected, wording, fault, reaches_sts in cases:
+            assume_before = len(emulator.requests("AssumeRole"))
+            if fault is not None:
+                emulator.inject(fault)
+            try:
+                reply = self.api.http.post("/api/v2/connections/test", json=case)
+            finally:
+                emulator.clear_faults()
+            assumed = emulator.requests("AssumeRole")[assume_before:]
+            result = reply.json() if reply.status_code == 200 else {}
+            message = str(result.get("message", ""))
+            leaked = self.canaries.find(reply.content)
+            self.report.check(
+                f"identity: Test {label} -> {str(expected).lower()}"
+                + (f", message names {wording!r}" if wording else ""),
+                reply.status_code == 200
+                and result.get("status") is expected
+                and wording in message
+                and bool(assumed) is reaches_sts
+                and not leaked,
+                f"HTTP {reply.status_code}: {reply.text[:400]}; AssumeRole requests: "
+                f"{[(r['status'], r['error']) for r in assumed]}"
+                + (f"; canaries in reply: {leaked}" if leaked else ""),
+            )
+
+    def _role_wait(self) -> None:
+        """A deferred CynosDB wait on the role connection across several key lifetimes."""
+        assert self.emulator is not None
+        emulator = self.emulator
+        spec = IDENTITY_SPEC
+        dag_id, task_id = spec["dag_id"], spec["task_id"]
+        flow_key = (str(spec["flow_id"]),)
+        # Processing until the triggerer polls it; then scripted to succeed ``succeed_after`` seconds later, so
+        # the triggerer's part of the wait spans several key lifetimes however long it took to pick it up.
+        flow = {"builder": "cynosdb_flow", "args": {"flow_id": spec["flow_id"], "statuses": [[0, 2]]}}
+        emulator.add_executions([flow])
+        issued_before = emulator.issued("tencent")
+        since = time.time()
+        run_id = self.api.trigger(dag_id)
+        triggered = time.monotonic()
+        progress(f"triggered {dag_id}: temporary keys live {spec['key_lifetime']}s")
+        trigger: dict[str, Any] = {}
+        scripted: list[float] = []
+
+        def finished() -> bool:
+            ti = self.api.task_instance(dag_id, run_id, task_id)
+            if ti["state"] == "deferred" and ti.get("trigger") and not trigger:
+                trigger.update(ti["trigger"])
+            created = parse_time(trigger.get("created_date"))
+            if created is not None and not scripted:
+                polled = [r for r in emulator.requests("DescribeFlow") if r["received"] >= created]
+                if any(key_of(r) == flow_key for r in polled):
+                    statuses = [[0, 2], [spec["succeed_after"], 0]]
+                    args = {"flow_id": spec["flow_id"], "statuses": statuses, "start_immediately": True}
+                    emulator.add_executions([{**flow, "args": args}])
+                    # The vendor's clock ahead of the key's expiry (within the signature's 5-minute window):
+                    # the next poll is refused AuthFailure.TokenFailure, the path a refresh ahead of expiry
+                    # otherwise leaves untried.
+                    skew = 2.0 * spec["key_lifetime"]
+                    emulator.inject(
+                        {"kind": "clock_skew", "service": "cynosdb", "action": "DescribeFlow", "skew": skew}
+                    )
+                    scripted.append(time.time())
+                    progress(
+                        f"the triggerer polls the flow {scripted[0] - created:.1f}s after the deferral; it succeeds "
+                        f"in {spec['succeed_after']}s"
+                    )
+            return self.api.run_state(dag_id, run_id) in TERMINAL_RUN_STATES
+
+        wait_until(f"the {dag_id} run to finish", finished, 90, interval=0.5)
+        self.report.timing("identity: trigger -> run finished", time.monotonic() - triggered)
+        issued = emulator.issued("tencent") - issued_before
+
+        ti = self.api.task_instance(dag_id, run_id, task_id)
+        try:
+            state = self.api.xcom(dag_id, run_id, task_id)
+        except (httpx.HTTPError, KeyError) as exc:
+            state = {"error": str(exc)}
+        problems = xcom_problems(state, {"flow_id": spec["flow_id"]}, {})
+        self.report.check(
+            f"identity: {task_id} on {spec['conn_id']} succeeded, XCom SUCCEEDED for flow {spec['flow_id']}",
+            ti["state"] == "success" and not problems,
+            f"state={ti['state']}"
+            + (f"; {'; '.join(problems)}" if problems else "")
+            + ("" if ti["state"] == "success" else f"; log tail: {self._log_or_empty(dag_id, run_id, task_id)[-800:]}"),
+        )
+        folder = self.stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        trigger_logs = sorted(p.name for p in folder.glob("attempt=1.log.trigger.*.log"))
+        self.report.check(
+            f"identity: {task_id} deferred to CloudExecutionTrigger and ran in the triggerer (its trigger log)",
+            trigger.get("classpath") == TRIGGER_CLASSPATH and bool(trigger_logs),
+            f"trigger seen while deferred: {trigger.get('classpath')}; trigger logs: {trigger_logs}",
+        )
+        deferred_at = parse_time(trigger.get("created_date"))
+        polls = sorted(
+            (r for r in emulator.requests("DescribeFlow") if r["received"] >= since),
+            key=lambda r: r["received"],
+        )
+        # An expired key is refused before the request is read: its record names no flow.
+        flow_polls = [
+            r
+            for r in polls
+            if key_of(r) == flow_key or (key_of(r) is None and r["error"] == "AuthFailure.TokenFailure")
+        ]
+        others = [r for r in polls if r not in flow_polls]
+        waited = [r for r in flow_polls if deferred_at is not None and r["received"] >= deferred_at]
+        assumed = (
+            [
+                r
+                for r in emulator.requests("AssumeRole")
+                if deferred_at is not None and r["status"] == 200 and deferred_at <= r["received"] <= waited[-1]["time"]
+            ]
+            if waited
+            else []
+        )
+        keys = list(dict.fromkeys(r["key_id"] for r in waited if r["status"] == 200))
+        self.report.check(
+            "identity: the emulator issued at least 3 Tencent keys during the wait, the triggerer assumed the "
+            "role at least 3 times while deferred and signed its polls with at least 3 temporary keys",
+            issued >= 3 and len(assumed) >= 3 and len(keys) >= 3 and all(k.startswith("TMP") for k in keys),
+            f"issued {issued} keys since the trigger; {len(assumed)} AssumeRole answered while deferred, at "
+            f"{[round(r['received'] - deferred_at, 1) for r in assumed] if deferred_at else []}s; "
+            f"{len(waited)} polls while deferred signed with {len(keys)} keys "
+            f"{[k[:7] + '...' for k in keys]}; the wait lasted "
+            f"{(waited[-1]['time'] - deferred_at) if waited and deferred_at else 0:.1f}s",
+        )
+        expired = [i for i, r in enumerate(flow_polls) if r["error"] == "AuthFailure.TokenFailure"]
+        repeats = []
+        for i in expired:
+            following = flow_polls[i + 1] if i + 1 < len(flow_polls) else None
+            repeats.append(
+                following is not None
+                and following["status"] == 200
+                and key_of(following) == flow_key
+                and following["key_id"] != flow_polls[i]["key_id"]
+            )
+        delays = [flow_polls[i + 1]["received"] - flow_polls[i]["time"] for i in expired if i + 1 < len(flow_polls)]
+        skewed = sum(1 for i in expired if flow_polls[i]["fault"] == "clock_skew")
+        trigger_log = "".join((folder / name).read_text(errors="replace") for name in trigger_logs)
+        logged = "the session token expired; refreshing the key" in trigger_log
+        # Repeated at once (the forced refresh), not at the next poll an interval later.
+        self.report.check(
+            "identity: every poll refused with an expired key (AuthFailure.TokenFailure) was repeated at once "
+            "with a fresh key and answered (forced refresh, logged by the trigger)",
+            bool(expired) and all(repeats) and all(d < spec["poke_interval"] for d in delays) and logged and not others,
+            f"{len(expired)} expired-key answers ({skewed} by the skewed clock) of {len(flow_polls)} polls; "
+            f"repeated with a fresh key {sum(repeats)}, after {[round(d, 3) for d in delays]}s; trigger log says "
+            f"'the session token expired; refreshing the key': {logged}"
+            + (f"; DescribeFlow of other flows in the window, cannot attribute: {others[:3]}" if others else ""),
+        )
+
+    # --- phase 9: canaries ----------------------------------------------------------------------------------
 
     def check_canaries(self) -> None:
         """After the stack stopped: no canary in the DB dump, under AIRFLOW_HOME or in any process output."""
@@ -2124,6 +2372,8 @@ def main(argv: list[str] | None = None) -> int:
                 e2e.triggerer_handover()
             with report.phase("start resend"):
                 e2e.start_resend()
+            with report.phase("identity"):
+                e2e.identity()
         with report.phase("canaries"):
             if stack_ok:
                 e2e.check_loopback("end")
