@@ -28,11 +28,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey, Fault
+from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey
 from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
+from airflow_provider_cloudflows.emulator.metadata import MetadataHandler
 
 __all__ = [
     "DEFAULT_ECS_ROLE",
@@ -253,10 +253,14 @@ METADATA_SERVICE = ServiceSpec(
 )
 
 
-class EcsMetadataHandler(VendorHandler):
-    """The ECS metadata service: ``PUT /latest/api/token`` and GETs under ``/latest/meta-data/ram/``."""
+class EcsMetadataHandler(MetadataHandler):
+    """The ECS metadata service: ``PUT /latest/api/token`` and GETs under ``/latest/meta-data/ram/``.
+
+    The metadata token is checked by the reads themselves (:func:`role_name`, :func:`role_credentials`).
+    """
 
     vendor = "alibaba"
+    methods = {"token": "PUT"}
 
     def claims(self, request: Request) -> bool:
         """The RAM role paths, and the token request that carries Alibaba's TTL header."""
@@ -276,41 +280,6 @@ class EcsMetadataHandler(VendorHandler):
             call.extra["role"] = path[len(ROLE_PATH) :]
         else:
             raise ApiError("NotFound", "Not Found", 404)
-
-    def select_operation(self, call: ApiCall) -> Operation:
-        """PUT for the token, GET for the rest."""
-        method = "PUT" if call.action == "token" else "GET"
-        if call.request.method != method:
-            raise ApiError("MethodNotAllowed", "Method Not Allowed", 405)
-        return self.find_operations(service=call.service, action=call.action)[0]
-
-    def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
-        """Nothing signed: the metadata token is checked by the reads themselves."""
-
-    def decode_params(self, call: ApiCall) -> None:
-        """No parameters."""
-
-    def render_success(self, call: ApiCall, payload: dict[str, Any]) -> Response:
-        """Text for the token and the role name, JSON for the credentials."""
-        if "text" in payload:
-            return PlainTextResponse(payload["text"])
-        return JSONResponse(payload)
-
-    def render_error(self, call: ApiCall, error: ApiError) -> Response:
-        """A plain-text error page with the status."""
-        return PlainTextResponse(f"{error.status or 400} {error.message}", status_code=error.status or 400)
-
-    def throttled(self, call: ApiCall, fault: Fault | None) -> ApiError:
-        """HTTP 429."""
-        return ApiError("Throttled", "Too Many Requests", 429)
-
-    def internal_error(self, call: ApiCall) -> ApiError:
-        """HTTP 500."""
-        return ApiError("InternalError", "Internal Server Error", 500)
-
-    def invalid(self, call: ApiCall) -> ApiError:
-        """HTTP 400."""
-        return ApiError("BadRequest", "Bad Request (injected by the emulator)", 400)
 
 
 def identity_handlers() -> list[VendorHandler]:

@@ -35,11 +35,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey, Fault
+from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey
 from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
 from airflow_provider_cloudflows.emulator.huawei import RestOperation
+from airflow_provider_cloudflows.emulator.metadata import MetadataHandler, MetadataWording
 
 __all__ = [
     "CREATE_TEMPORARY_ACCESS_KEY",
@@ -274,10 +274,12 @@ METADATA_SPEC = ServiceSpec(
 )
 
 
-class HuaweiMetadataHandler(VendorHandler):
+class HuaweiMetadataHandler(MetadataHandler):
     """The ECS metadata service at ``http://169.254.169.254`` (plain text errors, as the service answers)."""
 
     vendor = "huawei"
+    methods = {PUT_METADATA_TOKEN: "PUT"}
+    wording = MetadataWording(throttled_code="TooManyRequests", page="{message}")
 
     def __init__(self) -> None:
         super().__init__([METADATA_SPEC])
@@ -287,21 +289,14 @@ class HuaweiMetadataHandler(VendorHandler):
         return request.url.path in (_TOKEN_PATH, _SECURITY_KEY_PATH)
 
     def identify(self, call: ApiCall) -> None:
-        """GET securitykey or PUT token; any other method is 405."""
+        """GET securitykey or PUT token; any other method is 405, before faults can strike the action."""
         call.service = METADATA_SERVICE
-        path, method = call.request.url.path, call.request.method
-        if path == _SECURITY_KEY_PATH and method == "GET":
-            call.action = GET_SECURITY_KEY
-        elif path == _TOKEN_PATH and method == "PUT":
-            call.action = PUT_METADATA_TOKEN
-        else:
-            call.action = f"{method} {path}"
-            raise ApiError("MethodNotAllowed", "Method Not Allowed", 405)
+        path = call.request.url.path
+        call.action = GET_SECURITY_KEY if path == _SECURITY_KEY_PATH else PUT_METADATA_TOKEN
+        if not self.method_allowed(call):
+            call.action = f"{call.request.method} {path}"
+            raise self.wrong_method()
         call.version = "latest"
-
-    def select_operation(self, call: ApiCall) -> Operation:
-        """The operation identified."""
-        return next(op for op in self.operations if op.action == call.action)
 
     def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
         """A metadata token, when sent (or required), must be one issued and not expired."""
@@ -325,28 +320,6 @@ class HuaweiMetadataHandler(VendorHandler):
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_METADATA_TOKEN_TTL:
             raise ApiError("BadRequest", f"X-Metadata-Token-Ttl-Seconds must be 1 to {MAX_METADATA_TOKEN_TTL}", 400)
         call.params["ttl"] = int(raw)
-
-    def render_success(self, call: ApiCall, payload: dict[str, Any]) -> Response:
-        """The token as plain text; the securitykey as JSON."""
-        if call.action == PUT_METADATA_TOKEN:
-            return PlainTextResponse(payload["text"])
-        return JSONResponse(payload)
-
-    def render_error(self, call: ApiCall, error: ApiError) -> Response:
-        """The message as plain text under the error's status."""
-        return PlainTextResponse(error.message, status_code=error.status or 400)
-
-    def throttled(self, call: ApiCall, fault: Fault | None) -> ApiError:
-        """429."""
-        return ApiError("TooManyRequests", "Too Many Requests", 429)
-
-    def internal_error(self, call: ApiCall) -> ApiError:
-        """500."""
-        return ApiError("InternalError", "Internal Server Error", 500)
-
-    def invalid(self, call: ApiCall) -> ApiError:
-        """400."""
-        return ApiError("BadRequest", "Bad Request (injected by the emulator)", 400)
 
 
 def identity_handlers() -> list[VendorHandler]:

@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey, Fault
+from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey
 from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
+from airflow_provider_cloudflows.emulator.metadata import MetadataHandler, MetadataWording
 from airflow_provider_cloudflows.emulator.tencent import optional_int, reject_unknown, require_str
 
 __all__ = [
@@ -190,10 +190,16 @@ METADATA_SERVICE = ServiceSpec(
 )
 
 
-class CvmMetadataHandler(VendorHandler):
+class CvmMetadataHandler(MetadataHandler):
     """The CVM metadata service: unsigned GETs under ``/latest/meta-data/cam/``, text or JSON answers."""
 
     vendor = "tencent"
+    wording = MetadataWording(
+        throttled="too many requests",
+        internal_error="internal error",
+        invalid="bad request (injected by the emulator)",
+        wrong_method="the metadata service answers GET only",
+    )
 
     def claims(self, request: Request) -> bool:
         """Paths of the CAM role credentials."""
@@ -210,40 +216,6 @@ class CvmMetadataHandler(VendorHandler):
             call.extra["role"] = path[len(CVM_ROLE_PATH) :]
         else:
             raise ApiError("NotFound", "no such metadata path", status=404)
-
-    def select_operation(self, call: ApiCall) -> Operation:
-        """GET only."""
-        if call.request.method != "GET":
-            raise ApiError("MethodNotAllowed", "the metadata service answers GET only", status=405)
-        return self.find_operations(service=call.service, action=call.action)[0]
-
-    def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
-        """Nothing to check: only the instance reaches its metadata service."""
-
-    def decode_params(self, call: ApiCall) -> None:
-        """No parameters."""
-
-    def render_success(self, call: ApiCall, payload: dict[str, Any]) -> Response:
-        """Text for the role name, JSON for the credentials."""
-        if "text" in payload:
-            return PlainTextResponse(payload["text"])
-        return JSONResponse(payload)
-
-    def render_error(self, call: ApiCall, error: ApiError) -> Response:
-        """A plain-text error page with the status."""
-        return PlainTextResponse(f"{error.status or 400} {error.message}", status_code=error.status or 400)
-
-    def throttled(self, call: ApiCall, fault: Fault | None) -> ApiError:
-        """HTTP 429."""
-        return ApiError("Throttled", "too many requests", status=429)
-
-    def internal_error(self, call: ApiCall) -> ApiError:
-        """HTTP 500."""
-        return ApiError("InternalError", "internal error", status=500)
-
-    def invalid(self, call: ApiCall) -> ApiError:
-        """HTTP 400."""
-        return ApiError("BadRequest", "bad request (injected by the emulator)", status=400)
 
 
 def identity_handlers() -> list[VendorHandler]:
