@@ -108,3 +108,28 @@ async def test_a_failing_sts_keeps_waits_on_their_key_until_it_expires_and_throu
     assert any(first_failure < r.time < expiry - 0.1 for r in served)
     # No key was used past its expiry for long: the vendor refused at most a few polls as expired.
     assert cloud_emulator.count("cynosdb", error="AuthFailure.TokenFailure") <= 20
+
+
+@pytest.mark.usefixtures("role")
+async def test_rate_limits_and_shared_waits_key_on_the_role_not_on_the_rotating_key_id(
+    cloud_emulator: CloudEmulator,
+) -> None:
+    from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
+    from airflow_provider_cloudflows.transport.tencent import TencentCall
+    from airflow_provider_cloudflows.triggers.execution import COALESCER
+    from airflow_provider_cloudflows.waiting import Wait
+
+    cloud_emulator.set_identity_lifetime(1.0)
+    cloud_emulator.add_execution(cynosdb_flow(9200, [(0, PROCESSING)]))
+    client = await TencentCloudHook(tencentcloud_conn_id=CONN).aget_conn()
+    call = TencentCall("cynosdb", "DescribeFlow", "2019-01-07", {"FlowId": 9200})
+    wait = Wait("tencent_cynosdb_flow", {"flow_id": 9200})
+    seen: list[tuple[str, Any, Any]] = []
+    for _ in range(3):
+        await client.acall(call)
+        seen.append((client.api.credentials.key_id, client.api.rate_limit(call)[0], COALESCER.key(wait, client)))
+        await asyncio.sleep(1.0)
+    key_ids, limiter_keys, shared_keys = zip(*seen, strict=True)
+    assert len(set(key_ids)) == 3  # a new key each lifetime...
+    assert len(set(limiter_keys)) == 1 and len(set(shared_keys)) == 1  # ...one account throughout
+    assert "qcs::cam::uin/100000000001:roleName/airflow" in limiter_keys[0]
