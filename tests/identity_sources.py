@@ -35,14 +35,25 @@ SDK_VARIABLES = (
     "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
     "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
     "ALIBABA_CLOUD_ROLE_ARN",
+    "ALIBABA_CLOUD_ROLE_SESSION_NAME",
     "ALIBABA_CLOUD_ECS_METADATA",
     "ALIBABA_CLOUD_ECS_METADATA_DISABLED",
+    "ALIBABA_CLOUD_IMDSV1_DISABLED",
     "HUAWEICLOUD_SDK_AK",
     "HUAWEICLOUD_SDK_SK",
     "HUAWEICLOUD_SDK_SECURITY_TOKEN",
     "HUAWEICLOUD_SDK_IDP_ID",
     "HUAWEICLOUD_SDK_ID_TOKEN_FILE",
+    "HUAWEICLOUD_SDK_IAM_ENDPOINT",
+    "HUAWEICLOUD_SDK_PROJECT_ID",
 )
+"""Every variable the vendors' SDK chains read: the machine running the tests never decides a source."""
+
+
+def clear_sdk_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset :data:`SDK_VARIABLES` for the test."""
+    for name in SDK_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 def source_extras(vendor: str, source: str, url: str, token_file: Path) -> tuple[dict[str, Any], bool]:
@@ -88,8 +99,7 @@ def identity_connection(
     tmp_path: Path,
 ) -> dict[str, Any]:
     """Set connection ``conn_id`` to ``vendor``'s emulator connection with its keys coming from ``source``."""
-    for name in SDK_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+    clear_sdk_variables(monkeypatch)
     token_file = tmp_path / "oidc-token"
     token_file.write_text(OIDC_TOKEN + "\n")
     default = json.loads(server.airflow_connections()[f"AIRFLOW_CONN_{CONN_TYPES[vendor].upper()}_DEFAULT"])

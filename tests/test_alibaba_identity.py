@@ -51,23 +51,12 @@ from airflow_provider_cloudflows.transport.alibaba_identity import (
 )
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
 from tests.fuzz_server import LoopbackServer, Reply, fuzz_settings
+from tests.identity_sources import clear_sdk_variables
 
 ROLE_ARN = "acs:ram::1234567890123456:role/airflow"
 PROVIDER_ARN = "acs:ram::1234567890123456:oidc-provider/ack-rrsa-c123"
 FLOW, EXECUTION = "nightly_etl", "run_1"
 READ = AlibabaCall("DescribeExecution", "2019-03-15", {"FlowName": FLOW, "ExecutionName": EXECUTION})
-ENV_VARS = (
-    "ALIBABA_CLOUD_ACCESS_KEY_ID",
-    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-    "ALIBABA_CLOUD_SECURITY_TOKEN",
-    "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
-    "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
-    "ALIBABA_CLOUD_ROLE_ARN",
-    "ALIBABA_CLOUD_ROLE_SESSION_NAME",
-    "ALIBABA_CLOUD_ECS_METADATA",
-    "ALIBABA_CLOUD_ECS_METADATA_DISABLED",
-    "ALIBABA_CLOUD_IMDSV1_DISABLED",
-)
 
 
 def jwt(subject: str = "system:serviceaccount:airflow:triggerer") -> str:
@@ -80,8 +69,7 @@ def jwt(subject: str = "system:serviceaccount:airflow:triggerer") -> str:
 
 @pytest.fixture(autouse=True)
 def _no_alibaba_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
+    clear_sdk_variables(monkeypatch)
 
 
 @pytest.fixture

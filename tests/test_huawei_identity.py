@@ -57,27 +57,18 @@ from airflow_provider_cloudflows.transport.huawei_identity import (
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
 from tests.fuzz_server import LoopbackServer, Reply, fuzz_settings
 from tests.helpers import use_connections
+from tests.identity_sources import clear_sdk_variables
 
 CONN = "huaweicloud_default"
 CLUSTER = "9f76c502-fc9c-4a52-8656-65d0da6e3d57"
 DETAIL = HuaweiCall("GET", "/v1.0/{project_id}/clusters/{cluster_id}", {"cluster_id": CLUSTER})
 ID_TOKEN = "eyJhbGciOiJSUzI1NiJ9.first-id-token.sig"
 IDP = "airflow-cce"
-_ENV = (
-    "HUAWEICLOUD_SDK_AK",
-    "HUAWEICLOUD_SDK_SK",
-    "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-    "HUAWEICLOUD_SDK_IDP_ID",
-    "HUAWEICLOUD_SDK_ID_TOKEN_FILE",
-    "HUAWEICLOUD_SDK_IAM_ENDPOINT",
-    "HUAWEICLOUD_SDK_PROJECT_ID",
-)
 
 
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch: pytest.MonkeyPatch, cloud_emulator: CloudEmulator) -> None:
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
+    clear_sdk_variables(monkeypatch)
     monkeypatch.setattr(huawei_iam, "_PROJECT_IDS", {})
     cloud_emulator.add_execution(dws_cluster(CLUSTER))
 

@@ -48,27 +48,19 @@ from airflow_provider_cloudflows.transport.tencent_identity import (
 )
 from tests.fuzz_server import LoopbackServer, Reply, fuzz_settings, seeded
 from tests.helpers import FAST
+from tests.identity_sources import clear_sdk_variables
 
 ROLE_ARN = "qcs::cam::uin/100000000001:roleName/airflow"
 CONN = "tencentcloud_default"
 FLOW = 5
 READ = TencentCall("cynosdb", "DescribeFlow", "2019-01-07", {"FlowId": FLOW})
 SOURCES = ("role", "instance", "instance-auto", "oidc", "chain-cvm", "chain-tke", "environment")
-ENV = (
-    "TENCENTCLOUD_SECRET_ID",
-    "TENCENTCLOUD_SECRET_KEY",
-    "TKE_REGION",
-    "TKE_PROVIDER_ID",
-    "TKE_WEB_IDENTITY_TOKEN_FILE",
-    "TKE_ROLE_ARN",
-)
 
 
 @pytest.fixture(autouse=True)
 def _no_ambient_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The machine's own Tencent variables never decide a test's source."""
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
+    """The machine's own SDK variables never decide a test's source."""
+    clear_sdk_variables(monkeypatch)
 
 
 @pytest.fixture

@@ -27,12 +27,11 @@ from airflow_provider_cloudflows.transport.huawei_identity import (
     OIDC_DEFAULT_DURATION,
     PROBE_POLICY,
     PROBE_SECONDS,
-    BoundedSource,
     agency_source,
     metadata_source,
     oidc_source,
 )
-from airflow_provider_cloudflows.transport.identity import env_value
+from airflow_provider_cloudflows.transport.identity import ProbeSource, env_value
 
 PROBE_CLUSTER = "00000000-0000-0000-0000-000000000000"
 # IAM's bounds of a temporary key's lifetime (assume_role and token methods).
@@ -210,9 +209,10 @@ class HuaweiCloudHook(CloudHook):
                 raise ConfigurationError(ENV_SK if ak else ENV_AK, f"is required with {ENV_AK if ak else ENV_SK}")
             return Credentials(ak, sk, env_value(ENV_TOKEN))
         endpoint = extra_value(extra, self.conn_type, "metadata_endpoint")
-        probe = BoundedSource(
+        probe = ProbeSource(
             metadata_source(endpoint=endpoint, policy=PROBE_POLICY),
             PROBE_SECONDS,
+            until_proven=False,
             label=f"{METADATA_LABEL}: no key in the connection or in {ENV_AK} / {ENV_IDP_ID}",
         )
         return Identity(probe, "ecs metadata", (self.conn_id, "metadata-probe", endpoint))

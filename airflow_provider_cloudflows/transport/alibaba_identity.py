@@ -11,31 +11,32 @@ query is scrubbed from transport errors and the token from STS's messages.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
 
 from airflow_provider_cloudflows.config_errors import ConfigurationError
 from airflow_provider_cloudflows.credentials import Credentials, CredentialSource
-from airflow_provider_cloudflows.errors import CloudApiError, UnreadableAnswerError
+from airflow_provider_cloudflows.errors import CloudApiError
 from airflow_provider_cloudflows.signing.acs import acs_timestamp
 from airflow_provider_cloudflows.transport.alibaba import VENDOR, AlibabaApi, AlibabaCall
 from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
 from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host
 from airflow_provider_cloudflows.transport.identity import (
     ChainSource,
+    Exchange,
     ExchangeSource,
     MetadataApi,
     MetadataCall,
+    ProbeSource,
     TokenFile,
     checked_credentials,
     env_value,
     expiry_from_iso,
-    read_token_file,
+    unreadable_credentials,
 )
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
@@ -83,18 +84,6 @@ SESSION_NAME = re.compile(r"[A-Za-z0-9.@_-]{2,64}")
 # STS and the metadata service write expiries to the second, as the SDK parses them (%Y-%m-%dT%H:%M:%SZ).
 EXPIRATION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
-Exchange = Generator[Any, Any, Credentials]
-
-
-def _unreadable(what: str, problem: str, answer: ApiResponse | None) -> UnreadableAnswerError:
-    return UnreadableAnswerError(
-        f"{what} {problem}",
-        vendor=VENDOR,
-        code="UnreadableCredentials",
-        request_id=None if answer is None else answer.request_id,
-        http_status=None if answer is None else answer.http_status,
-    )
-
 
 def _expiry(value: Any) -> float | None:
     return expiry_from_iso(value) if isinstance(value, str) and EXPIRATION.fullmatch(value) else None
@@ -104,7 +93,7 @@ def answer_credentials(fields: Any, *, what: str, answer: ApiResponse) -> Creden
     """The key of an STS ``Credentials`` block or a metadata answer: ``AccessKeyId``, ``AccessKeySecret``,
     ``SecurityToken`` printable strings, ``Expiration`` a second-precise UTC time in the future."""
     if not isinstance(fields, Mapping):
-        raise _unreadable(what, "has no 'Credentials' object", answer)
+        raise unreadable_credentials(VENDOR, what, "has no 'Credentials' object", answer)
     return checked_credentials(
         fields,
         names=("AccessKeyId", "AccessKeySecret", "SecurityToken"),
@@ -257,81 +246,27 @@ class AlibabaMetadataApi(MetadataApi):
     vendor = VENDOR
 
 
-class MetadataSource(ExchangeSource):
-    """A source whose calls may fail into the exchange (which then falls back, IMDSv2 to v1); as a probe
-    (in the default chain) each fetch is bounded by ``METADATA_PROBE_BUDGET`` until one has succeeded."""
-
-    def __init__(self, label: str, exchange: Callable[[bool], Exchange], *, probe: bool) -> None:
-        super().__init__(label, lambda: exchange(self.probing))
-        self.probing = probe
-
-    def _bounded(self, deadline: float) -> float:
-        return min(deadline, time.time() + METADATA_PROBE_BUDGET) if self.probing else deadline
-
-    def fetch(self, deadline: float) -> Credentials:
-        """Run the exchange with blocking calls; a failed call is thrown into it."""
-        deadline = self._bounded(deadline)
-        steps = self.exchange()
-        outcome: tuple[Any, BaseException | None] = (None, None)
-        try:
-            while True:
-                answer, failure = outcome
-                step = steps.throw(failure) if failure is not None else steps.send(answer)
-                try:
-                    if isinstance(step, TokenFile):
-                        outcome = (read_token_file(step), None)
-                    else:
-                        client, call = step
-                        outcome = (client.call(call, deadline=deadline), None)
-                except CloudApiError as exc:
-                    outcome = (None, exc)
-        except StopIteration as stop:
-            self.probing = False
-            creds: Credentials = stop.value
-            return creds
-
-    async def afetch(self, deadline: float) -> Credentials:
-        """Run the exchange on the event loop; a failed call is thrown into it."""
-        deadline = self._bounded(deadline)
-        steps = self.exchange()
-        outcome: tuple[Any, BaseException | None] = (None, None)
-        try:
-            while True:
-                answer, failure = outcome
-                step = steps.throw(failure) if failure is not None else steps.send(answer)
-                try:
-                    if isinstance(step, TokenFile):
-                        outcome = (await asyncio.to_thread(read_token_file, step), None)
-                    else:
-                        client, call = step
-                        outcome = (await client.acall(call, deadline=deadline), None)
-                except CloudApiError as exc:
-                    outcome = (None, exc)
-        except StopIteration as stop:
-            self.probing = False
-            creds: Credentials = stop.value
-            return creds
-
-
 def ecs_ram_role_source(
     role: str,
     *,
     endpoint: str = DEFAULT_METADATA_ENDPOINT,
     imds_v1_allowed: bool = True,
     probe: bool = False,
-) -> MetadataSource:
+) -> CredentialSource:
     """The instance's RAM role ``role`` (``auto``: the one the metadata service names).
 
     As the SDK: a metadata token first (IMDSv2); when the service gives none, the same reads without a token
-    (IMDSv1) unless v1 is disabled. The role is read anew at every refresh in ``auto`` mode.
+    (IMDSv1) unless v1 is disabled. The role is read anew at every refresh in ``auto`` mode. As a ``probe``
+    (in the default chain), each fetch is bounded by ``METADATA_PROBE_BUDGET`` and tried once until one has
+    succeeded.
     """
     api = AlibabaMetadataApi(endpoint=endpoint)
     token_call = MetadataCall(
         "PUT", METADATA_TOKEN_PATH, "api-token", {METADATA_TOKEN_TTL_HEADER: str(METADATA_TOKEN_TTL)}, text=True
     )
 
-    def exchange(probing: bool) -> Exchange:
-        client = CloudClient(api, PROBE_POLICY if probing else METADATA_POLICY)
+    def exchange(policy: RetryPolicy) -> Exchange:
+        client = CloudClient(api, policy)
         headers: dict[str, str] = {}
         try:
             answer = yield client, token_call
@@ -344,13 +279,22 @@ def ecs_ram_role_source(
             answer = yield client, MetadataCall("GET", CREDENTIALS_PATH, "ram-role-name", headers, text=True)
             name = answer.body["text"]
             if not ROLE_NAME.fullmatch(name):
-                raise _unreadable("metadata:ram-role-name", "answered no RAM role name", answer)
+                raise unreadable_credentials(VENDOR, "metadata:ram-role-name", "answered no RAM role name", answer)
         answer = yield client, MetadataCall("GET", CREDENTIALS_PATH + name, "security-credentials", headers)
         if answer.body.get("Code") != "Success":
-            raise _unreadable("metadata:security-credentials", "answered no 'Code': 'Success'", answer)
+            raise unreadable_credentials(
+                VENDOR, "metadata:security-credentials", "answered no 'Code': 'Success'", answer
+            )
         return answer_credentials(answer.body, what="metadata:security-credentials", answer=answer)
 
-    return MetadataSource("ECS RAM role (instance metadata)", exchange, probe=probe)
+    label = "ECS RAM role (instance metadata)"
+    if not probe:
+        return ExchangeSource(label, lambda: exchange(METADATA_POLICY))
+    bounded = ProbeSource(
+        ExchangeSource(label, lambda: exchange(METADATA_POLICY if bounded.proven else PROBE_POLICY)),
+        METADATA_PROBE_BUDGET,
+    )
+    return bounded
 
 
 # --- nothing stored: the SDK's default chain ----------------------------------------------------------------

@@ -14,8 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_cloudflows.credentials import Credentials, CredentialSource
-from airflow_provider_cloudflows.errors import UnreadableAnswerError
+from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.huawei import VENDOR, HuaweiCall
 from airflow_provider_cloudflows.transport.huawei_iam import HuaweiIamTokenApi
@@ -27,6 +26,7 @@ from airflow_provider_cloudflows.transport.identity import (
     TokenFile,
     checked_credentials,
     expiry_from_iso,
+    unreadable_credentials,
 )
 from airflow_provider_cloudflows.transport.messages import ApiResponse
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
@@ -41,7 +41,6 @@ __all__ = [
     "PROBE_POLICY",
     "PROBE_SECONDS",
     "SECURITY_TOKENS_PATH",
-    "BoundedSource",
     "HuaweiMetadataApi",
     "agency_source",
     "credentials_from",
@@ -79,7 +78,7 @@ def credentials_from(answer: ApiResponse, *, what: str) -> Credentials:
     :class:`UnreadableAnswerError` naming the field (never the value)."""
     credential = answer.body.get("credential")
     if not isinstance(credential, Mapping):
-        raise _unreadable(what, "has no 'credential' object", answer)
+        raise unreadable_credentials(VENDOR, what, "has no 'credential' object", answer)
     return checked_credentials(
         credential,
         names=("access", "secret", "securitytoken"),
@@ -89,16 +88,6 @@ def credentials_from(answer: ApiResponse, *, what: str) -> Credentials:
         vendor=VENDOR,
         what=what,
         answer=answer,
-    )
-
-
-def _unreadable(what: str, problem: str, answer: ApiResponse) -> UnreadableAnswerError:
-    return UnreadableAnswerError(
-        f"{what} {problem}",
-        vendor=VENDOR,
-        code="UnreadableCredentials",
-        request_id=answer.request_id,
-        http_status=answer.http_status,
     )
 
 
@@ -164,7 +153,9 @@ def oidc_source(
         answer: ApiResponse = yield (CloudClient(federation, policy), call)
         subject = answer.headers.get("X-Subject-Token")
         if not isinstance(subject, str) or not subject.isascii() or not subject.isprintable() or not subject:
-            raise _unreadable(federation.describe(call), "answered no usable X-Subject-Token header", answer)
+            raise unreadable_credentials(
+                VENDOR, federation.describe(call), "answered no usable X-Subject-Token header", answer
+            )
         keys = HuaweiIamTokenApi(
             None, region=region, endpoint=iam_endpoint, headers={"X-Auth-Token": subject}, hidden=(id_token, subject)
         )
@@ -206,20 +197,3 @@ def metadata_source(*, endpoint: str | None, policy: RetryPolicy) -> ExchangeSou
         return credentials_from(answer, what=client.api.describe(call))
 
     return ExchangeSource(METADATA_LABEL, exchange)
-
-
-class BoundedSource(CredentialSource):
-    """A source whose every fetch ends within ``seconds`` (the default chain's metadata probe)."""
-
-    def __init__(self, source: CredentialSource, seconds: float, *, label: str) -> None:
-        self.source = source
-        self.seconds = seconds
-        self.label = label
-
-    def fetch(self, deadline: float) -> Credentials:
-        """The source's key, within ``seconds`` or the caller's deadline, whichever comes first."""
-        return self.source.fetch(min(deadline, time.time() + self.seconds))
-
-    async def afetch(self, deadline: float) -> Credentials:
-        """:meth:`fetch` on the event loop."""
-        return await self.source.afetch(min(deadline, time.time() + self.seconds))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,10 +41,13 @@ __all__ = [
     "ExchangeSource",
     "MetadataApi",
     "MetadataCall",
+    "ProbeSource",
     "TokenFile",
     "checked_credentials",
+    "env_value",
     "expiry_from_iso",
     "read_token_file",
+    "unreadable_credentials",
 ]
 
 # A projected service-account token is ~1 KiB; a file far larger is not one.
@@ -84,7 +88,11 @@ def read_token_file(step: TokenFile) -> str:
 
 class ExchangeSource(CredentialSource):
     """A source whose every fetch runs a fresh ``exchange()``: the calls it yields are made with their
-    client, token files are read, and the credentials it returns are the result."""
+    client, token files are read, and the credentials it returns are the result.
+
+    A call that fails is thrown into the exchange, so an exchange may catch it and fall back (Alibaba's
+    metadata token, IMDSv2, falls back to reads without one); an exchange that does not catch it fails with
+    it."""
 
     def __init__(self, label: str, exchange: Callable[[], Exchange]) -> None:
         self.label = label
@@ -94,14 +102,19 @@ class ExchangeSource(CredentialSource):
         """Run the exchange with blocking calls."""
         steps = self.exchange()
         answer: Any = None
+        failure: CloudApiError | None = None
         try:
             while True:
-                step = steps.send(answer)
+                step = steps.throw(failure) if failure is not None else steps.send(answer)
+                answer, failure = None, None
                 if isinstance(step, TokenFile):
                     answer = read_token_file(step)
-                else:
-                    client, call = step
+                    continue
+                client, call = step
+                try:
                     answer = client.call(call, deadline=deadline)
+                except CloudApiError as exc:
+                    failure = exc
         except StopIteration as stop:
             creds: Credentials = stop.value
             return creds
@@ -110,17 +123,54 @@ class ExchangeSource(CredentialSource):
         """Run the exchange on the event loop (a token file is read in a worker thread)."""
         steps = self.exchange()
         answer: Any = None
+        failure: CloudApiError | None = None
         try:
             while True:
-                step = steps.send(answer)
+                step = steps.throw(failure) if failure is not None else steps.send(answer)
+                answer, failure = None, None
                 if isinstance(step, TokenFile):
                     answer = await asyncio.to_thread(read_token_file, step)
-                else:
-                    client, call = step
+                    continue
+                client, call = step
+                try:
                     answer = await client.acall(call, deadline=deadline)
+                except CloudApiError as exc:
+                    failure = exc
         except StopIteration as stop:
             creds: Credentials = stop.value
             return creds
+
+
+class ProbeSource(CredentialSource):
+    """``source`` given at most ``seconds`` per fetch: in the default chain, a machine without that service
+    (the instance metadata) moves on to the next source quickly. ``until_proven``: only until the source
+    first yields a key, the caller's deadline from then on (:attr:`proven`)."""
+
+    def __init__(
+        self, source: CredentialSource, seconds: float, *, label: str | None = None, until_proven: bool = True
+    ) -> None:
+        self.source = source
+        self.seconds = seconds
+        self.label = source.label if label is None else label
+        self.until_proven = until_proven
+        self.proven = False
+
+    def _deadline(self, deadline: float) -> float:
+        if self.proven and self.until_proven:
+            return deadline
+        return min(deadline, time.time() + self.seconds)
+
+    def fetch(self, deadline: float) -> Credentials:
+        """The source's key, within the probe's bound."""
+        creds = self.source.fetch(self._deadline(deadline))
+        self.proven = True
+        return creds
+
+    async def afetch(self, deadline: float) -> Credentials:
+        """:meth:`fetch` on the event loop."""
+        creds = await self.source.afetch(self._deadline(deadline))
+        self.proven = True
+        return creds
 
 
 class ChainSource(CredentialSource):
@@ -167,7 +217,11 @@ class ChainSource(CredentialSource):
         raise failure
 
 
-def _unreadable(vendor: str, what: str, problem: str, answer: ApiResponse | None) -> UnreadableAnswerError:
+def unreadable_credentials(
+    vendor: str, what: str, problem: str, answer: ApiResponse | None = None
+) -> UnreadableAnswerError:
+    """The error of an identity answer (``what``, e.g. ``sts:AssumeRole``) that holds no usable key: ``problem``
+    names the field, never its value."""
     return UnreadableAnswerError(
         f"{what} {problem}",
         vendor=vendor,
@@ -208,12 +262,15 @@ def checked_credentials(
     for name in names:
         value = fields.get(name)
         if not isinstance(value, str) or not value or not value.isascii() or not value.isprintable():
-            raise _unreadable(vendor, what, f"has no usable {name!r} (a non-empty printable string)", answer)
+            problem = f"has no usable {name!r} (a non-empty printable string)"
+            raise unreadable_credentials(vendor, what, problem, answer)
         values.append(value)
     if expires_at is None:
-        raise _unreadable(vendor, what, f"has no {expiry_field!r} timestamp of the documented form", answer)
+        problem = f"has no {expiry_field!r} timestamp of the documented form"
+        raise unreadable_credentials(vendor, what, problem, answer)
     if expires_at <= now:
-        raise _unreadable(vendor, what, f"answered credentials whose {expiry_field!r} has already passed", answer)
+        problem = f"answered credentials whose {expiry_field!r} has already passed"
+        raise unreadable_credentials(vendor, what, problem, answer)
     key_id, secret, token = values
     return Credentials(key_id, secret, token, expires_at=expires_at)
 
@@ -256,7 +313,7 @@ class MetadataApi(VendorApi[MetadataCall]):
                 except UnicodeDecodeError:
                     text = ""
                 if not text or not text.isprintable() or len(text) > MAX_TOKEN_FILE:
-                    raise _unreadable(self.vendor, what, "answered no printable text", None)
+                    raise unreadable_credentials(self.vendor, what, "answered no printable text")
                 return ApiResponse({"text": text}, None, status)
             return ApiResponse(decode_json_object(body, vendor=self.vendor, what=what), None, status)
         cls: type[CloudApiError] = (

@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 
 from airflow_provider_cloudflows.config_errors import ConfigurationError
 from airflow_provider_cloudflows.credentials import Credentials, CredentialSource, StaticCredentials
-from airflow_provider_cloudflows.errors import UnreadableAnswerError
 from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.endpoints import check_path_segment, endpoint_and_host, resolve_endpoint
 from airflow_provider_cloudflows.transport.identity import (
@@ -26,10 +25,12 @@ from airflow_provider_cloudflows.transport.identity import (
     ExchangeSource,
     MetadataApi,
     MetadataCall,
+    ProbeSource,
     TokenFile,
     checked_credentials,
     env_value,
     expiry_from_iso,
+    unreadable_credentials,
 )
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
@@ -128,24 +129,14 @@ class TencentMetadataApi(MetadataApi):
     vendor: ClassVar[str] = VENDOR
 
 
-def _unreadable(what: str, problem: str, answer: ApiResponse) -> UnreadableAnswerError:
-    return UnreadableAnswerError(
-        f"{what} {problem}",
-        vendor=VENDOR,
-        code="UnreadableCredentials",
-        request_id=answer.request_id,
-        http_status=answer.http_status,
-    )
-
-
 def _credentials(fields: Mapping[str, Any], body: Mapping[str, Any], what: str, answer: ApiResponse) -> Credentials:
     """The key in ``fields`` expiring at the earlier of ``body``'s ``ExpiredTime`` and ``Expiration``."""
     expired_time = body.get("ExpiredTime")
     if type(expired_time) is not int or not 0 < expired_time < 2**40:
-        raise _unreadable(what, "has no 'ExpiredTime' of epoch seconds (an integer)", answer)
+        raise unreadable_credentials(VENDOR, what, "has no 'ExpiredTime' of epoch seconds (an integer)", answer)
     expiration = expiry_from_iso(body.get("Expiration"))
     if expiration is None:
-        raise _unreadable(what, "has no 'Expiration' timestamp of the documented form", answer)
+        raise unreadable_credentials(VENDOR, what, "has no 'Expiration' timestamp of the documented form", answer)
     return checked_credentials(
         fields,
         names=("TmpSecretId", "TmpSecretKey", "Token"),
@@ -161,7 +152,7 @@ def _credentials(fields: Mapping[str, Any], body: Mapping[str, Any], what: str, 
 def _sts_credentials(answer: ApiResponse, what: str) -> Credentials:
     fields = answer.body.get("Credentials")
     if not isinstance(fields, Mapping):
-        raise _unreadable(what, "has no 'Credentials' object", answer)
+        raise unreadable_credentials(VENDOR, what, "has no 'Credentials' object", answer)
     return _credentials(fields, answer.body, what, answer)
 
 
@@ -250,40 +241,14 @@ def _cvm_role(spec: CvmRole, client: CloudClient[MetadataCall]) -> Exchange:
         try:
             check_path_segment("role name", role)
         except ConfigurationError:
-            raise _unreadable(
-                "metadata:role-name", "answered no role name (a single URL path segment)", listing
+            raise unreadable_credentials(
+                VENDOR, "metadata:role-name", "answered no role name (a single URL path segment)", listing
             ) from None
     answer: ApiResponse = yield client, MetadataCall("GET", CVM_ROLE_PATH + role, "role-credentials")
     what = "metadata:role-credentials"
     if answer.body.get("Code") != "Success":
-        raise _unreadable(what, "answered without 'Code': 'Success'", answer)
+        raise unreadable_credentials(VENDOR, what, "answered without 'Code': 'Success'", answer)
     return _credentials(answer.body, answer.body, what, answer)
-
-
-class _Probe(CredentialSource):
-    """A source that, until it first yields a key, is given at most ``seconds`` per fetch: in the default
-    chain, a machine without that service moves on to the next source quickly."""
-
-    def __init__(self, source: CredentialSource, seconds: float) -> None:
-        self.source = source
-        self.seconds = seconds
-        self.label = source.label
-        self.proven = False
-
-    def _deadline(self, deadline: float) -> float:
-        return deadline if self.proven else min(deadline, time.time() + self.seconds)
-
-    def fetch(self, deadline: float) -> Credentials:
-        """Delegate, within the probe's bound until proven."""
-        creds = self.source.fetch(self._deadline(deadline))
-        self.proven = True
-        return creds
-
-    async def afetch(self, deadline: float) -> Credentials:
-        """Delegate, within the probe's bound until proven."""
-        creds = await self.source.afetch(self._deadline(deadline))
-        self.proven = True
-        return creds
 
 
 # --- building the sources (no I/O: called on the event loop) --------------------------------------------------
@@ -352,7 +317,7 @@ def default_chain(
     """The SDK's chain past the environment: the CVM role (name read from metadata), then TKE OIDC from the
     ``TKE_*`` variables when any is set. The metadata probe gives up within :data:`PROBE_SECONDS`."""
     sources: list[CredentialSource] = [
-        _Probe(cvm_role_source(CvmRole(None, metadata_endpoint, PROBE_POLICY)), PROBE_SECONDS)
+        ProbeSource(cvm_role_source(CvmRole(None, metadata_endpoint, PROBE_POLICY)), PROBE_SECONDS)
     ]
     tke = tke_settings()
     if any(tke.values()):
