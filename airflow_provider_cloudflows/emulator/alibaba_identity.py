@@ -32,7 +32,7 @@ from starlette.requests import Request
 from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey
 from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
-from airflow_provider_cloudflows.emulator.metadata import MetadataHandler
+from airflow_provider_cloudflows.emulator.metadata import MetadataHandler, route_role
 
 __all__ = [
     "DEFAULT_ECS_ROLE",
@@ -269,16 +269,10 @@ class EcsMetadataHandler(MetadataHandler):
 
     def identify(self, call: ApiCall) -> None:
         """The token request, the role listing, or one role's credentials (the last path segment)."""
-        path = call.request.url.path
         call.service = ECS_METADATA
-        if path == TOKEN_PATH:
+        if call.request.url.path == TOKEN_PATH:
             call.action = "token"
-        elif path == ROLE_PATH:
-            call.action = "role-name"
-        elif path.startswith(ROLE_PATH) and "/" not in path[len(ROLE_PATH) :]:
-            call.action = "role-credentials"
-            call.extra["role"] = path[len(ROLE_PATH) :]
-        else:
+        elif not route_role(call, ROLE_PATH):
             raise ApiError("NotFound", "Not Found", 404)
 
 

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from airflow_provider_cloudflows.emulator.core import CloudEmulator, Fault
 from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, VendorHandler
 
-__all__ = ["MetadataHandler", "MetadataWording"]
+__all__ = ["MetadataHandler", "MetadataWording", "route_role"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,19 @@ class MetadataHandler(VendorHandler):
     def invalid(self, call: ApiCall) -> ApiError:
         """HTTP 400."""
         return ApiError("BadRequest", self.wording.invalid, 400)
+
+
+def route_role(call: ApiCall, role_path: str) -> bool:
+    """Route the role listing at ``role_path`` (action ``role-name``) and one role's credentials, the role
+    named by the last path segment (``role-credentials``, the role in ``call.extra["role"]``), as CVM and
+    ECS lay them out; False for any other path."""
+    path = call.request.url.path
+    if path == role_path:
+        call.action = "role-name"
+        return True
+    role = path[len(role_path) :]
+    if path.startswith(role_path) and "/" not in role:
+        call.action = "role-credentials"
+        call.extra["role"] = role
+        return True
+    return False

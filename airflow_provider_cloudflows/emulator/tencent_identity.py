@@ -25,7 +25,7 @@ from starlette.requests import Request
 from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey
 from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
-from airflow_provider_cloudflows.emulator.metadata import MetadataHandler, MetadataWording
+from airflow_provider_cloudflows.emulator.metadata import MetadataHandler, MetadataWording, route_role
 from airflow_provider_cloudflows.emulator.tencent import optional_int, reject_unknown, require_str
 
 __all__ = [
@@ -207,14 +207,8 @@ class CvmMetadataHandler(MetadataHandler):
 
     def identify(self, call: ApiCall) -> None:
         """The listing, or one role's credentials (the role named by the last path segment)."""
-        path = call.request.url.path
         call.service = CVM_METADATA
-        if path == CVM_ROLE_PATH:
-            call.action = "role-name"
-        elif path.startswith(CVM_ROLE_PATH) and "/" not in path[len(CVM_ROLE_PATH) :]:
-            call.action = "role-credentials"
-            call.extra["role"] = path[len(CVM_ROLE_PATH) :]
-        else:
+        if not route_role(call, CVM_ROLE_PATH):
             raise ApiError("NotFound", "no such metadata path", status=404)
 
 
