@@ -140,6 +140,16 @@ class CredentialSource(abc.ABC):
         """Obtain a key on the event loop."""
 
 
+@dataclass(frozen=True)
+class Identity:
+    """A temporary identity a connection names: where its keys come from, the account it acts as (never a
+    secret), and what makes it this identity (every input of the source; kept in memory only)."""
+
+    source: CredentialSource
+    account: str
+    key: Hashable
+
+
 @dataclass
 class _State:
     credentials: Credentials | None = None

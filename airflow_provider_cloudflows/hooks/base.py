@@ -6,8 +6,7 @@ import abc
 import json
 import math
 import time
-from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from airflow_provider_cloudflows.compat import BaseHook, aextra_dejson, aget_connection
@@ -15,14 +14,15 @@ from airflow_provider_cloudflows.connection_forms import ui_field_behaviour
 from airflow_provider_cloudflows.credentials import (
     CredentialProvider,
     Credentials,
-    CredentialSource,
     RefreshingCredentials,
     StaticCredentials,
     shared_identity,
 )
+from airflow_provider_cloudflows.credentials import Identity as Identity  # re-exported: where hooks found it
 from airflow_provider_cloudflows.errors import AuthError, CloudApiError, ConfigurationError
 from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
 from airflow_provider_cloudflows.transport.endpoints import check_region
+from airflow_provider_cloudflows.transport.identity import IdentitySettings
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
 
 # Seconds a connection test may spend, retries included.
@@ -55,16 +55,6 @@ def extra_value(extra: Mapping[str, Any], conn_type: str, name: str) -> str | No
         if value not in (None, ""):
             return str(value)
     return None
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A temporary identity a connection names: where its keys come from, the account it acts as (never a
-    secret), and what makes it this identity (every input of the source; kept in memory only)."""
-
-    source: CredentialSource
-    account: str
-    key: Hashable
 
 
 class CloudHook(BaseHook):
@@ -136,12 +126,20 @@ class CloudHook(BaseHook):
 
     def stored_credentials(self, conn: Any, extra: Mapping[str, Any]) -> Credentials:
         """The key pair (and session token) stored in the connection."""
-        if not conn.login or not conn.password:
-            raise ConfigurationError(
-                f"connection {self.conn_id!r}",
-                f"needs login ({self.vendor_label} key id) and password (secret key)",
-            )
-        return Credentials(conn.login, conn.password, self.token_from(extra))
+        return self.identity_settings(conn, extra).stored_credentials()
+
+    def identity_settings(self, conn: Any, extra: Mapping[str, Any]) -> IdentitySettings:
+        """What the vendor's choice of a source of keys reads (no I/O: only the connection and the hook)."""
+        return IdentitySettings(
+            conn_id=self.conn_id,
+            vendor_label=self.vendor_label,
+            login=conn.login,
+            password=conn.password,
+            token=self.token_from(extra),
+            extra=lambda name: self.extra(extra, name),
+            region=lambda: self.resolved_region(extra),
+            policy=lambda: self.retry_policy or self._policy_from(extra),
+        )
 
     def credential_provider(self, conn: Any, extra: Mapping[str, Any]) -> CredentialProvider:
         """The connection's keys: static, or the process's one refreshing provider of its identity."""

@@ -34,11 +34,13 @@ from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
 from airflow_provider_cloudflows.transport.decoding import decode_json_object
 from airflow_provider_cloudflows.transport.endpoints import check_metadata_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
+from airflow_provider_cloudflows.transport.retry import RetryPolicy
 
 __all__ = [
     "MAX_TOKEN_FILE",
     "ChainSource",
     "ExchangeSource",
+    "IdentitySettings",
     "MetadataApi",
     "MetadataCall",
     "ProbeSource",
@@ -61,6 +63,38 @@ class TokenFile:
 
     path: str
     setting: str = "oidc_token_file"
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """What choosing a connection's source of keys reads, handed by the hook to its vendor's
+    ``identity_from``: the stored key, the extras (``extra(name)``, task overrides first), and the region
+    and retry policy, computed only when a source needs them (so a source that does not never fails on
+    them)."""
+
+    conn_id: str
+    vendor_label: str
+    login: str | None
+    password: str | None
+    # The stored session token, under whatever extra name the vendor uses.
+    token: str | None = field(repr=False)
+    extra: Callable[[str], str | None]
+    region: Callable[[], str]
+    policy: Callable[[], RetryPolicy]
+
+    @property
+    def stores_key(self) -> bool:
+        """Whether the connection stores any part of a key pair."""
+        return bool(self.login or self.password)
+
+    def stored_credentials(self) -> Credentials:
+        """The key pair (and session token) stored in the connection."""
+        if not self.login or not self.password:
+            raise ConfigurationError(
+                f"connection {self.conn_id!r}",
+                f"needs login ({self.vendor_label} key id) and password (secret key)",
+            )
+        return Credentials(self.login, self.password, self.token)
 
 
 Step = tuple[CloudClient[Any], Any] | TokenFile
