@@ -59,24 +59,31 @@ async def test_a_thousand_deferred_waits_on_one_role_cost_one_sts_call_per_lifet
     cloud_emulator.add_executions(cynosdb_flow(9000 + i, [(0, PROCESSING)]) for i in range(1000))
     started = time.time()
     waits = [
-        asyncio.ensure_future(first_event(rebuilt(9000 + i, started + 60, poll_interval=1.0))) for i in range(1000)
+        asyncio.ensure_future(first_event(rebuilt(9000 + i, started + 120, poll_interval=1.0))) for i in range(1000)
     ]
+    # Counted from the first poll on: building a thousand triggers (a connection read each) takes a while.
+    for _ in range(600):
+        if cloud_emulator.count("cynosdb", "DescribeFlow"):
+            break
+        await asyncio.sleep(0.1)
+    keys_before = cloud_emulator.count("sts", "AssumeRole", ok=True)
+    polls_before = cloud_emulator.count("cynosdb", "DescribeFlow", ok=True)
     await asyncio.sleep(run_for)
     ended = [w for w in waits if w.done()]
+    keys = cloud_emulator.count("sts", "AssumeRole", ok=True) - keys_before
+    polls = cloud_emulator.count("cynosdb", "DescribeFlow", ok=True) - polls_before
     for wait in waits:
         wait.cancel()
     await asyncio.gather(*waits, return_exceptions=True)
 
     assert ended == []  # no wait failed (their executions never end)
-    polls = cloud_emulator.count("cynosdb", "DescribeFlow", ok=True)
     # DescribeFlow's documented 20/s (a lone process starts at a fraction of it) spaces the polls of one
     # account: the quota, not the key, limits them; every lifetime saw polls.
-    assert polls >= 30
+    assert polls >= 20, polls
     assert cloud_emulator.count("cynosdb", ok=False) == 0
     # A key every 85% of a lifetime (Tencent's whole-second ExpiredTime may shorten one), not per wait.
-    keys = cloud_emulator.count("sts", "AssumeRole", ok=True)
-    assert keys == cloud_emulator.issued("tencent")
-    assert math.floor(run_for / lifetime) <= keys <= math.ceil(run_for / (0.5 * lifetime)) + 1, keys
+    assert cloud_emulator.count("sts", "AssumeRole", ok=True) == cloud_emulator.issued("tencent")
+    assert math.floor(run_for / lifetime) - 1 <= keys <= math.ceil(run_for / (0.5 * lifetime)) + 1, keys
 
 
 @pytest.mark.usefixtures("role")
