@@ -70,9 +70,7 @@ METADATA_TOKEN_HEADER = "X-aliyun-ecs-metadata-token"
 METADATA_TOKEN_TTL = 21600
 CREDENTIALS_PATH = "/latest/meta-data/ram/security-credentials/"
 AUTO_ROLE = "auto"
-# In the default chain the metadata service is probed: on a machine without one, give up within this many
-# seconds (the SDK's timeouts are 1 s per request) and try nothing twice.
-METADATA_PROBE_BUDGET = 2.0
+# The default chain's metadata probe: within identity.PROBE_SECONDS, nothing tried twice.
 PROBE_POLICY = RetryPolicy(max_attempts=1, initial_backoff=0.1)
 # The metadata service is on the instance: a failure is retried, but briefly.
 METADATA_POLICY = RetryPolicy(max_attempts=3, initial_backoff=0.2, max_backoff=1.0)
@@ -257,7 +255,7 @@ def ecs_ram_role_source(
 
     As the SDK: a metadata token first (IMDSv2); when the service gives none, the same reads without a token
     (IMDSv1) unless v1 is disabled. The role is read anew at every refresh in ``auto`` mode. As a ``probe``
-    (in the default chain), each fetch is bounded by ``METADATA_PROBE_BUDGET`` and tried once until one has
+    (in the default chain), each fetch is bounded by ``identity.PROBE_SECONDS`` and tried once until one has
     succeeded.
     """
     api = AlibabaMetadataApi(endpoint=endpoint)
@@ -290,10 +288,7 @@ def ecs_ram_role_source(
     label = "ECS RAM role (instance metadata)"
     if not probe:
         return ExchangeSource(label, lambda: exchange(METADATA_POLICY))
-    bounded = ProbeSource(
-        ExchangeSource(label, lambda: exchange(METADATA_POLICY if bounded.proven else PROBE_POLICY)),
-        METADATA_PROBE_BUDGET,
-    )
+    bounded = ProbeSource(ExchangeSource(label, lambda: exchange(METADATA_POLICY if bounded.proven else PROBE_POLICY)))
     return bounded
 
 

@@ -39,7 +39,6 @@ __all__ = [
     "OIDC_DEFAULT_DURATION",
     "OIDC_LABEL",
     "PROBE_POLICY",
-    "PROBE_SECONDS",
     "SECURITY_TOKENS_PATH",
     "HuaweiMetadataApi",
     "agency_source",
@@ -63,9 +62,7 @@ METADATA_TOKEN_TTL = "21600"
 # metadata service without the token API).
 _NO_TOKEN_API = frozenset({404, 405, 503})
 
-# The default chain's metadata probe: on a machine without a metadata service it must give up in about the
-# SDKs' time (a 1-3 s timeout), not after a refresh's whole budget.
-PROBE_SECONDS = 2.0
+# The default chain's metadata probe: two short attempts within identity.PROBE_SECONDS.
 PROBE_POLICY = RetryPolicy(max_attempts=2, initial_backoff=0.1, max_backoff=0.2)
 
 _TOKEN_CALL = MetadataCall(

@@ -17,7 +17,6 @@ from airflow_provider_cloudflows.transport.huawei_identity import (
     METADATA_LABEL,
     OIDC_DEFAULT_DURATION,
     PROBE_POLICY,
-    PROBE_SECONDS,
     agency_source,
     metadata_source,
     oidc_source,
@@ -193,7 +192,6 @@ def _from_environment(settings: IdentitySettings) -> Credentials | Identity:
     endpoint = settings.extra("metadata_endpoint")
     probe = ProbeSource(
         metadata_source(endpoint=endpoint, policy=PROBE_POLICY),
-        PROBE_SECONDS,
         until_proven=False,
         label=f"{METADATA_LABEL}: no key in the connection or in {ENV_AK} / {ENV_IDP_ID}",
     )

@@ -38,6 +38,7 @@ from airflow_provider_cloudflows.transport.retry import RetryPolicy
 
 __all__ = [
     "MAX_TOKEN_FILE",
+    "PROBE_SECONDS",
     "ChainSource",
     "ExchangeSource",
     "IdentitySettings",
@@ -54,6 +55,9 @@ __all__ = [
 
 # A projected service-account token is ~1 KiB; a file far larger is not one.
 MAX_TOKEN_FILE = 64 * 1024
+# In a default chain, a machine without a metadata service must not hold up the next source: the SDKs give
+# the metadata service a 1-3 s timeout, so a probe gives up within this many seconds.
+PROBE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -176,12 +180,17 @@ class ExchangeSource(CredentialSource):
 
 
 class ProbeSource(CredentialSource):
-    """``source`` given at most ``seconds`` per fetch: in the default chain, a machine without that service
-    (the instance metadata) moves on to the next source quickly. ``until_proven``: only until the source
-    first yields a key, the caller's deadline from then on (:attr:`proven`)."""
+    """``source`` given at most ``seconds`` (:data:`PROBE_SECONDS`) per fetch: in the default chain, a machine
+    without that service (the instance metadata) moves on to the next source quickly. ``until_proven``: only
+    until the source first yields a key, the caller's deadline from then on (:attr:`proven`)."""
 
     def __init__(
-        self, source: CredentialSource, seconds: float, *, label: str | None = None, until_proven: bool = True
+        self,
+        source: CredentialSource,
+        seconds: float = PROBE_SECONDS,
+        *,
+        label: str | None = None,
+        until_proven: bool = True,
     ) -> None:
         self.source = source
         self.seconds = seconds

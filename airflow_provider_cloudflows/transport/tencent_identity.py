@@ -44,7 +44,6 @@ __all__ = [
     "DEFAULT_STS_ENDPOINT",
     "INTL_STS_ENDPOINT",
     "MAX_DURATION",
-    "PROBE_SECONDS",
     "STS_VERSION",
     "TKE_VARIABLES",
     "AssumeRole",
@@ -72,9 +71,7 @@ CVM_ROLE_PATH = "/latest/meta-data/cam/security-credentials/"
 DEFAULT_DURATION = 7200
 MAX_DURATION = 43200
 DEFAULT_SESSION_NAME = "airflow"
-# In the default chain, a machine without a metadata service must not hold up the next source: the SDKs give
-# the metadata service a 1 s timeout; two short attempts within this bound.
-PROBE_SECONDS = 2.0
+# The default chain's metadata probe: two short attempts within identity.PROBE_SECONDS.
 PROBE_POLICY = RetryPolicy(max_attempts=2, initial_backoff=0.1, max_backoff=0.2)
 # The TKE pod-identity webhook's variables, read by the SDK's default chain.
 TKE_VARIABLES = ("TKE_REGION", "TKE_PROVIDER_ID", "TKE_WEB_IDENTITY_TOKEN_FILE", "TKE_ROLE_ARN")
@@ -315,10 +312,8 @@ def default_chain(
     *, metadata_endpoint: str, sts_endpoint: str, session_name: str, duration: int, policy: RetryPolicy
 ) -> ChainSource:
     """The SDK's chain past the environment: the CVM role (name read from metadata), then TKE OIDC from the
-    ``TKE_*`` variables when any is set. The metadata probe gives up within :data:`PROBE_SECONDS`."""
-    sources: list[CredentialSource] = [
-        ProbeSource(cvm_role_source(CvmRole(None, metadata_endpoint, PROBE_POLICY)), PROBE_SECONDS)
-    ]
+    ``TKE_*`` variables when any is set. The metadata probe gives up within ``identity.PROBE_SECONDS``."""
+    sources: list[CredentialSource] = [ProbeSource(cvm_role_source(CvmRole(None, metadata_endpoint, PROBE_POLICY)))]
     tke = tke_settings()
     if any(tke.values()):
         missing = next((name for name, value in tke.items() if value is None), None)
