@@ -78,7 +78,7 @@ def classify(code: str) -> type[CloudApiError]:
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _json_body(params: Mapping[str, Any]) -> bytes:
+def json_body(params: Mapping[str, Any]) -> bytes:
     """The JSON bytes of the parameters, encoded once per distinct parameter set when every value is a string,
     an integer, a boolean or null (every poll of a wait sends the same ones); others are encoded every time."""
     if all(type(value) in _CACHEABLE for value in params.values()):
@@ -104,7 +104,7 @@ class TencentApi(VendorApi[TencentCall]):
     def prepare(self, call: TencentCall, now: float) -> HttpRequest:
         """Serialize once, sign exactly those bytes, send exactly those bytes."""
         base, host = endpoint_and_host(self.endpoint, service=call.service, region=self.region)
-        body = _json_body(call.params)
+        body = json_body(call.params)
         headers = sign_tc3(
             self.credentials,
             service=call.service,

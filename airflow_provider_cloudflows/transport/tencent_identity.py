@@ -34,7 +34,7 @@ from airflow_provider_cloudflows.transport.identity import (
 )
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
-from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentApi, TencentCall, _json_body
+from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentApi, TencentCall, json_body
 
 __all__ = [
     "CVM_ROLE_PATH",
@@ -105,7 +105,7 @@ class TencentStsApi(TencentApi):
         }
         if self.region:
             headers["X-TC-Region"] = self.region
-        return HttpRequest("POST", base + "/", headers, _json_body(call.params))
+        return HttpRequest("POST", base + "/", headers, json_body(call.params))
 
     def redact(self, text: str) -> str:
         """The signing key's secrets and any OIDC token sent."""
