@@ -162,6 +162,8 @@ class _State:
 
 # Seconds one refresh may take, retries included, when the caller has no deadline of its own.
 REFRESH_BUDGET = 30.0
+# Seconds a blocking caller spends refreshing a key that is due but still good.
+EARLY_REFRESH_BUDGET = 5.0
 
 
 class RefreshingCredentials(CredentialProvider):
@@ -258,8 +260,13 @@ class RefreshingCredentials(CredentialProvider):
         if usable is not None:
             if not self._sync_flight.acquire(blocking=False):
                 return usable  # another thread is refreshing
+            # The key in hand is good: a slow or hung STS may delay this call a little, never by the
+            # whole refresh budget (the next due call tries again).
+            early = self.clock() + EARLY_REFRESH_BUDGET
+            if usable.expires_at is not None:
+                early = min(early, usable.expires_at)
             try:
-                return self._refresh_sync(deadline, keep=usable)
+                return self._refresh_sync(early if deadline is None else min(deadline, early), keep=usable)
             finally:
                 self._sync_flight.release()
         with self._sync_flight:

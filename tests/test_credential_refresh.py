@@ -11,6 +11,8 @@ import threading
 import pytest
 
 from airflow_provider_cloudflows.credentials import (
+    EARLY_REFRESH_BUDGET,
+    REFRESH_BUDGET,
     REFRESH_LEAD,
     Credentials,
     CredentialSource,
@@ -208,3 +210,21 @@ def test_the_refresh_warning_is_logged_once_per_failed_try(caplog: pytest.LogCap
     clock.now += 52
     assert creds.current().key_id == "TMP1"
     assert caplog.text.count("refreshing credentials of") == 1
+
+
+def test_a_worker_spends_at_most_a_few_seconds_refreshing_a_key_that_is_still_good() -> None:
+    creds, source, clock = provider(lifetime=3600.0)
+    deadlines: list[float] = []
+    original = source.fetch
+
+    def recording(deadline: float) -> Credentials:
+        deadlines.append(deadline - clock())
+        return original(deadline)
+
+    source.fetch = recording  # type: ignore[method-assign]
+    creds.current()  # no key yet: the whole budget
+    clock.now += 3500  # due, still good for 100 s
+    creds.current()
+    clock.now += 3599.5  # due, good for half a second more
+    creds.current()
+    assert deadlines == [REFRESH_BUDGET, EARLY_REFRESH_BUDGET, pytest.approx(0.5)]
