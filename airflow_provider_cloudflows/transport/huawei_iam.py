@@ -73,27 +73,35 @@ def list_projects_call(region: str) -> HuaweiCall:
     return HuaweiCall("GET", "/v3/projects", {}, query=(("name", region),))
 
 
-class HuaweiIamApi(HuaweiRestApi):
-    """IAM, signed like DWS but with no project: the SDK sends no ``X-Project-Id`` and no ``Content-Type``."""
+class _IamApi(HuaweiRestApi):
+    """IAM at the ``iam_endpoint`` extra, else the SDK's endpoint of the region; signed like DWS."""
 
-    def __init__(self, credentials: Credentials | CredentialProvider, *, region: str, endpoint: str | None) -> None:
-        endpoint = endpoint or default_iam_endpoint(region)
+    def __init__(
+        self, credentials: Credentials | CredentialProvider | None, *, region: str, endpoint: str | None
+    ) -> None:
+        super().__init__(credentials, region=region, endpoint=endpoint or default_iam_endpoint(region))
+
+    def check_endpoint(self, endpoint: str, region: str) -> None:
+        """The endpoint rules, naming ``iam_endpoint``."""
         try:
             resolve_endpoint(endpoint, region=region)
         except ConfigurationError as exc:
             raise ConfigurationError("iam_endpoint", exc.problem) from None
-        super().__init__(credentials, region=region, endpoint=endpoint)
-
-    def prepare(self, call: HuaweiCall, now: float) -> HttpRequest:
-        """The path as is (it has no parameters); only the signer's own headers."""
-        return self.signed(call, call.path, {}, now)
 
     def describe(self, call: HuaweiCall) -> str:
         """E.g. ``iam:GET /v3/projects``."""
         return f"iam:{call.method} {call.path}"
 
 
-class HuaweiIamTokenApi(HuaweiRestApi):
+class HuaweiIamApi(_IamApi):
+    """IAM's reads, with no project: the SDK sends no ``X-Project-Id`` and no ``Content-Type``."""
+
+    def prepare(self, call: HuaweiCall, now: float) -> HttpRequest:
+        """The path as is (it has no parameters); only the signer's own headers."""
+        return self.signed(call, call.path, {}, now)
+
+
+class HuaweiIamTokenApi(_IamApi):
     """IAM's token-creating calls (``POST /v3.0/...``): documented to answer 201, which is the only answer read.
 
     Creating a token or a temporary key changes nothing a repeat could double, so these POSTs are retried like
@@ -111,11 +119,6 @@ class HuaweiIamTokenApi(HuaweiRestApi):
         headers: Mapping[str, str] | None = None,
         hidden: tuple[str, ...] = (),
     ) -> None:
-        endpoint = endpoint or default_iam_endpoint(region)
-        try:
-            resolve_endpoint(endpoint, region=region)
-        except ConfigurationError as exc:
-            raise ConfigurationError("iam_endpoint", exc.problem) from None
         super().__init__(credentials, region=region, endpoint=endpoint)
         self.headers = dict(headers or {})
         self.hidden = hidden
@@ -153,10 +156,6 @@ class HuaweiIamTokenApi(HuaweiRestApi):
             if secret:
                 text = text.replace(secret, "***")
         return text
-
-    def describe(self, call: HuaweiCall) -> str:
-        """E.g. ``iam:POST /v3.0/OS-CREDENTIAL/securitytokens``."""
-        return f"iam:{call.method} {call.path}"
 
 
 def project_id_from(answer: ApiResponse, region: str) -> str:
