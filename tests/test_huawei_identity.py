@@ -194,54 +194,6 @@ def test_an_agency_domain_that_is_not_a_32_hex_id_is_sent_as_a_domain_name_with_
     ]
 
 
-@pytest.mark.parametrize("source", SOURCES)
-def test_calls_across_more_than_three_lifetimes_succeed_with_one_key_per_lifetime(
-    source: str,
-    monkeypatch: pytest.MonkeyPatch,
-    cloud_emulator_server: EmulatorServer,
-    cloud_emulator: CloudEmulator,
-    token_file: pathlib.Path,
-) -> None:
-    cloud_emulator.set_identity_lifetime(1)
-    keys, extra = source_extra(source, cloud_emulator_server, token_file)
-    connect(monkeypatch, cloud_emulator_server, keys=keys, **extra)
-    client = hook().get_conn()
-    start = time.time()
-    calls = 0
-    while time.time() - start < 3.6:
-        client.call(DETAIL)
-        calls += 1
-        time.sleep(0.1)
-    # A refresh at 85% of each 1 s lifetime: 3.6 s need 5 keys (0, 0.85, 1.7, 2.55, 3.4 s), give or take one.
-    assert 4 <= cloud_emulator.issued("huawei") <= 6
-    assert cloud_emulator.count("dws", ok=True) == calls
-    assert cloud_emulator.count(error=TOKEN_EXPIRED) == 0
-    assert len(signed_keys(cloud_emulator)) == cloud_emulator.issued("huawei")
-
-
-async def test_a_trigger_waits_across_more_than_three_lifetimes_and_a_crowd_causes_one_refresh_per_lifetime(
-    monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer, cloud_emulator: CloudEmulator
-) -> None:
-    cloud_emulator.set_identity_lifetime(1)
-    cloud_emulator.set_rate_limit("dws", LIST_CLUSTER_DETAILS, None)
-    connect(monkeypatch, cloud_emulator_server, **agency(cloud_emulator_server))
-
-    async def wait() -> int:
-        client = await hook().aget_conn()
-        polls = 0
-        start = time.time()
-        while time.time() - start < 3.3:
-            await client.acall(DETAIL)
-            polls += 1
-            await asyncio.sleep(0.2)
-        return polls
-
-    polls = await asyncio.gather(*(wait() for _ in range(50)))
-    assert cloud_emulator.count("dws", ok=True) == sum(polls)
-    assert 4 <= cloud_emulator.count("iam", CREATE_TEMPORARY_ACCESS_KEY) <= 6
-    assert cloud_emulator.issued("huawei") == cloud_emulator.count("iam", CREATE_TEMPORARY_ACCESS_KEY)
-
-
 @pytest.mark.parametrize("path", ["sync", "async"])
 async def test_an_expired_key_answered_apig_0307_is_refreshed_once_and_the_call_repeated_once(
     path: str, monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer, cloud_emulator: CloudEmulator
