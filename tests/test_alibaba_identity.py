@@ -245,8 +245,9 @@ def test_a_failing_sts_keeps_the_key_until_it_expires_then_fails_typed_then_reco
         assert client.call(READ).body["Status"] == "Running"
         time.sleep(0.05)
     assert client.api.credentials == first
-    failed_refreshes = cloud_emulator.count(STS, "AssumeRole", ok=False)
-    assert failed_refreshes >= 2
+    # At least one refresh failed meanwhile (its retries with backoff are timed in test_credential_refresh: on
+    # a loaded machine the window between refresh time and expiry may fit only one).
+    assert cloud_emulator.count(STS, "AssumeRole", ok=False) >= 1
     time.sleep(max(0.0, first.expires_at - time.time()) + 0.05)
     with pytest.raises(ServerError) as caught:
         client.call(READ, deadline=time.time() + 2)
