@@ -255,7 +255,7 @@ async def test_crowds_of_waits_refresh_each_identity_once_per_lifetime_over_thre
     # ExpiredTime is whole seconds, so a 2 s key lives 1-2 s here and is refreshed after 85% of that: at
     # least one refresh per 2 s, at most one per 0.85 s, whatever the crowd's size. Plus the first key, and
     # one more: the worker thread and the event loop each run their own single flight, so both may fetch
-    # the first key at once (measured: 5-8 key calls per identity over 6.5 s, against 33-34 reads).
+    # the first key at once.
     for source, action in LOAD_SOURCES.items():
         refreshes = key_calls(cloud_emulator, action)
         assert span / lifetime <= refreshes <= span / 0.85 + 2, (source, refreshes, reads[source])
