@@ -147,7 +147,8 @@ class Identity:
 
     source: CredentialSource
     account: str
-    key: Hashable
+    # May hold the stored secret (the key an STS call is signed with): never in a repr.
+    key: Hashable = field(repr=False)
 
 
 @dataclass

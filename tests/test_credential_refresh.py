@@ -228,3 +228,16 @@ def test_a_worker_spends_at_most_a_few_seconds_refreshing_a_key_that_is_still_go
     clock.now += 3599.5  # due, good for half a second more
     creds.current()
     assert deadlines == [REFRESH_BUDGET, EARLY_REFRESH_BUDGET, pytest.approx(0.5)]
+
+
+def test_an_identity_and_its_settings_never_show_the_stored_secret() -> None:
+    from airflow_provider_cloudflows.credentials import Identity
+    from airflow_provider_cloudflows.transport.identity import IdentitySettings
+    from airflow_provider_cloudflows.transport.retry import RetryPolicy
+
+    identity = Identity(CountingSource(Clock(), 60.0), "role r", ("conn", "AKID1", "s3cret-key"))
+    settings = IdentitySettings(
+        "conn", "Tencent Cloud", "AKID1", "s3cret-key", "tok3n", lambda _: None, lambda: "ap-guangzhou", RetryPolicy
+    )
+    assert "s3cret" not in repr(identity) and "role r" in repr(identity)
+    assert "s3cret" not in repr(settings) and "tok3n" not in repr(settings) and "AKID1" in repr(settings)

@@ -79,7 +79,7 @@ class IdentitySettings:
     conn_id: str
     vendor_label: str
     login: str | None
-    password: str | None
+    password: str | None = field(repr=False)
     # The stored session token, under whatever extra name the vendor uses.
     token: str | None = field(repr=False)
     extra: Callable[[str], str | None]
