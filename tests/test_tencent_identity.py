@@ -231,6 +231,7 @@ async def test_crowds_of_waits_refresh_each_identity_once_per_lifetime_over_thre
         role = f"qcs::cam::uin/100000000001:roleName/load-{index}"
         use_source(source, monkeypatch, cloud_emulator_server, cloud_emulator, tmp_path, conn_id=source, role_arn=role)
     reads = {source: 0 for source in LOAD_SOURCES}
+    read_times: dict[str, list[float]] = {source: [] for source in LOAD_SOURCES}
     end = time.time() + span
 
     async def wait(source: str) -> None:
@@ -238,6 +239,7 @@ async def test_crowds_of_waits_refresh_each_identity_once_per_lifetime_over_thre
         while time.time() < end:
             assert (await client.acall(READ, deadline=time.time() + 5)).body["Status"] == PROCESSING
             reads[source] += 1
+            read_times[source].append(time.time())
             await asyncio.sleep(1.0)
 
     def worker(source: str) -> None:
@@ -245,6 +247,7 @@ async def test_crowds_of_waits_refresh_each_identity_once_per_lifetime_over_thre
         while time.time() < end:
             assert client.call(READ, deadline=time.time() + 5).body["Status"] == PROCESSING
             reads[source] += 1
+            read_times[source].append(time.time())
             time.sleep(1.0)
 
     await asyncio.gather(
@@ -252,13 +255,15 @@ async def test_crowds_of_waits_refresh_each_identity_once_per_lifetime_over_thre
         *(asyncio.to_thread(worker, source) for source in LOAD_SOURCES),
     )
 
-    # ExpiredTime is whole seconds, so a 2 s key lives 1-2 s here and is refreshed after 85% of that: at
-    # least one refresh per 2 s, at most one per 0.85 s, whatever the crowd's size. Plus the first key, and
-    # one more: the worker thread and the event loop each run their own single flight, so both may fetch
-    # the first key at once.
+    # ExpiredTime is whole seconds, so a 2 s key lives 1-2 s here and is refreshed after 85% of that: reads
+    # accepted over T seconds took at least T / 2 keys, and at most one per 0.85 s whatever the crowd's
+    # size. Plus the first key, and one more: the worker thread and the event loop each run their own
+    # single flight, so both may fetch the first key at once. T is measured, not planned: a loaded
+    # machine starts the crowd late.
     for source, action in LOAD_SOURCES.items():
         refreshes = key_calls(cloud_emulator, action)
-        assert span / lifetime <= refreshes <= span / 0.85 + 2, (source, refreshes, reads[source])
+        served = max(read_times[source]) - min(read_times[source])
+        assert served / lifetime <= refreshes <= span / 0.85 + 2, (source, refreshes, served)
         assert refreshes * 3 <= reads[source], (source, refreshes, reads[source])
     assert cloud_emulator.count("cynosdb", "DescribeFlow", ok=False) == 0
     assert cloud_emulator.issued("tencent") == key_calls(cloud_emulator)
