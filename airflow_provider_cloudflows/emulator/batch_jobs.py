@@ -1,4 +1,5 @@
-"""Tencent Batch jobs (2017-03-12): ``SubmitJob``, ``DescribeJob``, ``TerminateJob``, ``DescribeTaskLogs``.
+"""Tencent Batch jobs (2017-03-12): ``SubmitJob``, ``DescribeJob``, ``DescribeJobs``, ``TerminateJob``,
+``DescribeTaskLogs``.
 
 A submitted job is a set of Batch task executions (the ones ``DescribeTask`` serves, keyed
 ``(JobId, TaskName)``) whose clocks start at submission; ``DescribeJob`` derives the job-level state from
@@ -12,6 +13,13 @@ Semantics kept from the documentation:
   is not documented, this is a judgment), is a no-op once it SUCCEEDed, and otherwise fails every unfinished
   task instance shortly after (termination is asynchronous). The tasks are marked ``stopped_at``.
 - ``DescribeTaskLogs`` returns Base64 stdout/stderr per instance, at most 10 instances (default 5).
+- ``DescribeJobs`` reads many jobs in one call: ``JobIds`` (at most 100) or ``Filters`` (``job-id``,
+  ``job-name``, ``job-state``, ``zone``, ``tag-key``, ``tag-value``, ``tag:<key>``; not both), paged by
+  ``Offset`` / ``Limit`` (default 20, at most 100). Each ``JobView`` is derived from the same task executions
+  ``DescribeJob`` reads, so both agree at any instant. Judgments where the documentation is silent: unknown
+  JobIds are left out of ``JobSet`` (no error); a repeated JobId is listed once; ``Limit`` pages a ``JobIds``
+  request too (ask ``Limit`` = the number of ids to get them all in one call); jobs are listed newest
+  submission first; a ``job-state`` value that is not a documented state is ``InvalidParameterValue.InvalidFilter``.
 - Rate limits (requests/second, international API docs): SubmitJob 7, DescribeJob 2, TerminateJob 2,
   DescribeTaskLogs 20.
 """
@@ -30,7 +38,7 @@ from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Oper
 from airflow_provider_cloudflows.emulator.scripting import iso_seconds, now_utc
 from airflow_provider_cloudflows.emulator.tencent import optional_int, reject_unknown, require_object, require_str
 
-__all__ = ["BATCH_JOB_OPERATIONS", "DEFAULT_TASK_PHASES", "plan_batch_job"]
+__all__ = ["BATCH_JOB_OPERATIONS", "DEFAULT_TASK_PHASES", "MAX_JOB_IDS", "plan_batch_job"]
 
 SERVICE = "batch"
 VERSION = "2017-03-12"
@@ -40,6 +48,11 @@ TERMINATED_REASON = "Terminated by user (TerminateJob)."
 _FINAL = ("SUCCEED", "FAILED", "FAILED_INTERRUPTED")
 _WAITING_ORDER = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING")
 _ANY = "*"
+MAX_JOB_IDS = 100
+"""``DescribeJobs``: at most this many ``JobIds`` per request, and at most this ``Limit``."""
+_DEFAULT_JOBS_LIMIT = 20
+_JOB_FILTERS = ("job-id", "job-name", "job-state", "zone", "tag-key", "tag-value")
+_TAG_FILTER_PREFIX = "tag:"
 
 
 def plan_batch_job(
@@ -81,6 +94,7 @@ async def submit_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
     tasks = job.get("Tasks")
     if not isinstance(tasks, list) or not tasks:
         raise ApiError("MissingParameter", "The request is missing a required parameter `Job.Tasks`.")
+    tags = _tags(job.get("Tags"))
     names = []
     for number, task in enumerate(tasks):
         if not isinstance(task, dict):
@@ -107,6 +121,7 @@ async def submit_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
         "Tasks": names,
         "Dependences": job.get("Dependences") or [],
         "CreateTime": iso_seconds(now_utc()),
+        "Tags": tags,
         "logs": plan["logs"],
         "terminated": False,
     }
@@ -114,6 +129,17 @@ async def submit_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
         tokens[token] = job_id
     call.key = (job_id,)
     return {"JobId": job_id}
+
+
+def _tags(value: Any) -> list[dict[str, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ApiError("InvalidParameter", "The type of parameter `Job.Tags` is invalid: expected an Array.")
+    for number, tag in enumerate(value):
+        if not isinstance(tag, dict) or not isinstance(tag.get("Key"), str) or not isinstance(tag.get("Value"), str):
+            raise ApiError("InvalidParameter", f"The parameter `Job.Tags.{number}` needs a String Key and Value.")
+    return [{"Key": tag["Key"], "Value": tag["Value"]} for tag in value]
 
 
 def _job(call: ApiCall, emulator: CloudEmulator) -> tuple[str, dict[str, Any]]:
@@ -172,7 +198,7 @@ def _describe(job_id: str, job: Mapping[str, Any], emulator: CloudEmulator) -> d
         "TaskMetrics": task_metrics,
         "TaskInstanceMetrics": instance_metrics,
         "StateReason": reason,
-        "Tags": [],
+        "Tags": [dict(tag) for tag in job.get("Tags", [])],
         "NextAction": "",
     }
 
@@ -182,6 +208,116 @@ async def describe_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]
     reject_unknown(call.params, {"JobId"})
     job_id, job = _job(call, emulator)
     return _describe(job_id, job, emulator)
+
+
+def _job_view(job_id: str, job: Mapping[str, Any], emulator: CloudEmulator) -> dict[str, Any]:
+    """A ``JobView``: the fields of the SDK model, read from the same derivation as ``DescribeJob``."""
+    detail = _describe(job_id, job, emulator)
+    return {
+        "JobId": job_id,
+        "JobName": detail["JobName"],
+        "JobState": detail["JobState"],
+        "Priority": detail["Priority"],
+        "Placement": {"Zone": detail["Zone"], "ProjectId": 0},
+        "CreateTime": detail["CreateTime"],
+        "EndTime": detail["EndTime"],
+        "TaskMetrics": detail["TaskMetrics"],
+        "Tags": detail["Tags"],
+    }
+
+
+def _job_ids(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ApiError("InvalidParameter", "The type of parameter `JobIds` is invalid: expected an Array of String.")
+    if len(value) > MAX_JOB_IDS:
+        raise ApiError(
+            "InvalidParameterValue.LimitExceeded",
+            f"The number of `JobIds` ({len(value)}) exceeds the limit of {MAX_JOB_IDS} per request.",
+        )
+    for job_id in value:
+        if not JOB_ID_PATTERN.fullmatch(job_id):
+            raise ApiError("InvalidParameter.JobIdMalformed", f"Invalid job ID format: `{job_id}`.")
+    return list(dict.fromkeys(value))
+
+
+def _job_filters(value: Any) -> list[tuple[str, set[str]]]:
+    if not isinstance(value, list):
+        raise ApiError("InvalidParameter", "The type of parameter `Filters` is invalid: expected an Array.")
+    filters = []
+    for number, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("Name"), str):
+            raise ApiError("MissingParameter", f"The request is missing a required parameter `Filters.{number}.Name`.")
+        name = item["Name"]
+        tag_filter = name.startswith(_TAG_FILTER_PREFIX) and len(name) > len(_TAG_FILTER_PREFIX)
+        if name not in _JOB_FILTERS and not tag_filter:
+            raise ApiError("InvalidParameterValue.InvalidFilter", f"The filter `{name}` is not supported.")
+        values = item.get("Values")
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ApiError("InvalidParameter", f"The type of parameter `Filters.{number}.Values` is invalid.")
+        if name == "job-state" and not set(values) <= set(TASK_STATES):
+            raise ApiError(
+                "InvalidParameterValue.InvalidFilter",
+                f"The values of filter `job-state` must be among {', '.join(TASK_STATES)}.",
+            )
+        filters.append((name, set(values)))
+    return filters
+
+
+def _matches(view: Mapping[str, Any], filters: Sequence[tuple[str, set[str]]]) -> bool:
+    """Every filter holds (AND); within one filter any value does (OR), as Tencent's Filters work."""
+    tags = view["Tags"]
+    for name, values in filters:
+        if name == "job-id":
+            found = {view["JobId"]}
+        elif name == "job-name":
+            found = {view["JobName"]}
+        elif name == "job-state":
+            found = {view["JobState"]}
+        elif name == "zone":
+            found = {view["Placement"]["Zone"]}
+        elif name == "tag-key":
+            found = {tag["Key"] for tag in tags}
+        elif name == "tag-value":
+            found = {tag["Value"] for tag in tags}
+        else:
+            key = name[len(_TAG_FILTER_PREFIX) :]
+            found = {tag["Value"] for tag in tags if tag["Key"] == key}
+        if not found & values:
+            return False
+    return True
+
+
+async def describe_jobs(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+    """``DescribeJobs``: ``JobView`` of the jobs named by ``JobIds`` or matching ``Filters``, one page of them.
+
+    ``TotalCount`` counts every job that matches, ``JobSet`` holds ``Offset`` .. ``Offset + Limit`` of them,
+    newest submission first. Unknown JobIds are simply absent.
+    """
+    params = call.params
+    reject_unknown(params, {"JobIds", "Filters", "Offset", "Limit"})
+    if params.get("JobIds") is not None and params.get("Filters") is not None:
+        raise ApiError(
+            "InvalidParameter.InvalidParameterCombination", "The parameters `JobIds` and `Filters` are exclusive."
+        )
+    offset = optional_int(params, "Offset", 0)
+    limit = optional_int(params, "Limit", _DEFAULT_JOBS_LIMIT)
+    if offset < 0:
+        raise ApiError("InvalidParameterValue", f"The value `{offset}` of parameter `Offset` must be >= 0.")
+    if limit < 0:
+        raise ApiError("InvalidParameterValue", f"The value `{limit}` of parameter `Limit` must be >= 0.")
+    if limit > MAX_JOB_IDS:
+        raise ApiError(
+            "InvalidParameterValue.LimitExceeded",
+            f"The value `{limit}` of parameter `Limit` exceeds the maximum of {MAX_JOB_IDS}.",
+        )
+    jobs = _jobs(emulator)
+    wanted = _job_ids(params["JobIds"]) if params.get("JobIds") is not None else None
+    filters = _job_filters(params["Filters"]) if params.get("Filters") is not None else []
+    # Newest submission first: the jobs dict keeps submission order.
+    chosen = [job_id for job_id in reversed(jobs) if wanted is None or job_id in wanted]
+    views = [_job_view(job_id, jobs[job_id], emulator) for job_id in chosen]
+    matching = [view for view in views if _matches(view, filters)]
+    return {"JobSet": matching[offset : offset + limit], "TotalCount": len(matching)}
 
 
 def _terminated(payload: dict[str, Any]) -> dict[str, Any]:
@@ -270,6 +406,7 @@ async def describe_task_logs(call: ApiCall, emulator: CloudEmulator) -> dict[str
 BATCH_JOB_OPERATIONS = (
     Operation(SERVICE, "SubmitJob", VERSION, submit_job, rate_limit=7),
     Operation(SERVICE, "DescribeJob", VERSION, describe_job, rate_limit=2),
+    Operation(SERVICE, "DescribeJobs", VERSION, describe_jobs),
     Operation(SERVICE, "TerminateJob", VERSION, terminate_job, rate_limit=2),
     Operation(SERVICE, "DescribeTaskLogs", VERSION, describe_task_logs, rate_limit=20),
 )
