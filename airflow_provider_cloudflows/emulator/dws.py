@@ -1,5 +1,5 @@
-"""Huawei Cloud DWS: ``ListClusterActions`` and ``ListClusterDetails``, and the :func:`dws_task` /
-:func:`dws_cluster` builders.
+"""Huawei Cloud DWS: ``ListClusterActions``, ``ListClusterDetails`` and ``ListClusters``, and the
+:func:`dws_task` / :func:`dws_cluster` builders.
 
 An execution is one cluster, keyed ``(cluster_id,)``. Each payload of its timeline holds both things the two
 APIs read, ``{"cluster": <ClusterDetail>, "actions": {<view name>: <task record>}}``, so a raw timeline posted
@@ -25,6 +25,15 @@ What the emulator answers (the documented parts, then its judgments):
   ``task_status`` null, ``action_progress`` ``{}`` and ``failed_reasons`` null once it succeeded; after a
   failure ``failed_reasons`` ``{error_code, error_msg}`` and, for GROWING, ``task_status`` ``RESIZE_FAILURE``
   (the only failure value DWS documents for ``task_status``).
+- ``GET /v1.0/{project_id}/clusters`` (ListClusters): ``{"clusters": [...], "count": n}``, one ClusterInfo
+  per cluster the emulator knows, read from the same timeline as ``ListClusterDetails`` (so ``status``,
+  ``task_status``, ``action_progress``, ``failed_reasons`` agree with it at the same instant), with the
+  fields of the SDK's ``ClusterInfo`` model (the detail less ``parameter_group``, ``resize_info``,
+  ``private_ip``...). The ``enterprise_project_id`` query keeps that enterprise project's clusters
+  (``all_granted_eps``: all). *Judgments*: DWS documents no order, the emulator lists newest ``created``
+  first, then by id; a cluster whose detail is scripted noise (:func:`dws_answer` as ``cluster_answer``) is
+  listed with its scripted ``cluster`` (the noise stands in for the single read only), and one with no
+  ``cluster`` at all is left out.
 - An unknown cluster, on either route: 401 ``DWS.0047`` "Cluster does not exist or has been deleted." (the
   status and code Huawei's Terraform provider observes; clients must key on the code). A cluster id that is
   not a UUID: 400 ``DWS.0001``.
@@ -56,6 +65,7 @@ from airflow_provider_cloudflows.emulator.scripting import as_phases, now_utc
 
 __all__ = [
     "ACTION_NAMES",
+    "ALL_ENTERPRISE_PROJECTS",
     "ANSWER",
     "CLUSTER_NOT_FOUND",
     "DWS_SERVICE",
@@ -75,6 +85,9 @@ __all__ = [
 SERVICE = "dws"
 LIST_CLUSTER_ACTIONS = "ListClusterActions"
 LIST_CLUSTER_DETAILS = "ListClusterDetails"
+LIST_CLUSTERS = "ListClusters"
+ALL_ENTERPRISE_PROJECTS = "all_granted_eps"
+"""``enterprise_project_id`` value of the cluster list that keeps every enterprise project's clusters."""
 RATE_LIMIT = 50
 """Judgment: no published per-API limit; 50 requests/second per API keeps a runaway poller visible in tests
 without throttling sane use. Override with ``CloudEmulator.set_rate_limit``."""
@@ -120,6 +133,35 @@ _ITEMS: dict[str, tuple[str, tuple[str, ...], str]] = {
 _DEFAULT_ERROR_CODE = "DWS.9999"
 _DEFAULT_ERROR_MSG = "host-172-16-47-24 FAILED: backup of the data node failed (emulated failure)"
 _CLUSTER_NAMESPACE = uuid.UUID("6f1c1d5e-2a43-4c55-9c0e-5d0f3f1b2a90")
+# The fields of the SDK's ClusterInfo model (huaweicloudsdkdws.v2.ClusterInfo), in its order: what one item of
+# the cluster list carries.
+_CLUSTER_INFO_FIELDS = (
+    "id",
+    "name",
+    "status",
+    "version",
+    "updated",
+    "created",
+    "port",
+    "endpoints",
+    "nodes",
+    "tags",
+    "user_name",
+    "number_of_node",
+    "recent_event",
+    "availability_zone",
+    "enterprise_project_id",
+    "node_type",
+    "vpc_id",
+    "subnet_id",
+    "public_ip",
+    "public_endpoints",
+    "action_progress",
+    "sub_status",
+    "task_status",
+    "security_group_id",
+    "failed_reasons",
+)
 
 
 @dataclass(frozen=True)
@@ -633,6 +675,27 @@ async def list_cluster_details(call: ApiCall, emulator: CloudEmulator) -> dict[s
     return {"cluster": view.payload["cluster"]}
 
 
+async def list_clusters(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+    """``ListClusters``: every known cluster as ``ListClusterDetails`` would show it now, as ClusterInfo."""
+    enterprise_project = call.request.query_params.get("enterprise_project_id")
+    clusters = []
+    for execution in emulator.executions:
+        if execution.service != SERVICE:
+            continue
+        view = emulator.observe(SERVICE, execution.key)
+        cluster = None if view is None else view.payload.get("cluster")
+        if not isinstance(cluster, Mapping):
+            continue
+        if enterprise_project not in (None, ALL_ENTERPRISE_PROJECTS) and (
+            cluster.get("enterprise_project_id") != enterprise_project
+        ):
+            continue
+        clusters.append({name: cluster[name] for name in _CLUSTER_INFO_FIELDS if name in cluster})
+    clusters.sort(key=lambda info: str(info.get("id", "")))
+    clusters.sort(key=lambda info: str(info.get("created", "")), reverse=True)
+    return {"clusters": clusters, "count": len(clusters)}
+
+
 def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
     if not fields.get("cluster_id"):
         raise ValueError("dws executions need cluster_id")
@@ -660,6 +723,14 @@ DWS_SERVICE = ServiceSpec(
             rate_limit=RATE_LIMIT,
             method="GET",
             path="/v1.0/{project_id}/clusters/{cluster_id}",
+        ),
+        RestOperation(
+            SERVICE,
+            LIST_CLUSTERS,
+            "v1.0",
+            list_clusters,
+            method="GET",
+            path="/v1.0/{project_id}/clusters",
         ),
     ),
     execution_keys=_execution_keys,

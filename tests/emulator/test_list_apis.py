@@ -8,16 +8,32 @@ them with ``advance()``, so "the same instant" holds however slow the machine is
 from __future__ import annotations
 
 import warnings
+from datetime import datetime, timezone
 from typing import Any
 
+import httpx
 import pytest
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
+from huaweicloudsdkcore.http.http_config import HttpConfig
+from huaweicloudsdkdws.v2 import ClusterInfo, DwsClient, ListClusterDetailsRequest, ListClustersRequest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator import DEFAULT_TENCENT_CREDENTIALS, CloudEmulator, EmulatorServer
+from airflow_provider_cloudflows.emulator import (
+    DEFAULT_HUAWEI_CREDENTIALS,
+    DEFAULT_TENCENT_CREDENTIALS,
+    CloudEmulator,
+    EmulatorServer,
+    dws_cluster,
+    dws_task,
+)
 from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
+from airflow_provider_cloudflows.emulator.dws import TRY_LATER
+from airflow_provider_cloudflows.emulator.huawei import DEFAULT_PROJECT_ID, script_error
+from airflow_provider_cloudflows.signing.sdk_hmac import sdk_hmac_canonical_query, sign_sdk_hmac
 
-from .helpers import tc3_error, tc3_post, tc3_response, tencent_sdk
+from .helpers import HTTP, tc3_error, tc3_post, tc3_response, tencent_sdk
 
 UNSPACED = (
     ("batch", "SubmitJob"),
@@ -231,3 +247,142 @@ def test_describe_jobs_is_logged_verified_and_takes_injected_faults(server: Emul
     with pytest.raises(TencentCloudSDKException) as info:
         wrong.call_json("DescribeJobs", {"JobIds": [job_id]})
     assert info.value.code == "AuthFailure.SignatureFailure"
+
+
+# --- Huawei DWS cluster list ------------------------------------------------------------------------------
+
+PROJECT = DEFAULT_PROJECT_ID
+SNAPSHOTTING = "9f76c502-fc9c-4a52-8656-65d0da6e3d57"
+GROWING = "0b3e5c1a-6d7f-4a8b-9c0d-1e2f3a4b5c6d"
+IDLE = "3d7c1a2e-5b6f-4c8d-9e0f-1a2b3c4d5e6f"
+CLUSTER_INFO_FIELDS = set(ClusterInfo.attribute_map.values())
+
+
+def _dws_sdk(server: EmulatorServer, project: str = PROJECT) -> DwsClient:
+    """The official DWS client over plain HTTP."""
+    creds = DEFAULT_HUAWEI_CREDENTIALS
+    config = HttpConfig.get_default_config()
+    config.timeout = (5, 10)
+    client: DwsClient = (
+        DwsClient.new_builder()
+        .with_http_config(config)
+        .with_credentials(BasicCredentials(creds.key_id, creds.secret, project))
+        .with_endpoint(server.url)
+        .build()
+    )
+    return client
+
+
+def _dws_get(server: EmulatorServer, path: str, query: list[tuple[str, str]] | None = None) -> httpx.Response:
+    """A GET signed by the provider's own signer, for the raw JSON of an answer."""
+    query = query or []
+    headers = sign_sdk_hmac(
+        DEFAULT_HUAWEI_CREDENTIALS,
+        method="GET",
+        host=server.endpoint,
+        path=path,
+        query=query,
+        headers={"Content-Type": "application/json", "X-Project-Id": PROJECT},
+        body=b"",
+        timestamp=datetime.now(timezone.utc),
+    )
+    suffix = "?" + sdk_hmac_canonical_query(query) if query else ""
+    return HTTP.get(server.url + path + suffix, headers=headers)
+
+
+def _dws_clusters(emulator: CloudEmulator) -> None:
+    """A snapshot at 35 % then 70 %, done at 120 s; a resize that fails at 60 s; an idle cluster."""
+    emulator.add_executions(
+        [
+            dws_task(SNAPSHOTTING, "SNAPSHOTTING", [(0, "RUNNING", 35), (60, "RUNNING", 70)], end_at=120),
+            dws_task(GROWING, "GROWING", [(0, "RUNNING", 50)], end="failed", end_at=60),
+            dws_cluster(IDLE, cluster_name="idle_cluster"),
+        ]
+    )
+
+
+def test_the_official_dws_sdk_reads_the_cluster_list_into_its_model_as_tasks_run(server: EmulatorServer) -> None:
+    _dws_clusters(server.emulator)
+    client = _dws_sdk(server)
+    seen = []
+    for _ in range(3):
+        response = client.list_clusters(ListClustersRequest())
+        assert response.count == 3 and len(response.clusters) == 3
+        by_id = {info.id: info for info in response.clusters}
+        assert set(by_id) == {SNAPSHOTTING, GROWING, IDLE}
+        assert all(isinstance(info, ClusterInfo) and info.status == "AVAILABLE" for info in response.clusters)
+        seen.append({cluster_id: (info.task_status, info.action_progress) for cluster_id, info in by_id.items()})
+        failed = by_id[GROWING].failed_reasons
+        server.emulator.advance(60)
+    assert [state[SNAPSHOTTING] for state in seen] == [
+        ("SNAPSHOTTING", {"SNAPSHOTTING": "35%"}),
+        ("SNAPSHOTTING", {"SNAPSHOTTING": "70%"}),
+        (None, {}),
+    ]
+    assert [state[GROWING] for state in seen] == [
+        ("GROWING", {"GROWING": "50%"}),
+        ("RESIZE_FAILURE", {}),
+        ("RESIZE_FAILURE", {}),
+    ]
+    assert failed is not None and failed.error_code == "DWS.9999"
+    assert all(state[IDLE] == (None, {}) for state in seen)
+
+
+def test_each_listed_cluster_carries_exactly_the_cluster_info_fields(server: EmulatorServer) -> None:
+    _dws_clusters(server.emulator)
+    response = _dws_get(server, f"/v1.0/{PROJECT}/clusters")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"clusters", "count"} and body["count"] == 3
+    for info in body["clusters"]:
+        assert set(info) == CLUSTER_INFO_FIELDS
+    # The SDK keeps every field it was sent.
+    listed = _dws_sdk(server).list_clusters(ListClustersRequest()).clusters
+    assert sorted((info.to_dict() for info in listed), key=lambda info: info["id"]) == sorted(
+        (ClusterInfo(**info).to_dict() for info in body["clusters"]), key=lambda info: info["id"]
+    )
+
+
+def test_the_cluster_list_agrees_with_the_cluster_detail_at_every_instant(server: EmulatorServer) -> None:
+    _dws_clusters(server.emulator)
+    client = _dws_sdk(server)
+    for _ in range(3):
+        listed = {info.id: info for info in client.list_clusters(ListClustersRequest()).clusters}
+        for cluster_id, info in listed.items():
+            detail = client.list_cluster_details(ListClusterDetailsRequest(cluster_id=cluster_id)).cluster
+            for field in ClusterInfo.openapi_types:
+                assert getattr(info, field) == getattr(detail, field), field
+        server.emulator.advance(60)
+
+
+def test_the_cluster_list_is_empty_without_clusters_and_filters_by_enterprise_project(
+    server: EmulatorServer,
+) -> None:
+    client = _dws_sdk(server)
+    empty = client.list_clusters(ListClustersRequest())
+    assert (empty.clusters, empty.count) == ([], 0)
+    _dws_clusters(server.emulator)
+    assert client.list_clusters(ListClustersRequest(enterprise_project_id="0")).count == 3
+    assert client.list_clusters(ListClustersRequest(enterprise_project_id="all_granted_eps")).count == 3
+    other = client.list_clusters(ListClustersRequest(enterprise_project_id="aa2a3d7e-0d0c-4c4b-8a8d-2f1d5b6c7e8f"))
+    assert (other.clusters, other.count) == ([], 0)
+
+
+def test_the_cluster_list_is_verified_logged_and_takes_faults(server: EmulatorServer) -> None:
+    emulator: CloudEmulator = server.emulator
+    _dws_clusters(emulator)
+    client = _dws_sdk(server)
+    emulator.inject("internal_error", service="dws", action="ListClusters")
+    with pytest.raises(ServerResponseException) as info:
+        client.list_clusters(ListClustersRequest())
+    assert (info.value.status_code, info.value.error_code) == (500, "DWS.0005")
+    script_error(emulator, *TRY_LATER, action="ListClusters")
+    with pytest.raises(ClientRequestException) as info:
+        client.list_clusters(ListClustersRequest())
+    assert (info.value.status_code, info.value.error_code) == (409, "DWS.0011")
+    assert client.list_clusters(ListClustersRequest()).count == 3
+    assert emulator.count("dws", "ListClusters") == 3
+    assert emulator.count("dws", "ListClusters", ok=True) == 1
+    with pytest.raises(ClientRequestException) as info:
+        _dws_sdk(server, project="0a1b2c3d4e5f60718293a4b5c6d7e8f9").list_clusters(ListClustersRequest())
+    assert (info.value.status_code, info.value.error_code) == (403, "APIG.0302")
