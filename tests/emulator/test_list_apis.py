@@ -7,12 +7,15 @@ them with ``advance()``, so "the same instant" holds however slow the machine is
 
 from __future__ import annotations
 
+import json
 import warnings
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 import pytest
+from alibabacloud_fnf20190315 import models as fn_models
+from alibabacloud_tea_openapi.exceptions import ClientException
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
 from huaweicloudsdkcore.http.http_config import HttpConfig
@@ -21,10 +24,12 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 
 from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.emulator import (
+    DEFAULT_ALIBABA_CREDENTIALS,
     DEFAULT_HUAWEI_CREDENTIALS,
     DEFAULT_TENCENT_CREDENTIALS,
     CloudEmulator,
     EmulatorServer,
+    cloudflow_execution,
     dws_cluster,
     dws_task,
 )
@@ -33,7 +38,7 @@ from airflow_provider_cloudflows.emulator.dws import TRY_LATER
 from airflow_provider_cloudflows.emulator.huawei import DEFAULT_PROJECT_ID, script_error
 from airflow_provider_cloudflows.signing.sdk_hmac import sdk_hmac_canonical_query, sign_sdk_hmac
 
-from .helpers import HTTP, tc3_error, tc3_post, tc3_response, tencent_sdk
+from .helpers import HTTP, fnf_sdk, rpc_get, tc3_error, tc3_post, tc3_response, tencent_sdk
 
 UNSPACED = (
     ("batch", "SubmitJob"),
@@ -386,3 +391,171 @@ def test_the_cluster_list_is_verified_logged_and_takes_faults(server: EmulatorSe
     with pytest.raises(ClientRequestException) as info:
         _dws_sdk(server, project="0a1b2c3d4e5f60718293a4b5c6d7e8f9").list_clusters(ListClustersRequest())
     assert (info.value.status_code, info.value.error_code) == (403, "APIG.0302")
+
+
+# --- Alibaba CloudFlow ListExecutions ---------------------------------------------------------------------
+
+LIST_ITEM_FIELDS = {"Name", "FlowName", "Status", "StartedTime", "StoppedTime", "Input", "Output", "FlowDefinition"}
+
+
+def _runs(emulator: CloudEmulator, flow: str, count: int, phases: Any = None, *, prefix: str = "run") -> list[str]:
+    """``count`` executions of ``flow`` started one second apart, named so that name order is start order
+    reversed (the listing must follow start time, not names)."""
+    names = [f"{prefix}{count - n:03d}" for n in range(count)]
+    for offset, name in enumerate(names):
+        steps = phases or [(0, "Running"), (60, "Succeeded")]
+        # The first phase's offset sets StartedTime (it applies from time zero all the same).
+        shifted = [(offset if n == 0 else at, status) for n, (at, status) in enumerate(steps)]
+        emulator.add_execution(cloudflow_execution(flow, name, shifted, output={"n": offset}))
+    return names
+
+
+def _list(server: EmulatorServer, params: dict[str, str]) -> dict[str, Any]:
+    response = rpc_get(server, "ListExecutions", params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _list_error(server: EmulatorServer, params: dict[str, str]) -> tuple[int, str]:
+    response = rpc_get(server, "ListExecutions", params)
+    return response.status_code, response.json()["Code"]
+
+
+@pytest.mark.parametrize("v3", [False, True], ids=["rpc-v2", "acs3"])
+def test_the_official_fnf_sdk_reads_list_executions_into_its_model_as_executions_run(
+    server: EmulatorServer, v3: bool
+) -> None:
+    emulator: CloudEmulator = server.emulator
+    emulator.add_executions(
+        [
+            cloudflow_execution("etl", "ok", [(0, "Running"), (60, "Succeeded")], output={"rows": 3}),
+            cloudflow_execution("etl", "bad", [(0, "Running"), (60, "Failed")]),
+            cloudflow_execution("etl", "long", [(0, "Running"), (120, "Succeeded")]),
+        ]
+    )
+    client = fnf_sdk(server, v3=v3)
+    seen = []
+    for _ in range(3):
+        body = client.list_executions(fn_models.ListExecutionsRequest(flow_name="etl")).body
+        assert body.next_token is None
+        by_name = {item.name: item for item in body.executions}
+        assert set(by_name) == {"ok", "bad", "long"}
+        assert all(item.flow_name == "etl" and item.started_time for item in body.executions)
+        seen.append({name: item.status for name, item in by_name.items()})
+        output = by_name["ok"].output
+        emulator.advance(60)
+    assert seen == [
+        {"ok": "Running", "bad": "Running", "long": "Running"},
+        {"ok": "Succeeded", "bad": "Failed", "long": "Running"},
+        {"ok": "Succeeded", "bad": "Failed", "long": "Succeeded"},
+    ]
+    assert json.loads(output) == {"rows": 3}
+    # The model keeps every field that was sent.
+    raw = _list(server, {"FlowName": "etl"})
+    again = client.list_executions(fn_models.ListExecutionsRequest(flow_name="etl")).body.to_map()
+    assert again["Executions"] == raw["Executions"]
+    assert all(set(item) == LIST_ITEM_FIELDS for item in raw["Executions"])
+
+
+def test_list_executions_agrees_with_describe_execution_at_every_instant(server: EmulatorServer) -> None:
+    emulator: CloudEmulator = server.emulator
+    names = _runs(emulator, "etl", 3, [(0, "Starting"), (60, "Running"), (120, "Succeeded")])
+    emulator.add_execution(cloudflow_execution("etl", "stops", [(0, "Running"), (60, "Stopped")]))
+    client = fnf_sdk(server)
+    for _ in range(3):
+        listed = client.list_executions(fn_models.ListExecutionsRequest(flow_name="etl")).body.to_map()["Executions"]
+        assert [item["Name"] for item in listed if item["Name"] != "stops"] == names
+        for item in listed:
+            request = fn_models.DescribeExecutionRequest(flow_name="etl", execution_name=item["Name"])
+            single = client.describe_execution(request).body.to_map()
+            assert item == {name: single[name] for name in LIST_ITEM_FIELDS}
+        emulator.advance(60)
+
+
+def test_next_token_pages_in_start_order_and_new_executions_come_last(server: EmulatorServer) -> None:
+    emulator: CloudEmulator = server.emulator
+    names = _runs(emulator, "etl", 7)
+    pages: list[list[str]] = []
+    tokens: list[str] = []
+    while True:
+        params = {"FlowName": "etl", "Limit": "3"} | ({"NextToken": tokens[-1]} if tokens else {})
+        body = _list(server, params)
+        pages.append([item["Name"] for item in body["Executions"]])
+        if len(pages) == 1:
+            # Started after the first page was read (a minute after the others): listed at the end, and the
+            # pages still to read do not shift.
+            emulator.add_execution(cloudflow_execution("etl", "late", [(60, "Running"), (120, "Succeeded")]))
+        if "NextToken" not in body:
+            break
+        tokens.append(body["NextToken"])
+    assert pages == [names[0:3], names[3:6], [names[6], "late"]]
+    # The token names the execution the next page starts with, as documented.
+    assert tokens == [page[0] for page in pages[1:]]
+    assert len(_list(server, {"FlowName": "etl"})["Executions"]) == 8
+
+
+def test_limit_is_1_to_100_and_60_by_default(server: EmulatorServer) -> None:
+    emulator: CloudEmulator = server.emulator
+    names = _runs(emulator, "big", 61)
+    first = _list(server, {"FlowName": "big"})
+    assert [item["Name"] for item in first["Executions"]] == names[:60]
+    assert first["NextToken"] == names[60]
+    assert len(_list(server, {"FlowName": "big", "Limit": "100"})["Executions"]) == 61
+    for bad in ("0", "101", "many"):
+        assert _list_error(server, {"FlowName": "big", "Limit": bad}) == (400, "InvalidArgument")
+    assert _list_error(server, {"FlowName": "big", "NextToken": "nobody"}) == (400, "InvalidArgument")
+
+
+def test_filters_narrow_by_status_name_prefix_and_start_time(server: EmulatorServer) -> None:
+    emulator: CloudEmulator = server.emulator
+    runs = _runs(emulator, "etl", 3, [(0, "Running"), (60, "Succeeded")])
+    fails = _runs(emulator, "etl", 2, [(0, "Running"), (60, "Failed")], prefix="fail")
+    emulator.advance(60)
+
+    def names(**params: str) -> list[str]:
+        return [item["Name"] for item in _list(server, {"FlowName": "etl", **params})["Executions"]]
+
+    assert sorted(names(Status="Failed")) == sorted(fails)
+    assert sorted(names(Status="Succeeded")) == sorted(runs)
+    assert names(Status="Running") == []
+    assert sorted(names(ExecutionNamePrefix="fail")) == sorted(fails)
+    started = {item["Name"]: item["StartedTime"] for item in _list(server, {"FlowName": "etl"})["Executions"]}
+    middle = started[runs[1]]
+    assert set(names(StartedTimeBegin=middle)) == {name for name, at in started.items() if at >= middle}
+    assert set(names(StartedTimeEnd=middle)) == {name for name, at in started.items() if at <= middle}
+    assert names(StartedTimeBegin=middle, StartedTimeEnd=middle, ExecutionNamePrefix="run") == [runs[1]]
+    assert names(StartedTimeBegin="2000-01-01T00:00:00Z", StartedTimeEnd="2000-01-02T00:00:00Z") == []
+    for bad in ({"Status": "Done"}, {"StartedTimeBegin": "yesterday"}, {"StartedTimeEnd": "2020-12-02T02:39:20"}):
+        assert _list_error(server, {"FlowName": "etl", **bad}) == (400, "InvalidArgument")
+
+
+def test_metadata_only_leaves_out_definition_input_and_output(server: EmulatorServer) -> None:
+    _runs(server.emulator, "etl", 2)
+    client = fnf_sdk(server)
+    full = client.list_executions(fn_models.ListExecutionsRequest(flow_name="etl", metadata_only=False)).body
+    assert all(item.flow_definition and item.input for item in full.executions)
+    meta = client.list_executions(fn_models.ListExecutionsRequest(flow_name="etl", metadata_only=True)).body
+    for item in meta.to_map()["Executions"]:
+        assert set(item) == LIST_ITEM_FIELDS - {"FlowDefinition", "Input", "Output"}
+
+
+def test_an_unknown_flow_is_flow_not_exists_and_flow_name_is_required(server: EmulatorServer) -> None:
+    _runs(server.emulator, "etl", 1)
+    assert _list_error(server, {"FlowName": "nightly"}) == (404, "FlowNotExists")
+    assert _list_error(server, {}) == (400, "MissingRequiredParams")
+    assert _list_error(server, {"FlowName": "9bad"}) == (400, "InvalidArgument")
+
+
+def test_list_executions_is_verified_logged_and_takes_injected_faults(server: EmulatorServer) -> None:
+    emulator: CloudEmulator = server.emulator
+    _runs(emulator, "etl", 2)
+    emulator.inject("throttle", service="fnf", action="ListExecutions")
+    assert _list_error(server, {"FlowName": "etl"}) == (429, "Throttling.User")
+    assert len(_list(server, {"FlowName": "etl"})["Executions"]) == 2
+    assert emulator.count("fnf", "ListExecutions") == 2
+    assert emulator.count("fnf", "ListExecutions", ok=True) == 1
+    wrong = fnf_sdk(server, creds=Credentials(DEFAULT_ALIBABA_CREDENTIALS.key_id, "not-the-secret"))
+    with pytest.raises(ClientException) as info:
+        wrong.list_executions(fn_models.ListExecutionsRequest(flow_name="etl"))
+    assert (info.value.status_code, info.value.code) == (403, "SignatureDoesNotMatch")
