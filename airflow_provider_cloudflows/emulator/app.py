@@ -225,17 +225,27 @@ class _ControlApi:
 
     @_guarded
     async def rate_limits(self, request: Request) -> Response:
-        """List limits per operation (GET) or set one (POST; ``per_second`` null: unlimited)."""
+        """List quotas per operation (GET) or set one (POST; ``per_second`` null: unlimited; ``burst``: a
+        token bucket of that size)."""
         if request.method == "POST":
             body = await _json_body(request)
             if not isinstance(body, dict):
                 raise _BadRequest("a rate limit must be a JSON object")
-            self.emulator.set_rate_limit(body["service"], body["action"], body.get("per_second"))
-        limits = [
-            {"service": op.service, "action": op.action, "per_second": self.emulator.rate_limit(op.service, op.action)}
-            for handler in self.emulator.handlers
-            for op in handler.operations
-        ]
+            self.emulator.set_rate_limit(
+                body["service"], body["action"], body.get("per_second"), burst=body.get("burst")
+            )
+        limits = []
+        for handler in self.emulator.handlers:
+            for op in handler.operations:
+                quota = self.emulator.quota(op.service, op.action)
+                limits.append(
+                    {
+                        "service": op.service,
+                        "action": op.action,
+                        "per_second": None if quota is None else quota.rate,
+                        "burst": None if quota is None else quota.burst,
+                    }
+                )
         return JSONResponse({"rate_limits": limits})
 
     @_guarded

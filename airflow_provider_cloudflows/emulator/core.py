@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.limits import Quota, quota
 
 if TYPE_CHECKING:
     from airflow_provider_cloudflows.emulator.handler import VendorHandler
@@ -261,6 +262,11 @@ class _KeyEntry:
     tokens: set[str] = field(default_factory=set)
     # Wall-clock expiry of a temporary key (None: never expires).
     expires_at: float | None = None
+    # The account whose quotas the key's requests count against.
+    account: str = "default"
+
+
+DEFAULT_ACCOUNT = "default"
 
 
 class CredentialCheck(enum.Enum):
@@ -273,33 +279,47 @@ class CredentialCheck(enum.Enum):
 
 
 class _RateLimiter:
-    """Sliding one-second windows per (service, action)."""
+    """The quotas of :mod:`airflow_provider_cloudflows.limits`, enforced per (account, service, action).
+
+    A window quota admits at most ``rate`` requests in any one-second window; a bucket quota holds ``burst``
+    tokens refilled at ``rate`` per second, one per request.
+    """
 
     def __init__(self) -> None:
-        self.defaults: dict[tuple[str, str], int | None] = {}
-        self.overrides: dict[tuple[str, str], int | None] = {}
-        self._windows: dict[tuple[str, str], deque[float]] = {}
+        self.defaults: dict[tuple[str, str], Quota | None] = {}
+        self.overrides: dict[tuple[str, str], Quota | None] = {}
+        self._windows: dict[tuple[str, str, str], deque[float]] = {}
+        # (tokens, time they were counted) per bucket.
+        self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
 
-    def limit(self, service: str, action: str) -> int | None:
+    def quota(self, service: str, action: str) -> Quota | None:
         key = (service, action)
         return self.overrides[key] if key in self.overrides else self.defaults.get(key)
 
-    def admit(self, service: str, action: str, now: float) -> bool:
-        limit = self.limit(service, action)
-        if limit is None:
+    def admit(self, service: str, action: str, now: float, account: str = DEFAULT_ACCOUNT) -> bool:
+        quota = self.quota(service, action)
+        if quota is None:
             return True
-        window = self._windows.setdefault((service, action), deque())
+        key = (account, service, action)
+        if quota.burst is not None:
+            tokens, counted = self._buckets.get(key, (float(quota.burst), now))
+            tokens = min(float(quota.burst), tokens + (now - counted) * quota.rate)
+            admitted = tokens >= 1.0
+            self._buckets[key] = (tokens - 1.0 if admitted else tokens, now)
+            return admitted
+        window = self._windows.setdefault(key, deque())
         while window and window[0] <= now - 1.0:
             window.popleft()
         # Only admitted requests enter the window: a client hammering past the limit still gets its fair
         # share through once a second has passed, as with the vendors' gateways.
-        if len(window) >= limit:
+        if len(window) >= quota.rate:
             return False
         window.append(now)
         return True
 
     def clear_windows(self) -> None:
         self._windows.clear()
+        self._buckets.clear()
 
 
 class CloudEmulator:
@@ -344,11 +364,17 @@ class CloudEmulator:
             self._initial_credentials[handler.vendor] = known + tuple(handler.default_credentials)
         for vendor, creds in (credentials or {}).items():
             self._initial_credentials[self.vendor_name(vendor)] = tuple(creds)
-        self._initial_rate_limits = dict(rate_limits or {})
+        self._initial_rate_limits = {
+            key: None if limit is None else Quota(limit) for key, limit in (rate_limits or {}).items()
+        }
         self._rate = _RateLimiter()
+        conn_types = {h.vendor: h.connection.conn_type for h in self.handlers if h.connection is not None}
         for handler in self.handlers:
             for operation in handler.operations:
-                self._rate.defaults[(operation.service, operation.action)] = operation.rate_limit
+                vendor = conn_types.get(handler.vendor, handler.vendor)
+                self._rate.defaults[(operation.service, operation.action)] = quota(
+                    vendor, f"{operation.service}:{operation.quota_name}"
+                )
         self._executions: dict[tuple[str, ExecutionKey], Execution] = {}
         self._faults: list[Fault] = []
         self._fault_ids = itertools.count(1)
@@ -553,22 +579,34 @@ class CloudEmulator:
 
     # --- rate limits ------------------------------------------------------------------------------------
 
-    def rate_limit(self, service: str, action: str) -> int | None:
-        """Requests per second admitted for ``service`` / ``action`` (None: unlimited)."""
+    def quota(self, service: str, action: str) -> Quota | None:
+        """The quota enforced per account on ``service`` / ``action`` (None: unlimited)."""
         with self._lock:
-            return self._rate.limit(service, action)
+            return self._rate.quota(service, action)
 
-    def set_rate_limit(self, service: str, action: str, per_second: int | None) -> None:
-        """Override the documented limit of ``service`` / ``action`` (None: unlimited)."""
+    def rate_limit(self, service: str, action: str) -> float | None:
+        """Requests per second ``service`` / ``action`` sustains per account (None: unlimited)."""
+        found = self.quota(service, action)
+        return None if found is None else found.rate
+
+    def set_rate_limit(self, service: str, action: str, per_second: float | None, *, burst: int | None = None) -> None:
+        """Override the documented quota of ``service`` / ``action`` (None: unlimited): ``per_second`` in any
+        one-second window, or with ``burst`` a token bucket of ``burst`` refilled at ``per_second``."""
         if per_second is not None and per_second < 1:
             raise ValueError("set_rate_limit: the limit must be at least 1 request per second (or None)")
         with self._lock:
-            self._rate.overrides[(service, action)] = per_second
+            self._rate.overrides[(service, action)] = None if per_second is None else Quota(per_second, burst)
 
-    def admit(self, service: str, action: str) -> bool:
-        """Count a request against its rate limit; False when it must be throttled (used by handlers)."""
+    def admit(self, service: str, action: str, account: str = DEFAULT_ACCOUNT) -> bool:
+        """Count a request of ``account`` against its quota; False when it must be throttled (handlers)."""
         with self._lock:
-            return self._rate.admit(service, action, self.clock())
+            return self._rate.admit(service, action, self.clock(), account)
+
+    def account_of(self, vendor: str, key_id: str | None) -> str:
+        """The account a key's requests count against (the default account for an unknown or no key)."""
+        with self._lock:
+            entry = self._keys.get(self._vendor_names.get(vendor, vendor), {}).get(key_id or "")
+            return DEFAULT_ACCOUNT if entry is None else entry.account
 
     # --- credentials ------------------------------------------------------------------------------------
 
@@ -580,8 +618,11 @@ class CloudEmulator:
             # Credentials stored under a name no handler reads would fail every request obscurely.
             raise ValueError(f"unknown vendor {vendor!r}; known: {', '.join(sorted(self._vendor_names))}") from None
 
-    def add_credentials(self, vendor: str, key_id: str, secret: str, token: str | None = None) -> None:
+    def add_credentials(
+        self, vendor: str, key_id: str, secret: str, token: str | None = None, *, account: str = DEFAULT_ACCOUNT
+    ) -> None:
         """Accept ``key_id`` / ``secret`` for ``vendor``; with ``token``, accept that session token for it.
+        Its requests count against ``account``'s quotas (every key shares the default account unless told).
 
         ``vendor`` is ``tencent``, ``alibaba`` or ``huawei`` (or the connection type, e.g. ``tencentcloud``).
 
@@ -592,8 +633,8 @@ class CloudEmulator:
         with self._lock:
             keys = self._keys.setdefault(vendor, {})
             entry = keys.get(key_id)
-            if entry is None or entry.secret != secret:
-                entry = keys[key_id] = _KeyEntry(secret=secret)
+            if entry is None or entry.secret != secret or entry.account != account:
+                entry = keys[key_id] = _KeyEntry(secret=secret, account=account)
             if token is None:
                 entry.permanent = True
             else:

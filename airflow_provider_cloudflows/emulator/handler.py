@@ -114,6 +114,11 @@ class Operation:
     run: OperationFunc
     rate_limit: int | None = None
 
+    @property
+    def quota_name(self) -> str:
+        """The API's name in the quota table (:mod:`airflow_provider_cloudflows.limits`): its action."""
+        return self.action
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -349,7 +354,7 @@ class VendorHandler(ABC):
                 self.authenticate(call, emulator)
             finally:
                 _SIGNATURE_SKEW.reset(token)
-            if not emulator.admit(operation.service, operation.action):
+            if not emulator.admit(operation.service, operation.action, emulator.account_of(self.vendor, call.key_id)):
                 raise self.throttled(call, None)
             if fault is not None and fault.kind is FaultKind.INVALID:
                 raise self.invalid(call)

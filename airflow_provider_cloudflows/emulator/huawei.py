@@ -162,6 +162,11 @@ class RestOperation(Operation):
     # gateway then lets them through and the operation authenticates them (``call.extra["signed"]`` False).
     unsigned_allowed: bool = False
 
+    @property
+    def quota_name(self) -> str:
+        """A REST API's name in the quota table: its method and path template."""
+        return f"{self.method} {self.path}"
+
     def __post_init__(self) -> None:
         if self.project_scoped and "{project_id}" not in self.path:
             raise ValueError(f"RestOperation {self.action}: the path must contain {{project_id}}")

@@ -100,7 +100,8 @@ def test_credentials_and_rate_limits(server: EmulatorServer, cloud_emulator: Clo
     assert added.status_code == 201
     assert tc3_response(tc3_post(server, "cynosdb", "DescribeFlow", {"FlowId": 1}, creds=mine))["Status"] == 2
     limits = _control(server, "POST", "rate-limits", {"service": "cynosdb", "action": "DescribeFlow", "per_second": 5})
-    assert {"service": "cynosdb", "action": "DescribeFlow", "per_second": 5} in limits.json()["rate_limits"]
+    expected = {"service": "cynosdb", "action": "DescribeFlow", "per_second": 5, "burst": None}
+    assert expected in limits.json()["rate_limits"]
     # A full reset restores the constructor's settings.
     assert _control(server, "POST", "reset", {"settings": True}).json()["settings"] is True
     assert cloud_emulator.rate_limit("cynosdb", "DescribeFlow") == 20

@@ -129,7 +129,7 @@ def test_batch_rate_limit(server: EmulatorServer, executions: CloudEmulator) -> 
 
 def test_rate_limit_is_configurable(server: EmulatorServer, executions: CloudEmulator) -> None:
     assert executions.rate_limit("emr", "DescribeClusterFlowStatusDetail") == 20
-    assert executions.rate_limit("fnf", "DescribeExecution") == 100
+    assert executions.rate_limit("fnf", "DescribeExecution") == 5
     executions.set_rate_limit("cynosdb", "DescribeFlow", 1)
     assert tc3_response(_describe_flow(server))["Status"] == 2
     assert tc3_error(_describe_flow(server)) == "RequestLimitExceeded"
