@@ -85,11 +85,20 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
             "metadata_endpoint": _text(
                 "Metadata endpoint", _METADATA_HELP, examples=["http://metadata.tencentyun.com"]
             ),
+            "site": _text(
+                "Site",
+                "china (default): *.tencentcloudapi.com; intl: the international site, "
+                "*.intl.tencentcloudapi.com, its STS and its console. Empty: china, or intl when Endpoint is "
+                "on the international domain.",
+                examples=["china", "intl"],
+            ),
             "endpoint": _text(
                 "Endpoint",
                 _ENDPOINT_HELP.replace("{placeholders}", "{service} and {region}")
-                + " International accounts: https://{service}.intl.tencentcloudapi.com",
-                default="https://{service}.tencentcloudapi.com",
+                + " Overrides Site. Empty: https://{service}.tencentcloudapi.com, "
+                "https://{service}.{region}.tencentcloudapi.com in the financial regions (*-fsi), "
+                "https://{service}.intl.tencentcloudapi.com with Site intl.",
+                examples=["https://{service}.tencentcloudapi.com", "https://{service}.intl.tencentcloudapi.com"],
             ),
         },
         "ui-field-behaviour": {

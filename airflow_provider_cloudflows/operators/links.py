@@ -16,10 +16,11 @@ records reads its own with ``get_value``, so that one case (a mapped instance wh
 while another's started) still gets Airflow's ERROR line.
 
 China and international accounts use different consoles: ``console.cloud.tencent.com`` and
-``console.tencentcloud.com``. The connection's endpoint tells them apart: ``*.intl.tencentcloudapi.com`` is
-an international account. The page paths are the consoles' documented entry pages (``/batch/job``,
-``/emr/static/hardware``, ``/cynosdb/mysql``); the query parameters selecting one resource are not
-documented by Tencent and may need adjusting.
+``console.tencentcloud.com``. The connection extra ``console`` (``china`` or ``intl``) picks one; else the
+extra ``site`` (the same values: the site the API is called on); else the endpoint tells them apart:
+``*.intl.tencentcloudapi.com`` is an international account. The page paths are the consoles' documented entry
+pages (``/batch/job``, ``/emr/static/hardware``, ``/cynosdb/mysql``); the query parameters selecting one
+resource are not documented by Tencent and may need adjusting.
 
 Alibaba and Huawei also run a China site and an international site with separate consoles
 (``fnf.console.aliyun.com`` / ``fnf.console.alibabacloud.com``; ``console.huaweicloud.com`` /
@@ -54,14 +55,20 @@ HUAWEI_CHINA_CONSOLE = "https://console.huaweicloud.com"
 HUAWEI_INTL_CONSOLE = "https://console-intl.huaweicloud.com"
 
 
-def is_international(endpoint: str | None) -> bool:
-    """Whether a Tencent endpoint (template) is the international site's."""
+def is_international(endpoint: str | None, *, site: str | None = None, console: str | None = None) -> bool:
+    """Whether a Tencent connection is the international site's: the ``console`` extra, else the ``site``
+    extra, else whether its endpoint (template) is on the international domain."""
+    for chosen in (console, site):
+        if chosen in ("china", "intl"):
+            return chosen == "intl"
     return bool(endpoint) and ".intl.tencentcloudapi.com" in str(endpoint)
 
 
-def tencent_console_url(path: str, query: Mapping[str, Any], *, endpoint: str | None) -> str:
+def tencent_console_url(
+    path: str, query: Mapping[str, Any], *, endpoint: str | None, site: str | None = None, console: str | None = None
+) -> str:
     """A console URL on the China or the international site, with the set query parameters."""
-    base = INTL_CONSOLE if is_international(endpoint) else CHINA_CONSOLE
+    base = INTL_CONSOLE if is_international(endpoint, site=site, console=console) else CHINA_CONSOLE
     params = {k: str(v) for k, v in query.items() if v not in (None, "")}
     return f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
 
@@ -151,6 +158,7 @@ class _ConsoleLink(BaseOperatorLink):
             return ""
         # The site override travels with the ids (a link object is shared by every task: no state on it).
         ids["console"] = extra_value(extra, conn_type, "console")
+        ids["site"] = extra_value(extra, conn_type, "site")
         return self.url(ids, region, endpoint)
 
 
@@ -158,6 +166,10 @@ class _TencentConsoleLink(_ConsoleLink):
     """A Tencent console page for the task's execution."""
 
     vendor = "tencentcloud"
+
+    def console_url(self, path: str, query: Mapping[str, Any], ids: Mapping[str, Any], endpoint: str | None) -> str:
+        """``path`` on the console of the connection's site (see :func:`is_international`)."""
+        return tencent_console_url(path, query, endpoint=endpoint, site=ids.get("site"), console=ids.get("console"))
 
 
 class TencentBatchJobLink(_TencentConsoleLink):
@@ -168,7 +180,7 @@ class TencentBatchJobLink(_TencentConsoleLink):
 
     def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
         """``/batch/job/detail`` of the job, in its region."""
-        return tencent_console_url("/batch/job/detail", {"region": region, "jobId": ids["job_id"]}, endpoint=endpoint)
+        return self.console_url("/batch/job/detail", {"region": region, "jobId": ids["job_id"]}, ids, endpoint)
 
 
 class TencentEmrClusterLink(_TencentConsoleLink):
@@ -179,8 +191,8 @@ class TencentEmrClusterLink(_TencentConsoleLink):
 
     def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
         """``/emr/static/hardware`` of the cluster, in its region."""
-        return tencent_console_url(
-            "/emr/static/hardware", {"clusterId": ids["instance_id"], "region": region}, endpoint=endpoint
+        return self.console_url(
+            "/emr/static/hardware", {"clusterId": ids["instance_id"], "region": region}, ids, endpoint
         )
 
 
@@ -192,8 +204,8 @@ class TencentCynosdbClusterLink(_TencentConsoleLink):
 
     def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
         """``/cynosdb/mysql/detail`` of the cluster, in its region."""
-        return tencent_console_url(
-            "/cynosdb/mysql/detail", {"clusterId": ids["cluster_id"], "region": region}, endpoint=endpoint
+        return self.console_url(
+            "/cynosdb/mysql/detail", {"clusterId": ids["cluster_id"], "region": region}, ids, endpoint
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from airflow_provider_cloudflows.config_errors import ConfigurationError
 from airflow_provider_cloudflows.errors import (
     AuthError,
     CloudApiError,
@@ -38,6 +39,46 @@ from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequ
 
 VENDOR = "tencentcloud"
 DEFAULT_ENDPOINT = "https://{service}.tencentcloudapi.com"
+# Financial regions are isolated from the others: only their regional domain reaches them.
+FINANCIAL_ENDPOINT = "https://{service}.{region}.tencentcloudapi.com"
+INTL_ENDPOINT = "https://{service}.intl.tencentcloudapi.com"
+# Values of the ``site`` extra: the China site (tencentcloudapi.com) or the international one.
+SITES = ("china", "intl")
+
+
+def check_site(site: str | None) -> str | None:
+    """The ``site`` extra when it is one of :data:`SITES`, None when unset; else an error naming it."""
+    if site is None or site == "":
+        return None
+    if site not in SITES:
+        shown = site if len(site) <= 40 and site.isprintable() else "<garbled>"
+        raise ConfigurationError("site extra", f"{shown!r} is not a site; use china (the default) or intl")
+    return site
+
+
+def endpoint_template(region: str, *, site: str | None = None, endpoint: str | None = None) -> str:
+    """The endpoint template a connection's calls go to (``{service}`` filled per call); pure, no I/O.
+
+    A hand-written ``endpoint`` wins. Otherwise Tencent's API documentation decides: the nearest-region domain
+    ``{service}.tencentcloudapi.com`` serves every region except the financial ones (``*-fsi``), which are
+    isolated and reached only at their regional domain ``{service}.{region}.tencentcloudapi.com``; ``site``
+    ``intl`` selects the international site, ``{service}.intl.tencentcloudapi.com``. The official SDK decides
+    none of this itself (it sends to ``{service}.{rootDomain}`` whatever the region, and leaves the financial
+    and international domains to the caller's ``HttpProfile``). The international site has no financial
+    regions, so ``intl`` with one is refused rather than sent where it cannot be served.
+    """
+    chosen = check_site(site)
+    if endpoint:
+        return endpoint
+    if region.endswith("-fsi"):
+        if chosen == "intl":
+            raise ConfigurationError(
+                "site extra",
+                f"intl has no domain for the financial region {region!r} (region), which is served only at "
+                "{service}." + region + ".tencentcloudapi.com: use site china, or set endpoint",
+            )
+        return FINANCIAL_ENDPOINT
+    return INTL_ENDPOINT if chosen == "intl" else DEFAULT_ENDPOINT
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from airflow_provider_cloudflows.transport.identity import (
 )
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
-from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentApi, TencentCall, json_body
+from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentApi, TencentCall, check_site, json_body
 
 __all__ = [
     "CVM_ROLE_PATH",
@@ -260,8 +260,15 @@ def is_role_arn(value: str) -> bool:
     return bool(_ROLE_ARN.fullmatch(value))
 
 
-def default_sts_endpoint(service_endpoint: str | None) -> str:
-    """The international STS endpoint for a connection on the international site, else the default."""
+def default_sts_endpoint(service_endpoint: str | None, site: str | None = None) -> str:
+    """The international STS endpoint for a connection on the international site, else the default.
+
+    The ``site`` extra (``china`` / ``intl``) decides; unset, a service endpoint on the international domain
+    means the international site.
+    """
+    chosen = check_site(site)
+    if chosen is not None:
+        return INTL_STS_ENDPOINT if chosen == "intl" else DEFAULT_STS_ENDPOINT
     return INTL_STS_ENDPOINT if service_endpoint and _INTL_SUFFIX in service_endpoint else DEFAULT_STS_ENDPOINT
 
 
