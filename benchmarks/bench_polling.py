@@ -25,8 +25,8 @@ import httpx
 
 from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution, cynosdb_flow
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
+from airflow_provider_cloudflows.limits import QUOTAS
 from airflow_provider_cloudflows.transport.pool import POOL
-from airflow_provider_cloudflows.transport.throttle import DOCUMENTED_RATE_LIMITS
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 from airflow_provider_cloudflows.waiting import Wait
 
@@ -73,7 +73,7 @@ async def pooling(emulator: CloudEmulator, waits: int, polls: int) -> None:
     print(f"   {'client strategy':<24}{'wall time':>10}{'clients built':>15}{'requests':>10}{'per request':>14}")
     original = POOL.async_lane
     # Measure the client strategy, not the throttling: lift the documented limit here and in the emulator.
-    DOCUMENTED_RATE_LIMITS.pop("tencentcloud cynosdb:DescribeFlow", None)
+    QUOTAS["tencentcloud"].pop("cynosdb:DescribeFlow", None)
     rows = {}
     for name in ("new client per poll", "shared pool"):
         emulator.reset()

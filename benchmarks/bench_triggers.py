@@ -113,10 +113,10 @@ def _connection(port: int) -> str:
 
 def _trigger_factory(port: int) -> Callable[[int, float, float], Any]:
     os.environ[CONN_ENV] = _connection(port)
-    from airflow_provider_cloudflows.transport.throttle import DOCUMENTED_RATE_LIMITS
+    from airflow_provider_cloudflows.limits import QUOTAS, Quota
     from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 
-    DOCUMENTED_RATE_LIMITS["tencentcloud cynosdb:DescribeFlow"] = 1_000_000.0
+    QUOTAS["tencentcloud"]["cynosdb:DescribeFlow"] = Quota(1_000_000)
 
     def make(flow_id: int, interval: float, seconds: float) -> Any:
         trigger = CloudExecutionTrigger(

@@ -15,6 +15,7 @@ import pytest
 
 from airflow_provider_cloudflows.emulator import CloudEmulator, cynosdb_flow
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
+from airflow_provider_cloudflows.limits import Quota
 from airflow_provider_cloudflows.transport import throttle
 from airflow_provider_cloudflows.transport.throttle import RateLimiter
 from airflow_provider_cloudflows.triggers.execution import COALESCER
@@ -104,14 +105,14 @@ async def test_a_waiter_that_leaves_does_not_cancel_the_shared_request(cloud_emu
 async def test_cancelled_waiters_keep_no_slot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(throttle, "START_FRACTION", 1.0)
     limiter = RateLimiter()
-    await limiter.wait("k", 2.2)  # the first slot at once; the next one 0.5 s later
-    waiters = [asyncio.create_task(limiter.wait("k", 2.2)) for _ in range(5)]
+    await limiter.wait("k", Quota(2.2))  # the first slot at once; the next one 0.5 s later
+    waiters = [asyncio.create_task(limiter.wait("k", Quota(2.2))) for _ in range(5)]
     await asyncio.sleep(0.05)
     for waiter in waiters:
         waiter.cancel()
     await asyncio.gather(*waiters, return_exceptions=True)
     started = time.monotonic()
-    await limiter.wait("k", 2.2)
+    await limiter.wait("k", Quota(2.2))
     # Only the slot after the first one is waited for, not six slots (3 s).
     assert time.monotonic() - started < 0.7
 
@@ -122,8 +123,8 @@ async def test_a_waiter_cancelled_as_its_slot_is_granted_stays_cancelled(monkeyp
     monkeypatch.setattr(throttle, "START_FRACTION", 1.0)
     limiter = RateLimiter()
     loop = asyncio.get_running_loop()
-    await limiter.wait("k", 1.1)  # the first slot at once; the next one 1 s later
-    waiter = asyncio.create_task(limiter.wait("k", 1.1, deadline=time.time() + 30))
+    await limiter.wait("k", Quota(1.1))  # the first slot at once; the next one 1 s later
+    waiter = asyncio.create_task(limiter.wait("k", Quota(1.1), deadline=time.time() + 30))
     await asyncio.sleep(0)  # queued behind the limiter's timer
     bucket = limiter._buckets()["k"]
     bucket.next_at = time.monotonic()
@@ -132,19 +133,19 @@ async def test_a_waiter_cancelled_as_its_slot_is_granted_stays_cancelled(monkeyp
     with pytest.raises(asyncio.CancelledError):
         await waiter
     started = time.monotonic()
-    await limiter.wait("k", 1.1, deadline=time.time() + 30)
+    await limiter.wait("k", Quota(1.1), deadline=time.time() + 30)
     assert time.monotonic() - started < 0.5  # the granted slot was handed back, not lost
 
 
 async def test_a_queued_waiter_leaves_at_its_deadline_and_keeps_no_slot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(throttle, "START_FRACTION", 1.0)
     limiter = RateLimiter()
-    await limiter.wait("k", 2.2)  # the next slot 0.5 s later
+    await limiter.wait("k", Quota(2.2))  # the next slot 0.5 s later
     started = time.monotonic()
     with pytest.raises(asyncio.TimeoutError):
-        await limiter.wait("k", 2.2, deadline=time.time() + 0.1)
+        await limiter.wait("k", Quota(2.2), deadline=time.time() + 0.1)
     assert 0.05 < time.monotonic() - started < 0.4
-    await limiter.wait("k", 2.2, deadline=time.time() + 5)  # the slot 0.5 s after the first, not one more
+    await limiter.wait("k", Quota(2.2), deadline=time.time() + 5)  # the slot 0.5 s after the first, not one more
     assert time.monotonic() - started < 0.8
 
 
@@ -154,7 +155,7 @@ async def test_waiters_are_served_in_order_at_the_rate(monkeypatch: pytest.Monke
     order: list[int] = []
 
     async def one(i: int) -> None:
-        await limiter.wait("k", 11.0)  # 10 a second after SAFETY
+        await limiter.wait("k", Quota(11.0))  # 10 a second after SAFETY
         order.append(i)
 
     started = time.monotonic()
@@ -163,22 +164,43 @@ async def test_waiters_are_served_in_order_at_the_rate(monkeypatch: pytest.Monke
     assert 0.4 < time.monotonic() - started < 1.5
 
 
-def test_aimd_decreases_once_per_epoch_and_grows_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    limiter = RateLimiter()
-    limiter.reserve("k", 11.0)
-    # A key starts at a fraction of its documented rate (10/s after SAFETY) and ramps up.
-    assert limiter.rate("k") == pytest.approx(10.0 * throttle.START_FRACTION, rel=0.05)
-    monkeypatch.setattr(throttle, "RAMP", 10.0)
-    time.sleep(0.1)
-    assert limiter.rate("k") == pytest.approx(10.0)  # never above the documented rate
-    sent = time.monotonic()
-    limiter.answered("k", throttled=True, sent_at=sent)
-    limiter.answered("k", throttled=True, sent_at=sent)  # the same congestion: no second decrease
-    assert limiter.rate("k") == pytest.approx(10.0 * throttle.DECREASE, rel=0.01)
-    # After a throttle, additive increase by PROBE x rate² per second.
-    monkeypatch.setattr(throttle, "PROBE", 0.05)  # 5/s per second at 10/s
-    time.sleep(0.2)
-    assert limiter.rate("k") == pytest.approx(10.0 * throttle.DECREASE + 1.0, rel=0.2)
-    time.sleep(1.0)
-    assert limiter.rate("k") == pytest.approx(10.0)
-    assert limiter.stats()["k"]["decreases"] == 1
+def test_a_key_starts_low_and_reaches_its_limit_along_a_concave_curve() -> None:
+    bucket = throttle._Bucket(10.0, now=0.0)
+    assert bucket.current_rate(0.0) == pytest.approx(10.0 * throttle.START_FRACTION)
+    # Concave: more than half the way within the first quarter of the regrowth.
+    quarter = bucket.regain / 4
+    assert bucket.current_rate(quarter) - 3.5 > (10.0 - 3.5) / 2
+    assert bucket.current_rate(bucket.regain) == pytest.approx(10.0)
+    assert bucket.current_rate(bucket.regain + 1000) == pytest.approx(10.0)  # never above the limit
+
+
+def test_a_throttled_answer_decreases_once_per_epoch_then_the_rate_regrows_cubically() -> None:
+    bucket = throttle._Bucket(10.0, now=0.0)
+    now = bucket.regain + 1.0
+    assert bucket.current_rate(now) == pytest.approx(10.0)
+    bucket.throttled(now, sent_at=now - 0.1)
+    bucket.throttled(now + 0.5, sent_at=now)  # the same congestion: no second decrease
+    assert bucket.current_rate(now + 0.5) == pytest.approx(10.0 * throttle.DECREASE, rel=0.01)
+    assert bucket.decreases == 1
+    # Flat near the throttled rate, which it regains after REGAIN seconds.
+    assert bucket.regain == pytest.approx(throttle.REGAIN)
+    assert bucket.current_rate(now + throttle.REGAIN * 0.9) == pytest.approx(10.0, rel=0.01)
+    # Throttled again below the limit (a share): the throttled rate is regained after its own, shorter K,
+    # and the whole limit one REGAIN after that.
+    later = now + 2.0
+    share = bucket.current_rate(later)
+    bucket.throttled(later, sent_at=later)
+    assert bucket.regain < throttle.REGAIN
+    assert bucket.current_rate(later + bucket.regain) == pytest.approx(share)
+    assert bucket.current_rate(later + bucket.regain + throttle.REGAIN) == pytest.approx(10.0)
+
+
+def test_a_token_bucket_quota_lets_its_burst_go_at_once_then_spaces_at_the_rate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(throttle, "START_FRACTION", 1.0)
+    bucket = throttle._Bucket(5.0, now=0.0, burst=50)
+    slots = [bucket.take(0.0) for _ in range(60)]
+    assert slots[:50] == [0.0] * 50
+    assert slots[50] > 0.0
+    assert slots[59] - slots[50] == pytest.approx(9 / 5.0)

@@ -17,6 +17,7 @@ from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_cloudflows.credentials import CredentialProvider, Credentials, StaticCredentials
 from airflow_provider_cloudflows.errors import CloudApiError, ResponseTooLargeError, ThrottledError, TransportError
+from airflow_provider_cloudflows.limits import Quota, quota
 from airflow_provider_cloudflows.transport import pool
 from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
@@ -28,7 +29,7 @@ from airflow_provider_cloudflows.transport.retry import (
     RetryPolicy,
     is_retryable,
 )
-from airflow_provider_cloudflows.transport.throttle import DOCUMENTED_RATE_LIMITS, LIMITER
+from airflow_provider_cloudflows.transport.throttle import LIMITER
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +102,10 @@ class VendorApi(abc.ABC, Generic[CallT]):
                     text = text.replace(form, "***")
         return text
 
-    def rate_limit(self, call: CallT) -> tuple[str, float | None]:
-        """The throttling key (account and action) and the documented rate, if any."""
-        action = f"{self.vendor} {self.describe(call)}"
-        return f"{self.account} {self.region} {action}", DOCUMENTED_RATE_LIMITS.get(action)
+    def rate_limit(self, call: CallT) -> tuple[str, Quota | None]:
+        """The throttling key (account and action) and the documented quota, if any."""
+        api = self.describe(call)
+        return f"{self.account} {self.region} {self.vendor} {api}", quota(self.vendor, api)
 
 
 def _encoded_forms(secret: str) -> set[str]:
@@ -238,28 +239,28 @@ class CloudClient(Generic[CallT]):
         }
         return request, kwargs, remaining
 
-    def _slot_sync(self, call: CallT, key: str, rate: float | None, deadline: float | None) -> None:
+    def _slot_sync(self, call: CallT, key: str, limit: Quota | None, deadline: float | None) -> None:
         """Wait for the rate limiter's next slot, never past the deadline (the request is then not sent)."""
-        if not rate:
+        if limit is None:
             return
-        delay = LIMITER.reserve(key, rate)
+        delay = LIMITER.reserve(key, limit)
         if deadline is not None and time.time() + delay >= deadline:
             raise self._deadline_error(call, sent=False)
         if delay > 0:
             time.sleep(delay)
 
-    async def _slot(self, call: CallT, key: str, rate: float | None, deadline: float | None) -> None:
+    async def _slot(self, call: CallT, key: str, limit: Quota | None, deadline: float | None) -> None:
         """Queue for the rate limiter's next slot, never past the deadline (the request is then not sent).
 
         A long queue (hundreds of waits on one account, or a rate lowered after throttling) must not make a
         wait report its timeout late: the wait leaves the queue at its deadline (the limiter is
         cancellation-safe).
         """
-        if not rate:
+        if limit is None:
             return
         try:
             # The limiter bounds only a wait that queues (no timer for the common free slot).
-            await LIMITER.wait(key, rate, deadline)
+            await LIMITER.wait(key, limit, deadline)
         except asyncio.TimeoutError:
             raise self._deadline_error(call, sent=False) from None
 
@@ -318,7 +319,7 @@ class CloudClient(Generic[CallT]):
             # Every connection is busy: queue (FIFO) for one, at most POOL_WAIT per attempt.
             wait = pool.POOL_WAIT if remaining is None else min(pool.POOL_WAIT, remaining)
             try:
-                await _bounded(gate.acquire(), wait)
+                await bounded(gate.acquire(), wait)
             except asyncio.TimeoutError:
                 raise httpx.PoolTimeout("no connection of the pool became free") from None
         else:
@@ -363,8 +364,8 @@ class CloudClient(Generic[CallT]):
             raise self._deadline_error(call, sent=False) from None
 
     async def _exchange_async(self, call: CallT, deadline: float | None) -> ApiResponse:
-        key, rate = self.api.rate_limit(call)
-        await self._slot(call, key, rate, deadline)
+        key, limit = self.api.rate_limit(call)
+        await self._slot(call, key, limit, deadline)
         request, kwargs, remaining = self._prepare(call, deadline)
         # Long polls hold their connection for up to a minute: they get a pool of their own, so they can
         # never take the connections short polls need.
@@ -375,11 +376,11 @@ class CloudClient(Generic[CallT]):
             # exchange (pool wait included) by the deadline.
             exchange = self._gated_exchange(call, lane, request, kwargs, remaining)
             if remaining is not None and _TIMEOUT is not None:
-                # In place rather than through _bounded: one coroutine frame less on every resume of a poll.
+                # In place rather than through bounded: one coroutine frame less on every resume of a poll.
                 async with _TIMEOUT(remaining):
                     status, headers, body = await exchange
             else:
-                status, headers, body = await _bounded(exchange, remaining)
+                status, headers, body = await bounded(exchange, remaining)
         except httpx.HTTPError as exc:
             raise self._transport_error(call, request, exc) from None
         except asyncio.TimeoutError:
@@ -387,7 +388,7 @@ class CloudClient(Generic[CallT]):
         try:
             return self.api.parse(call, status, headers, body)
         except ThrottledError:
-            if rate:
+            if limit is not None:
                 # Another process (or a worker) shares the account: adapt this process's rate (AIMD).
                 LIMITER.answered(key, throttled=True, sent_at=sent_at)
             raise
@@ -437,7 +438,7 @@ class CloudClient(Generic[CallT]):
         return result
 
 
-async def _bounded(awaitable: Awaitable[ResultT], seconds: float | None) -> ResultT:
+async def bounded(awaitable: Awaitable[ResultT], seconds: float | None) -> ResultT:
     """``await awaitable`` cut off after ``seconds`` (``asyncio.TimeoutError``); None: unbounded.
 
     ``asyncio.timeout`` (3.11+) bounds the await in place; ``asyncio.wait_for`` (3.10) wraps it in a new task

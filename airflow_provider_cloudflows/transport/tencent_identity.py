@@ -75,8 +75,6 @@ DEFAULT_SESSION_NAME = "airflow"
 PROBE_POLICY = RetryPolicy(max_attempts=2, initial_backoff=0.1, max_backoff=0.2)
 # The TKE pod-identity webhook's variables, read by the SDK's default chain.
 TKE_VARIABLES = ("TKE_REGION", "TKE_PROVIDER_ID", "TKE_WEB_IDENTITY_TOKEN_FILE", "TKE_ROLE_ARN")
-# Documented per-second limits of the two STS actions.
-_STS_RATES = {"AssumeRole": 600.0, "AssumeRoleWithWebIdentity": 20.0}
 _INTL_SUFFIX = ".intl.tencentcloudapi.com"
 
 
@@ -113,11 +111,6 @@ class TencentStsApi(TencentApi):
         for token in self.sent_tokens:
             text = text.replace(token, "***")
         return text
-
-    def rate_limit(self, call: TencentCall) -> tuple[str, float | None]:
-        """The documented limits: ``AssumeRole`` 600/s, ``AssumeRoleWithWebIdentity`` 20/s."""
-        key, _ = super().rate_limit(call)
-        return key, _STS_RATES.get(call.action)
 
 
 class TencentMetadataApi(MetadataApi):

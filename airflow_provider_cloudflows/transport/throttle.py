@@ -1,10 +1,13 @@
-"""Client-side throttling: never send faster than an API's documented rate limit.
+"""Client-side throttling: never send faster than an API's documented quota.
 
 Every trigger in a triggerer shares one process, so a hundred waits on Batch ``DescribeTask`` (3 requests a
 second) would otherwise throttle each other and burn retries. The limiter spaces requests per account and
-action across all callers in the process, sync and async alike. Several processes may share one account
-(Airflow HA runs several triggerers; workers poke too) with no shared store, so each process adapts its rate
-to the throttled answers it gets (AIMD: additive increase, multiplicative decrease).
+action across all callers in the process, sync and async alike, at the quota of
+:mod:`airflow_provider_cloudflows.limits` (a token bucket's burst included). Several processes may share one
+account (Airflow HA runs several triggerers; workers poke too) with no shared store, so each process adapts
+its rate to the throttled answers it gets: a multiplicative decrease, then a cubic regrowth (as TCP CUBIC)
+that stays flat near the rate that was throttled and accelerates once nothing throttles, so a process whose
+partners left regains the whole quota within about a minute while partners still present probe rarely.
 """
 
 from __future__ import annotations
@@ -16,82 +19,82 @@ import time
 import weakref
 from collections import deque
 
-# Documented per-action limits (requests per second), reads and the operators' writes alike.
-DOCUMENTED_RATE_LIMITS: dict[str, float] = {
-    "tencentcloud emr:DescribeClusterFlowStatusDetail": 20.0,
-    "tencentcloud emr:ScaleOutCluster": 20.0,
-    "tencentcloud emr:TerminateClusterNodes": 20.0,
-    "tencentcloud cynosdb:DescribeFlow": 20.0,
-    "tencentcloud cynosdb:PauseServerless": 20.0,
-    "tencentcloud cynosdb:ResumeServerless": 20.0,
-    "tencentcloud cynosdb:CreateBackup": 20.0,
-    "tencentcloud batch:DescribeTask": 3.0,
-    "tencentcloud batch:DescribeJob": 2.0,
-    "tencentcloud batch:SubmitJob": 7.0,
-    "tencentcloud batch:TerminateJob": 2.0,
-    "tencentcloud batch:DescribeTaskLogs": 20.0,
-}
+from airflow_provider_cloudflows.limits import Quota
+
 # A little under the limit, so clock granularity on either side never tips a window over it.
 SAFETY = 1.1
-# AIMD adaptation of the per-process rate (see RateLimiter). With no shared store, each process sharing a key
-# must learn its share from a throttled answer of its own, so start-up costs at least one throttled answer per
-# process; the constants keep it at about that. A key starts at START_FRACTION of its documented rate and
-# ramps up by RAMP x that rate per second (full in about 3.5 minutes), so processes that start together (an
-# HA triggerer pair restarting) cross the vendor's limit slowly: each is then throttled about once, while a
-# fast ramp keeps the others climbing past the limit after the first has backed off, and the one that backed
-# off is throttled again (15 s to full: 5 to 6 throttled answers among three Batch processes, not 3).
-# On a throttled answer the rate is multiplied by DECREASE (halving left three Batch processes using 55% of
-# the limit for minutes, since growing back is slow, see PROBE), at most once per DECREASE_EPOCH seconds
-# (vendors count requests in one-second windows: answers to requests sent in the same window report the same
-# congestion); it then grows back additively by PROBE x rate² per second (requests/s per second). Processes
-# sharing a key probe above their shares together, and every probe costs about one throttled answer per
-# process; growing back by the decrease takes (1 - DECREASE) / (processes x PROBE) answers whatever the
-# limit (3/s for Batch as 20/s for EMR), so with three processes the probes come ~800 answers apart (~0.4%
-# throttled). After QUIET seconds without a throttled answer the key ramps again (whoever shared it seems
-# gone). QUIET must outlast the probing period: a 60 s QUIET made processes sharing a key ramp together again
-# between probes (6% throttled for Batch, issue 10). The values were chosen on the distribution over seeded
-# runs of benchmarks/sim_quota.py (the real _Bucket and the emulator's window in virtual time): three Batch
-# processes, 180 s, median 0.68% / p90 0.69% throttled (1.09% / 2.19% with a 15 s ramp and DECREASE 0.7).
-# Never above the documented rate over SAFETY, never below MIN_FRACTION of it.
-START_FRACTION = 0.35
-RAMP = 0.003
+# On a throttled answer the rate is multiplied by DECREASE, at most once per DECREASE_EPOCH seconds (vendors
+# count requests in one-second windows: answers to requests sent in the same window report the same
+# congestion). It then grows back along w_max + CUBIC x limit x (t - K)^3, t seconds after the decrease, w_max
+# the rate that was throttled and K the time to regain it (REGAIN seconds for a process that held the whole
+# limit): flat near w_max, where the partners' shares meet, steep after it. With no shared store, the time to
+# regain the quota after partners left is also the time between probes while they stay: a shorter REGAIN
+# recovers faster and is throttled more often. The values are chosen on benchmarks/sim_quota.py (the real
+# bucket and the emulator's real window in virtual time); docs/quotas.md has the trade-off's numbers.
 DECREASE = 0.75
 DECREASE_EPOCH = 1.0
-PROBE = 0.0001
-QUIET = 600.0
+REGAIN = 60.0
+# A key starts as if just throttled at the limit, at START_FRACTION of it: processes that start together (an
+# HA pair restarting) cross the vendor's limit on the flat part of the curve, each throttled about once. Never
+# below MIN_FRACTION of the documented rate.
+START_FRACTION = 0.35
 MIN_FRACTION = 0.05
 
 
 class _Bucket:
-    """One (account, action) key: its adapted rate and the time the next send may go."""
+    """One (account, action) key: its adapted rate and when the next send may go (GCRA: ``next_at`` is the
+    theoretical arrival time, and a bucket quota's burst lets sends go up to ``tolerance`` before it)."""
 
-    __slots__ = ("decreased_at", "decreases", "grown_at", "limit", "next_at", "queues", "rate", "timers")
+    __slots__ = (
+        "burst",
+        "decreased_at",
+        "decreases",
+        "limit",
+        "next_at",
+        "queues",
+        "rate",
+        "regain",
+        "throttled_rate",
+        "timers",
+    )
 
-    def __init__(self, limit: float, now: float | None = None) -> None:
+    def __init__(self, limit: float, now: float | None = None, burst: int | None = None) -> None:
         self.limit = limit  # the most this process ever sends: the documented rate over SAFETY
-        self.rate = limit * START_FRACTION
+        self.burst = burst or 1
         self.next_at = -math.inf
-        self.grown_at = time.monotonic() if now is None else now
-        self.decreased_at = -math.inf
         self.decreases = 0
+        self.rate = self.throttled_rate = limit
+        self.decreased_at = -math.inf
+        self.regain = 0.0
+        self._decrease(time.monotonic() if now is None else now, limit * START_FRACTION)
         # Async callers queue per event loop (a future belongs to its loop), FIFO; one timer per loop.
         self.queues: dict[asyncio.AbstractEventLoop, deque[asyncio.Future[None]]] = {}
         self.timers: dict[asyncio.AbstractEventLoop, asyncio.TimerHandle] = {}
 
     def current_rate(self, now: float) -> float:
-        """Additive increase, applied lazily: the rate grows with the time since it was last updated."""
+        """The cubic regrowth since the last decrease, capped at the limit."""
         if self.rate < self.limit:
-            quiet = now - self.decreased_at > QUIET
-            slope = RAMP * self.limit if quiet else PROBE * self.limit * self.limit
-            self.rate = min(self.limit, self.rate + slope * (now - self.grown_at))
-        self.grown_at = now
+            grown = self.throttled_rate + _cubic() * self.limit * (now - self.decreased_at - self.regain) ** 3
+            self.rate = min(self.limit, max(self.limit * MIN_FRACTION, grown))
         return self.rate
+
+    def tolerance(self, now: float) -> float:
+        """How far ahead of ``next_at`` a send may go: the burst's worth, shrunk with the adapted rate."""
+        return 0.0 if self.burst == 1 else max(0.0, self.burst / self.limit - 1.0 / self.current_rate(now))
+
+    def free_at(self, now: float) -> float:
+        """When the next send may go."""
+        return self.next_at - self.tolerance(now)
 
     def take(self, now: float) -> float:
         """Take the next slot (now or later); return when it is, and book the one after it."""
-        slot = max(now, self.next_at)
-        self.next_at = slot + 1.0 / self.current_rate(now)
+        slot = max(now, self.free_at(now))
+        self.next_at = max(self.next_at, slot) + 1.0 / self.current_rate(now)
         return slot
+
+    def give_back(self, now: float) -> None:
+        """A slot taken but not used: the next caller may have it."""
+        self.next_at = max(now, self.next_at - 1.0 / self.current_rate(now))
 
     def throttled(self, now: float, sent_at: float) -> None:
         """Multiplicative decrease for a throttled answer at ``now`` to a request sent at ``sent_at``.
@@ -102,12 +105,25 @@ class _Bucket:
         if sent_at < self.decreased_at or now - self.decreased_at < DECREASE_EPOCH:
             return
         old = self.current_rate(now)
-        self.rate = max(self.limit * MIN_FRACTION, old * DECREASE)
-        self.decreased_at = now
+        self._decrease(now, old * DECREASE)
         self.decreases += 1
         # The slot already booked was spaced at the old rate: space it at the new one.
         if self.next_at > now:
             self.next_at += 1.0 / self.rate - 1.0 / old
+
+    def _decrease(self, now: float, rate: float) -> None:
+        """Go down to ``rate`` from the current one, and set the cubic curve back to it."""
+        old = self.rate
+        self.throttled_rate = old
+        self.rate = min(old, max(self.limit * MIN_FRACTION, rate))
+        cubic = _cubic()
+        self.regain = ((old - self.rate) / (cubic * self.limit)) ** (1 / 3) if cubic > 0 else 0.0
+        self.decreased_at = now
+
+
+def _cubic() -> float:
+    """The regrowth's constant (per limit, per s³): a process that held the whole limit regains it in REGAIN s."""
+    return (1 - DECREASE) / REGAIN**3
 
 
 def _expire(future: asyncio.Future[None]) -> None:
@@ -146,11 +162,11 @@ class RateLimiter:
             buckets = self._async[loop] = {}
         return buckets
 
-    def _bucket(self, key: str, rate: float) -> _Bucket:
+    def _bucket(self, key: str, quota: Quota) -> _Bucket:
         buckets = self._buckets()
         bucket = buckets.get(key)
         if bucket is None:
-            bucket = buckets[key] = _Bucket(rate / SAFETY)
+            bucket = buckets[key] = _Bucket(quota.rate / SAFETY, burst=quota.burst)
         return bucket
 
     def rate(self, key: str) -> float | None:
@@ -158,33 +174,33 @@ class RateLimiter:
         bucket = self._buckets().get(key)
         return None if bucket is None else bucket.current_rate(time.monotonic())
 
-    def reserve(self, key: str, rate: float) -> float:
+    def reserve(self, key: str, quota: Quota) -> float:
         """Reserve the next slot for ``key``; return how long to wait before sending (sync callers)."""
         now = time.monotonic()
         with self._lock:
-            return self._bucket(key, rate).take(now) - now
+            return self._bucket(key, quota).take(now) - now
 
-    def wait_sync(self, key: str, rate: float | None) -> None:
+    def wait_sync(self, key: str, quota: Quota | None) -> None:
         """Block until a slot is free (poke mode)."""
-        if rate:
-            delay = self.reserve(key, rate)
+        if quota is not None:
+            delay = self.reserve(key, quota)
             if delay > 0:
                 time.sleep(delay)
 
-    async def wait(self, key: str, rate: float | None, deadline: float | None = None) -> None:
+    async def wait(self, key: str, quota: Quota | None, deadline: float | None = None) -> None:
         """Wait on the event loop until a slot is free (triggers); FIFO, cancellation-safe.
 
         A wait that would outlast ``deadline`` (epoch seconds) leaves the queue then, with
         ``asyncio.TimeoutError``: a slow rate never holds a wait past its deadline.
         """
-        if not rate:
+        if quota is None:
             return
         loop = asyncio.get_running_loop()
         now = time.monotonic()
         with self._lock:
-            bucket = self._bucket(key, rate)
+            bucket = self._bucket(key, quota)
             queue = bucket.queues.get(loop)
-            if not queue and now >= bucket.next_at:
+            if not queue and now >= bucket.free_at(now):
                 bucket.take(now)  # free now and nobody ahead: no future, no timer
                 return
             future: asyncio.Future[None] = loop.create_future()
@@ -203,7 +219,7 @@ class RateLimiter:
             with self._lock:
                 if future.done() and not future.cancelled() and future.exception() is None:
                     # Granted, but the caller is gone: give the slot back to whoever is next.
-                    bucket.next_at = time.monotonic()
+                    bucket.give_back(time.monotonic())
                     self._release(bucket, loop)
                 elif future in queue:
                     queue.remove(future)
@@ -213,7 +229,7 @@ class RateLimiter:
                 expiry.cancel()
 
     def _arm(self, bucket: _Bucket, loop: asyncio.AbstractEventLoop, now: float) -> None:
-        bucket.timers[loop] = loop.call_later(max(0.0, bucket.next_at - now), self._fire, bucket, loop)
+        bucket.timers[loop] = loop.call_later(max(0.0, bucket.free_at(now) - now), self._fire, bucket, loop)
 
     def _fire(self, bucket: _Bucket, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
@@ -232,7 +248,7 @@ class RateLimiter:
                 timer.cancel()
             return
         now = time.monotonic()
-        if now >= bucket.next_at:
+        if now >= bucket.free_at(now):
             bucket.take(now)
             queue.popleft().set_result(None)
         if queue and loop not in bucket.timers:

@@ -17,7 +17,7 @@ from airflow_provider_cloudflows.hooks import hook_class
 from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import arun_check
 from airflow_provider_cloudflows.status import Verdict
-from airflow_provider_cloudflows.transport.client import CloudClient, _bounded
+from airflow_provider_cloudflows.transport.client import CloudClient, bounded
 from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED
 from airflow_provider_cloudflows.waiting import Wait, error_event
 
@@ -165,7 +165,7 @@ async def _within(awaitable: Any, deadline: float | None) -> Snapshot:
     if deadline is None:
         result: Snapshot = await awaitable
         return result
-    return await _bounded(awaitable, max(0.0, deadline - time.time()))
+    return await bounded(awaitable, max(0.0, deadline - time.time()))
 
 
 COALESCER = _Coalescer()
