@@ -9,7 +9,7 @@ sync poke path. Errors are thrown back into the generator, which lets a spec tre
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -19,6 +19,7 @@ from airflow_provider_cloudflows.transport.endpoints import check_path_segment
 from airflow_provider_cloudflows.transport.messages import ApiResponse
 
 __all__ = [
+    "BatchCheck",
     "Check",
     "CheckContext",
     "ServiceSpec",
@@ -64,6 +65,9 @@ class CheckContext:
 
 
 Check = Generator[Any, ApiResponse, Snapshot]
+# A read of many executions in one call: a snapshot per execution (by its id) the answer proves something
+# about; an execution the answer leaves out, repeats or shows of the wrong type has none.
+BatchCheck = Generator[Any, ApiResponse, Mapping[str, Snapshot]]
 
 
 class ServiceSpec(abc.ABC):
@@ -75,6 +79,8 @@ class ServiceSpec(abc.ABC):
     table: ClassVar[StateTable]
     identifiers: ClassVar[tuple[str, ...]]
     supports_long_polling: ClassVar[bool] = False
+    # Waits of one group (``batch_group``) the API reads in one call, at most this many; 0: one per call.
+    batch_size: ClassVar[int] = 0
 
     @abc.abstractmethod
     def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:
@@ -86,6 +92,19 @@ class ServiceSpec(abc.ABC):
     @abc.abstractmethod
     def check(self, ids: Mapping[str, Any], ctx: CheckContext) -> Check:
         """Yield the API calls that observe the execution once; return the snapshot."""
+
+    def batch_group(self, ids: Mapping[str, Any]) -> str:
+        """Which waits one list call can cover (e.g. the job of task waits); all of an account by default."""
+        return ""
+
+    def batch_item(self, ids: Mapping[str, Any]) -> str:
+        """The execution's id in a list answer (specs with a ``batch_size``)."""
+        raise NotImplementedError(f"{self.name} has no batch read")
+
+    def read_many(self, group: str, items: Sequence[str]) -> BatchCheck:
+        """Yield the one call reading ``items`` of ``group``; return a snapshot per item it proves something
+        about, read as strictly as a single answer (specs with a ``batch_size``)."""
+        raise NotImplementedError(f"{self.name} has no batch read")
 
     def changes(self, previous: Snapshot | None, current: Snapshot) -> list[str]:
         """Log lines for what changed since the previous observation (status and progress by default)."""

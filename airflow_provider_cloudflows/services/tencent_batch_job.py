@@ -4,20 +4,38 @@
 FAILED, FAILED_INTERRUPTED). ``DescribeJob`` names a job's tasks and their states but not why an instance
 failed, so on failure the check asks ``DescribeTask`` of each failed task (the existing task wait's check,
 reused as is) for the failed instances' exit codes and reasons.
+
+``DescribeJobs`` reads up to 100 jobs in one call (at the same 2 requests a second): waits on many jobs of one
+account read their ``JobView`` items there. An item gives the state and the task counters, not the tasks nor
+why one failed, so a job that succeeded ends its wait with the ``JobView`` fields, and a failure is read
+again by the wait's own check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot, require_text
+from airflow_provider_cloudflows.services.base import (
+    BatchCheck,
+    Check,
+    CheckContext,
+    ServiceSpec,
+    Snapshot,
+    integer,
+    mapping,
+    objects,
+    require_text,
+)
 from airflow_provider_cloudflows.services.tencent_batch import TencentBatchTask
 from airflow_provider_cloudflows.status import StateTable, Verdict
 from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentCall
 
 # Failed tasks whose instance reasons are fetched on failure (one DescribeTask call each, or two when wide).
 MAX_FAILED_TASKS = 5
+# DescribeJobs takes at most 100 JobIds, and answers at most 100 items a page.
+MAX_JOB_IDS = 100
+VERSION = "2017-03-12"
 _FAILED_TASK_STATES = ("FAILED", "FAILED_INTERRUPTED")
 
 
@@ -30,6 +48,7 @@ class TencentBatchJob(ServiceSpec):
     identifiers = ("job_id",)
     # The job-level table is the task-level one (the SDK documents the same eight values for both).
     table = StateTable("JobState", dict(TencentBatchTask.table.states), dict(TencentBatchTask.table.descriptions))
+    batch_size = MAX_JOB_IDS
 
     def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:
         """The job id is a required string."""
@@ -37,7 +56,7 @@ class TencentBatchJob(ServiceSpec):
 
     def check(self, ids: Mapping[str, Any], ctx: CheckContext) -> Check:
         """DescribeJob; on failure, DescribeTask of each failed task for its instances' reasons."""
-        response = yield TencentCall("batch", "DescribeJob", "2017-03-12", {"JobId": ids["job_id"]})
+        response = yield TencentCall("batch", "DescribeJob", VERSION, {"JobId": ids["job_id"]})
         body = response.body
         state = body.get("JobState")
         tasks = [t for t in body.get("TaskSet") or [] if isinstance(t, Mapping)]
@@ -78,6 +97,42 @@ class TencentBatchJob(ServiceSpec):
             },
             markers={"tasks": {str(t.get("TaskName")): t.get("TaskState") for t in tasks}},
         )
+
+    def batch_item(self, ids: Mapping[str, Any]) -> str:
+        """The job id, as ``JobView.JobId`` names it."""
+        return str(ids["job_id"])
+
+    def read_many(self, group: str, items: Sequence[str]) -> BatchCheck:
+        """DescribeJobs of up to 100 jobs: a snapshot per job named exactly once in the answer."""
+        response = yield TencentCall("batch", "DescribeJobs", VERSION, {"JobIds": list(items), "Limit": len(items)})
+        wanted = set(items)
+        views: dict[str, Mapping[str, Any] | None] = {}
+        for item in objects(response.body.get("JobSet")):
+            job_id = item.get("JobId")
+            if isinstance(job_id, str) and job_id in wanted:
+                views[job_id] = None if job_id in views else item  # named twice: proves nothing
+        snapshots: dict[str, Snapshot] = {}
+        for job_id, view in views.items():
+            if view is None:
+                continue
+            state = view.get("JobState")
+            metrics = {k: v for k, v in mapping(view.get("TaskMetrics")).items() if integer(v) is not None}
+            total = sum(metrics.values())
+            succeeded = integer(metrics.get("SucceedCount"))
+            snapshots[job_id] = Snapshot(
+                vendor_status=state,
+                status=self.table.status_of(state),
+                request_id=response.request_id,
+                progress=succeeded / total if succeeded is not None and total and succeeded <= total else None,
+                details={
+                    "JobId": job_id,
+                    "JobName": view.get("JobName"),
+                    "CreateTime": view.get("CreateTime"),
+                    "EndTime": view.get("EndTime"),
+                    "TaskMetrics": metrics,
+                },
+            )
+        return snapshots
 
     def changes(self, previous: Snapshot | None, current: Snapshot) -> list[str]:
         """Job state and progress, then every task whose state moved."""

@@ -16,9 +16,10 @@ from airflow_provider_cloudflows.errors import CloudApiError
 from airflow_provider_cloudflows.hooks import hook_class
 from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import arun_check
-from airflow_provider_cloudflows.status import Verdict
+from airflow_provider_cloudflows.status import ExecutionStatus, Verdict
 from airflow_provider_cloudflows.transport.client import CloudClient, bounded
 from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED
+from airflow_provider_cloudflows.triggers.batching import BATCHER
 from airflow_provider_cloudflows.waiting import Wait, error_event
 
 MAX_LONG_POLL = 60.0
@@ -171,6 +172,14 @@ async def _within(awaitable: Any, deadline: float | None) -> Snapshot:
 COALESCER = _Coalescer()
 
 
+def _listed(wait: Wait, snapshot: Snapshot | None) -> Snapshot | None:
+    """A list answer's snapshot, if it may stand for the wait's own check: still waiting, or succeeded. A
+    failure (whose reasons only the wait's own check reads) or an unknown state is asked again by the wait."""
+    if snapshot is None or snapshot.status is ExecutionStatus.UNKNOWN:
+        return None
+    return snapshot if wait.verdict(snapshot.vendor_status) is not Verdict.FAILURE else None
+
+
 class CloudExecutionTrigger(BaseTrigger):
     """Wait for a cloud execution in the triggerer.
 
@@ -274,6 +283,9 @@ class CloudExecutionTrigger(BaseTrigger):
         shared = COALESCER.key(wait, client)
         if shared is not None:
             COALESCER.join(shared)
+        batch = BATCHER.key(wait, client)
+        if batch is not None:
+            BATCHER.join(batch)
         # The polling loop is written out here, not in a coroutine of its own: every resume of a poll (about
         # seven per request, inside httpx) passes through each frame of the await chain (issue 10).
         try:
@@ -290,7 +302,12 @@ class CloudExecutionTrigger(BaseTrigger):
                     break
                 poll_started = time.monotonic()
                 try:
-                    if shared is None:
+                    listed = None
+                    if batch is not None and BATCHER.crowded(batch):
+                        listed = _listed(wait, await BATCHER.read(batch, wait, client, self.deadline))
+                    if listed is not None:
+                        snapshot = listed
+                    elif shared is None:
                         snapshot = await arun_check(
                             wait.check(wait_seconds=self._long_poll_seconds(wait)), client, deadline=self.deadline
                         )
@@ -335,6 +352,8 @@ class CloudExecutionTrigger(BaseTrigger):
         finally:
             if shared is not None:
                 COALESCER.leave(shared)
+            if batch is not None:
+                BATCHER.leave(batch)
         yield event
 
     async def _sleep(self, delay: float) -> None:

@@ -1,0 +1,142 @@
+"""Waits on many Batch jobs of one account read them with DescribeJobs, over HTTP against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from airflow_provider_cloudflows.emulator import CloudEmulator
+from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
+from airflow_provider_cloudflows.emulator.server import EmulatorServer
+from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
+from airflow_provider_cloudflows.services import get_service
+from airflow_provider_cloudflows.transport.tencent import TencentCall
+from airflow_provider_cloudflows.triggers.batching import BATCHER
+from tests.helpers import run_trigger, use_connections
+
+
+@pytest.fixture(autouse=True)
+def _conns(
+    monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer, cloud_emulator: CloudEmulator
+) -> None:
+    use_connections(monkeypatch, cloud_emulator_server)
+    # Submitting is not what is measured here.
+    cloud_emulator.set_rate_limit("batch", "SubmitJob", None)
+
+
+def _submit(tasks: dict[str, Any], emulator: CloudEmulator, name: str) -> str:
+    plan_batch_job(emulator, tasks, job_name=name)
+    submit = {
+        "Placement": {"Zone": "z"},
+        "Job": {"JobName": name, "Tasks": [{"TaskName": task} for task in tasks]},
+    }
+    client = TencentCloudHook().get_conn()
+    job_id: str = client.call(TencentCall("batch", "SubmitJob", "2017-03-12", submit)).body["JobId"]
+    return job_id
+
+
+async def test_a_crowd_of_job_waits_reads_its_jobs_in_a_few_list_calls(cloud_emulator: CloudEmulator) -> None:
+    jobs = [_submit({"A": [(0, "RUNNING"), (1.5 + i * 0.1, "SUCCEED")]}, cloud_emulator, f"ok-{i}") for i in range(12)]
+    calls = BATCHER.calls
+    events = await asyncio.gather(*(run_trigger("tencent_batch_job", {"job_id": j}, poll_interval=0.5) for j in jobs))
+    assert [e["outcome"] for e in events] == ["success"] * 12
+    # Each success was read from the list: the JobView fields, the very job asked for.
+    assert [e["state"]["JobId"] for e in events] == jobs
+    assert all(e["state"]["TaskMetrics"]["SucceedCount"] == 1 for e in events)
+    lists = cloud_emulator.count("batch", "DescribeJobs")
+    singles = cloud_emulator.count("batch", "DescribeJob")
+    # 12 waits x ~4 polls each would be ~48 DescribeJob calls at 2/s: a list call covers many waits.
+    assert BATCHER.calls - calls == lists
+    assert lists <= 16 and singles <= 2, (lists, singles)
+    assert BATCHER.items >= 3 * lists  # calls were shared, not one per wait
+
+
+async def test_a_failed_job_in_a_crowd_is_read_again_by_its_own_check_for_its_reasons(
+    cloud_emulator: CloudEmulator,
+) -> None:
+    ok = [_submit({"A": [(0, "RUNNING"), (1.0, "SUCCEED")]}, cloud_emulator, f"ok-{i}") for i in range(3)]
+    bad = _submit({"A": [(0, "RUNNING"), (1.0, "FAILED")]}, cloud_emulator, "bad")
+    events = await asyncio.gather(
+        *(run_trigger("tencent_batch_job", {"job_id": j}, poll_interval=0.5) for j in [*ok, bad])
+    )
+    assert [e["outcome"] for e in events] == ["success"] * 3 + ["failure"]
+    assert "task A: instance 0 FAILED" in events[3]["message"]
+    assert events[3]["state"]["FailedTasks"][0]["TaskName"] == "A"
+    assert cloud_emulator.count("batch", "DescribeJobs") >= 1
+    assert cloud_emulator.count("batch", "DescribeTask") >= 1
+
+
+async def test_a_lone_job_wait_asks_with_its_own_check(cloud_emulator: CloudEmulator) -> None:
+    job = _submit({"A": [(0, "RUNNING"), (0.8, "SUCCEED")]}, cloud_emulator, "alone")
+    event = await run_trigger("tencent_batch_job", {"job_id": job}, poll_interval=0.4)
+    assert event["outcome"] == "success"
+    assert event["state"]["TaskSet"][0]["TaskName"] == "A"  # DescribeJob's richer details
+    assert cloud_emulator.count("batch", "DescribeJobs") == 0
+
+
+async def test_a_refused_list_call_fails_no_wait_each_asks_with_its_own_check(cloud_emulator: CloudEmulator) -> None:
+    jobs = [_submit({"A": [(0, "RUNNING"), (1.0, "SUCCEED")]}, cloud_emulator, f"ok-{i}") for i in range(3)]
+    # Every list call is refused as invalid (as one malformed id would make it): no wait fails for it.
+    cloud_emulator.inject("invalid", service="batch", action="DescribeJobs", count=None)
+    events = await asyncio.gather(*(run_trigger("tencent_batch_job", {"job_id": j}, poll_interval=0.4) for j in jobs))
+    assert [e["outcome"] for e in events] == ["success"] * 3
+    assert all(e["state"]["TaskSet"] for e in events)  # read by DescribeJob
+    assert cloud_emulator.count("batch", "DescribeJobs", ok=False) >= 1
+
+
+def _answer(job_set: Any) -> Any:
+    from airflow_provider_cloudflows.transport.messages import ApiResponse
+
+    return ApiResponse(body={"JobSet": job_set, "TotalCount": 0}, request_id="req-1")
+
+
+def _read(job_set: Any, asked: list[str]) -> dict[str, Any]:
+    spec = get_service("tencent_batch_job")
+    gen = spec.read_many("", asked)
+    call = next(gen)
+    assert (call.action, call.params["JobIds"], call.params["Limit"]) == ("DescribeJobs", asked, len(asked))
+    try:
+        gen.send(_answer(job_set))
+    except StopIteration as stop:
+        return dict(stop.value)
+    raise AssertionError("read_many asked a second call")
+
+
+def test_a_list_answer_proves_only_items_naming_an_asked_job_exactly_once() -> None:
+    view = {"JobState": "RUNNING", "TaskMetrics": {"RunningCount": 1, "SucceedCount": 1}}
+    asked = ["job-aaaaaaaa", "job-bbbbbbbb", "job-cccccccc", "job-dddddddd"]
+    snapshots = _read(
+        [
+            {**view, "JobId": "job-aaaaaaaa"},
+            {**view, "JobId": "job-bbbbbbbb"},
+            {**view, "JobId": "job-bbbbbbbb", "JobState": "SUCCEED"},  # named twice
+            {**view, "JobId": "job-zzzzzzzz"},  # not asked
+            {**view, "JobId": ["job-cccccccc"]},  # not a string
+            "job-dddddddd",  # not an object
+        ],
+        asked,
+    )
+    assert list(snapshots) == ["job-aaaaaaaa"]
+    assert snapshots["job-aaaaaaaa"].vendor_status == "RUNNING"
+    assert snapshots["job-aaaaaaaa"].progress == 0.5
+    assert snapshots["job-aaaaaaaa"].request_id == "req-1"
+
+
+@pytest.mark.parametrize("job_set", [None, {}, "JobSet", 7, [None, 1, []]])
+def test_a_list_answer_of_the_wrong_shape_proves_nothing(job_set: Any) -> None:
+    assert _read(job_set, ["job-aaaaaaaa"]) == {}
+
+
+def test_an_item_with_an_undocumented_state_is_unknown_and_not_taken_as_a_poll() -> None:
+    from airflow_provider_cloudflows.status import ExecutionStatus
+    from airflow_provider_cloudflows.triggers.execution import _listed
+    from airflow_provider_cloudflows.waiting import Wait
+
+    wait = Wait("tencent_batch_job", {"job_id": "job-aaaaaaaa"})
+    for state, taken in (("RUNNING", True), ("SUCCEED", True), ("FAILED", False), ("succeed", False), (1, False)):
+        snapshot = _read([{"JobId": "job-aaaaaaaa", "JobState": state}], ["job-aaaaaaaa"])["job-aaaaaaaa"]
+        assert (_listed(wait, snapshot) is not None) is taken, state
+        if state in ("succeed", 1):
+            assert snapshot.status is ExecutionStatus.UNKNOWN
