@@ -35,6 +35,7 @@ import pytest
 
 from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
+from airflow_provider_cloudflows.limits import QUOTAS, Quota
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 from tests.helpers import FAST
 
@@ -108,7 +109,9 @@ def connections(
         }
         if conn_id in ENV_CONNS:
             monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({**conns[conn_id], "extra": extra}))
+    # The connection reads are measured, not CloudFlow's quota: lifted on both sides.
     cloud_emulator.set_rate_limit("fnf", "DescribeExecution", None)
+    monkeypatch.setitem(QUOTAS["alibabacloud"], "fnf:DescribeExecution", Quota(1_000_000))
     for i in range(TRIGGERS):
         cloud_emulator.add_execution(cloudflow_execution("flow", f"run_{i}", [(0, "Succeeded")]))
     return conns

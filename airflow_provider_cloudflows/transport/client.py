@@ -103,9 +103,11 @@ class VendorApi(abc.ABC, Generic[CallT]):
         return text
 
     def rate_limit(self, call: CallT) -> tuple[str, Quota | None]:
-        """The throttling key (account and action) and the documented quota, if any."""
+        """The throttling key (account and action) and the documented quota, if any (a judgment the vendor
+        does not publish is the emulator's guard, not a limit to space by)."""
         api = self.describe(call)
-        return f"{self.account} {self.region} {self.vendor} {api}", quota(self.vendor, api)
+        found = quota(self.vendor, api)
+        return f"{self.account} {self.region} {self.vendor} {api}", found if found and found.documented else None
 
 
 def _encoded_forms(secret: str) -> set[str]:
