@@ -244,7 +244,7 @@ def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
 BATCH_SERVICE = ServiceSpec(
     vendor="tencent",
     service=SERVICE,
-    operations=(Operation(SERVICE, ACTION, VERSION, describe_task, rate_limit=3),),
+    operations=(Operation(SERVICE, ACTION, VERSION, describe_task),),
     execution_keys=_execution_keys,
     builders={"batch_task": batch_task},
 )

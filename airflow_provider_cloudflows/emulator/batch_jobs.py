@@ -404,11 +404,11 @@ async def describe_task_logs(call: ApiCall, emulator: CloudEmulator) -> dict[str
 
 
 BATCH_JOB_OPERATIONS = (
-    Operation(SERVICE, "SubmitJob", VERSION, submit_job, rate_limit=7),
-    Operation(SERVICE, "DescribeJob", VERSION, describe_job, rate_limit=2),
+    Operation(SERVICE, "SubmitJob", VERSION, submit_job),
+    Operation(SERVICE, "DescribeJob", VERSION, describe_job),
     Operation(SERVICE, "DescribeJobs", VERSION, describe_jobs),
-    Operation(SERVICE, "TerminateJob", VERSION, terminate_job, rate_limit=2),
-    Operation(SERVICE, "DescribeTaskLogs", VERSION, describe_task_logs, rate_limit=20),
+    Operation(SERVICE, "TerminateJob", VERSION, terminate_job),
+    Operation(SERVICE, "DescribeTaskLogs", VERSION, describe_task_logs),
 )
 """The job-level Batch operations, served beside ``DescribeTask``."""
 

@@ -41,7 +41,6 @@ from airflow_provider_cloudflows.emulator.scripting import iso_millis, now_utc
 
 __all__ = [
     "CLOUDFLOW_SERVICE",
-    "RATE_LIMIT",
     "STATUSES",
     "TERMINAL_STATUSES",
     "cloudflow_execution",
@@ -61,9 +60,6 @@ DEFAULT_LIST_LIMIT = 60
 # those MetadataOnly leaves out.
 _LIST_FIELDS = ("Name", "FlowName", "Status", "StartedTime", "StoppedTime", "Input", "Output", "FlowDefinition")
 _NOT_METADATA = ("FlowDefinition", "Input", "Output")
-RATE_LIMIT = 100
-"""Judgment: CloudFlow documents no per-API limit; 100 requests/second per API keeps a runaway poller
-visible in tests without ever throttling sane use. Override with ``CloudEmulator.set_rate_limit``."""
 
 _EXECUTION_END_EVENT = {
     "Succeeded": "ExecutionSucceeded",
@@ -485,13 +481,13 @@ CLOUDFLOW_SERVICE = ServiceSpec(
     vendor="alibaba",
     service=SERVICE,
     operations=(
-        Operation(SERVICE, "DescribeExecution", VERSION, describe_execution, rate_limit=RATE_LIMIT),
-        Operation(SERVICE, "GetExecutionHistory", VERSION, get_execution_history, rate_limit=RATE_LIMIT),
+        Operation(SERVICE, "DescribeExecution", VERSION, describe_execution),
+        Operation(SERVICE, "GetExecutionHistory", VERSION, get_execution_history),
         Operation(SERVICE, "ListExecutions", VERSION, list_executions),
-        Operation(SERVICE, "StartExecution", VERSION, start_execution, rate_limit=RATE_LIMIT),
-        Operation(SERVICE, "StopExecution", VERSION, stop_execution, rate_limit=RATE_LIMIT),
+        Operation(SERVICE, "StartExecution", VERSION, start_execution),
+        Operation(SERVICE, "StopExecution", VERSION, stop_execution),
     ),
     execution_keys=_execution_keys,
     builders={"cloudflow_execution": cloudflow_execution},
 )
-"""CloudFlow as served by the emulator (rate limits: see :data:`RATE_LIMIT`)."""
+"""CloudFlow as served by the emulator (quotas: the documented token buckets of limits.py)."""

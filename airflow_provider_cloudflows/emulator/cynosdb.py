@@ -66,7 +66,7 @@ def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
 CYNOSDB_SERVICE = ServiceSpec(
     vendor="tencent",
     service=SERVICE,
-    operations=(Operation(SERVICE, ACTION, VERSION, describe_flow, rate_limit=20),),
+    operations=(Operation(SERVICE, ACTION, VERSION, describe_flow),),
     execution_keys=_execution_keys,
     builders={"cynosdb_flow": cynosdb_flow},
 )

@@ -37,7 +37,7 @@ What the emulator answers (the documented parts, then its judgments):
 - An unknown cluster, on either route: 401 ``DWS.0047`` "Cluster does not exist or has been deleted." (the
   status and code Huawei's Terraform provider observes; clients must key on the code). A cluster id that is
   not a UUID: 400 ``DWS.0001``.
-- Rate limit (*judgment*, DWS publishes none for these APIs): :data:`RATE_LIMIT` requests per second per API.
+- Rate limit (*judgment*, DWS publishes none for these APIs): the quota table's ``dws:*`` row (limits.py).
 
 For the client's decision rule, the emulator can also serve what DWS does *not* document: a failure view
 whose record has another id or other times than the action view's (``dws_task(failure_overrides=...)``),
@@ -72,7 +72,6 @@ __all__ = [
     "ENDS",
     "FAILURE_VIEWS",
     "ONGOING_STATUSES",
-    "RATE_LIMIT",
     "TRY_LATER",
     "DwsPhase",
     "dws_answer",
@@ -88,9 +87,6 @@ LIST_CLUSTER_DETAILS = "ListClusterDetails"
 LIST_CLUSTERS = "ListClusters"
 ALL_ENTERPRISE_PROJECTS = "all_granted_eps"
 """``enterprise_project_id`` value of the cluster list that keeps every enterprise project's clusters."""
-RATE_LIMIT = 50
-"""Judgment: no published per-API limit; 50 requests/second per API keeps a runaway poller visible in tests
-without throttling sane use. Override with ``CloudEmulator.set_rate_limit``."""
 
 FAILURE_VIEWS = {
     "GROWING": "RESIZE_FAILURE",
@@ -711,7 +707,6 @@ DWS_SERVICE = ServiceSpec(
             LIST_CLUSTER_ACTIONS,
             "v1",
             list_cluster_actions,
-            rate_limit=RATE_LIMIT,
             method="GET",
             path="/v1/{project_id}/clusters/{cluster_id}/actions/{action_name}",
         ),
@@ -720,7 +715,6 @@ DWS_SERVICE = ServiceSpec(
             LIST_CLUSTER_DETAILS,
             "v1.0",
             list_cluster_details,
-            rate_limit=RATE_LIMIT,
             method="GET",
             path="/v1.0/{project_id}/clusters/{cluster_id}",
         ),
@@ -736,4 +730,4 @@ DWS_SERVICE = ServiceSpec(
     execution_keys=_execution_keys,
     builders={"dws_task": dws_task, "dws_cluster": dws_cluster},
 )
-"""DWS as served by the emulator (rate limits: see :data:`RATE_LIMIT`)."""
+"""DWS as served by the emulator (quotas: limits.py)."""

@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow_provider_cloudflows.emulator.core import CloudEmulator, Execution
-from airflow_provider_cloudflows.emulator.dws import CLUSTER_NOT_FOUND, RATE_LIMIT, dws_task
+from airflow_provider_cloudflows.emulator.dws import CLUSTER_NOT_FOUND, dws_task
 from airflow_provider_cloudflows.emulator.dws import SERVICE as DWS
 from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError
 from airflow_provider_cloudflows.emulator.huawei import RestOperation
@@ -219,7 +219,6 @@ DWS_ACTION_OPERATIONS = (
         "CreateSnapshot",
         "v1.0",
         create_snapshot,
-        rate_limit=RATE_LIMIT,
         method="POST",
         path="/v1.0/{project_id}/snapshots",
     ),
@@ -228,7 +227,6 @@ DWS_ACTION_OPERATIONS = (
         "ResizeCluster",
         "v1.0",
         resize_cluster,
-        rate_limit=RATE_LIMIT,
         method="POST",
         path="/v1.0/{project_id}/clusters/{cluster_id}/resize",
     ),
@@ -237,7 +235,6 @@ DWS_ACTION_OPERATIONS = (
         "RestoreCluster",
         "v1.0",
         restore_cluster,
-        rate_limit=RATE_LIMIT,
         method="POST",
         path="/v1.0/{project_id}/snapshots/{snapshot_id}/actions",
     ),
@@ -246,7 +243,6 @@ DWS_ACTION_OPERATIONS = (
         "ListJobDetails",
         "v1.0",
         list_job_details,
-        rate_limit=RATE_LIMIT,
         method="GET",
         path="/v1.0/{project_id}/job/{job_id}",
     ),

@@ -276,7 +276,7 @@ def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
 EMR_SERVICE = ServiceSpec(
     vendor="tencent",
     service=SERVICE,
-    operations=(Operation(SERVICE, ACTION, VERSION, describe_cluster_flow_status_detail, rate_limit=20),),
+    operations=(Operation(SERVICE, ACTION, VERSION, describe_cluster_flow_status_detail),),
     execution_keys=_execution_keys,
     builders={"emr_flow": emr_flow},
 )

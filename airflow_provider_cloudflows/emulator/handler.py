@@ -102,17 +102,16 @@ OperationFunc = Callable[[ApiCall, CloudEmulator], Awaitable[dict[str, Any]]]
 
 @dataclass(frozen=True)
 class Operation:
-    """One emulated API: where it is (service, action, version), what it does, its documented rate limit.
+    """One emulated API: where it is (service, action, version) and what it does; its quota is in limits.py.
 
     ``run`` returns the vendor-native success fields (the handler adds the envelope and request id) or
-    raises :class:`ApiError`. ``rate_limit`` is requests per second, None for unlimited.
+    raises :class:`ApiError`.
     """
 
     service: str
     action: str
     version: str
     run: OperationFunc
-    rate_limit: int | None = None
 
     @property
     def quota_name(self) -> str:

@@ -171,9 +171,9 @@ async def cynosdb_action(call: ApiCall, emulator: CloudEmulator) -> dict[str, An
 
 
 EMR_ACTION_OPERATIONS = (
-    Operation("emr", "ScaleOutCluster", EMR_VERSION, scale_out_cluster, rate_limit=20),
-    Operation("emr", "TerminateClusterNodes", EMR_VERSION, terminate_cluster_nodes, rate_limit=20),
+    Operation("emr", "ScaleOutCluster", EMR_VERSION, scale_out_cluster),
+    Operation("emr", "TerminateClusterNodes", EMR_VERSION, terminate_cluster_nodes),
 )
 CYNOSDB_ACTION_OPERATIONS = tuple(
-    Operation("cynosdb", action, CYNOSDB_VERSION, cynosdb_action, rate_limit=20) for action in _CYNOSDB_FIELDS
+    Operation("cynosdb", action, CYNOSDB_VERSION, cynosdb_action) for action in _CYNOSDB_FIELDS
 )

@@ -143,8 +143,8 @@ STS_SERVICE = ServiceSpec(
     vendor="tencent",
     service="sts",
     operations=(
-        Operation("sts", "AssumeRole", STS_VERSION, assume_role, rate_limit=600),
-        Operation("sts", "AssumeRoleWithWebIdentity", STS_VERSION, assume_role_with_web_identity, rate_limit=20),
+        Operation("sts", "AssumeRole", STS_VERSION, assume_role),
+        Operation("sts", "AssumeRoleWithWebIdentity", STS_VERSION, assume_role_with_web_identity),
     ),
     execution_keys=_no_executions,
 )

@@ -26,7 +26,8 @@ from airflow_provider_cloudflows.emulator import (
     dws_task,
     load_example,
 )
-from airflow_provider_cloudflows.emulator.dws import ACTION_NAMES, FAILURE_VIEWS, RATE_LIMIT, dws_answer, dws_record
+from airflow_provider_cloudflows.emulator.dws import ACTION_NAMES, FAILURE_VIEWS, dws_answer, dws_record
+from airflow_provider_cloudflows.limits import QUOTAS
 from airflow_provider_cloudflows.signing.sdk_hmac import encode_path, sign_sdk_hmac
 
 from .helpers import HTTP
@@ -464,7 +465,8 @@ def test_faults(server: EmulatorServer, task: CloudEmulator) -> None:
 
 
 def test_rate_limit(server: EmulatorServer, task: CloudEmulator) -> None:
-    assert task.rate_limit("dws", "ListClusterActions") == task.rate_limit("dws", "ListClusterDetails") == RATE_LIMIT
+    judgment = QUOTAS["huaweicloud"]["dws:*"].rate
+    assert task.rate_limit("dws", "ListClusterActions") == task.rate_limit("dws", "ListClusterDetails") == judgment
     task.set_rate_limit("dws", "ListClusterDetails", 2)
     answers = [hw_get(server, DETAIL_PATH, cluster_id=CLUSTER) for _ in range(3)]
     assert [r.status_code for r in answers] == [200, 200, 429]
