@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_cloudflows.compat import legacy_connection_form
 from airflow_provider_cloudflows.credentials import CredentialProvider, Credentials, Identity
 from airflow_provider_cloudflows.hooks.base import CloudHook, extra_value
-from airflow_provider_cloudflows.transport.identity import IdentitySettings
 from airflow_provider_cloudflows.transport.tencent import TencentApi, TencentCall, endpoint_template
-from airflow_provider_cloudflows.transport.tencent_identity import default_sts_endpoint
 from airflow_provider_cloudflows.transport.tencent_sources import identity_from
 
 
@@ -50,17 +47,6 @@ class TencentCloudHook(CloudHook):
     def probe_call(self) -> TencentCall:
         """DescribeFlow of task flow 0, which does not exist: a signed read with no side effect."""
         return TencentCall("cynosdb", "DescribeFlow", "2019-01-07", {"FlowId": 0})
-
-    def identity_settings(self, conn: Any, extra: Mapping[str, Any]) -> IdentitySettings:
-        """The shared settings, with STS defaulting to the ``site`` extra's (the sources guess it only from
-        ``endpoint``); an ``sts_endpoint`` extra still wins."""
-        settings = super().identity_settings(conn, extra)
-        site = self.extra(extra, "site")
-        if site is None or settings.extra("sts_endpoint") is not None:
-            return settings
-        sts = default_sts_endpoint(self.extra(extra, "endpoint"), site)
-        read = settings.extra
-        return dataclasses.replace(settings, extra=lambda name: sts if name == "sts_endpoint" else read(name))
 
     def identity(self, conn: Any, extra: Mapping[str, Any]) -> Credentials | Identity:
         """The stored key, a role it assumes, the CVM role, TKE OIDC, or the SDK's default chain."""

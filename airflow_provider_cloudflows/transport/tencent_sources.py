@@ -106,7 +106,7 @@ def _session(settings: IdentitySettings) -> tuple[str, int]:
 def _sts_endpoint(settings: IdentitySettings, region: str) -> str:
     configured = settings.extra("sts_endpoint")
     if configured is None:
-        return default_sts_endpoint(settings.extra("endpoint"))
+        return default_sts_endpoint(settings.extra("endpoint"), settings.extra("site"))
     return checked_sts_endpoint(configured, region)
 
 
