@@ -140,3 +140,29 @@ def test_an_item_with_an_undocumented_state_is_unknown_and_not_taken_as_a_poll()
         assert (_listed(wait, snapshot) is not None) is taken, state
         if state in ("succeed", 1):
             assert snapshot.status is ExecutionStatus.UNKNOWN
+
+
+async def test_task_waits_of_one_job_share_one_describe_job_per_poll(cloud_emulator: CloudEmulator) -> None:
+    tasks = {name: [(0, "RUNNING"), (1.2 + i * 0.2, "SUCCEED")] for i, name in enumerate("ABCD")}
+    job = _submit(tasks, cloud_emulator, "four")
+    events = await asyncio.gather(
+        *(run_trigger("tencent_batch_task", {"job_id": job, "task_name": t}, poll_interval=0.5) for t in tasks)
+    )
+    assert [e["outcome"] for e in events] == ["success"] * 4
+    assert [e["state"]["TaskName"] for e in events] == list(tasks)
+    # The polls were shared DescribeJob calls (4 waits x ~4 polls would be ~16 DescribeTask calls); a wait
+    # that polls before the others joined asks alone.
+    assert cloud_emulator.count("batch", "DescribeTask") <= 2
+    assert 1 <= cloud_emulator.count("batch", "DescribeJob") <= 8
+
+
+async def test_a_failed_task_among_waits_of_one_job_gets_its_instance_reasons(cloud_emulator: CloudEmulator) -> None:
+    job = _submit(
+        {"A": [(0, "RUNNING"), (0.8, "SUCCEED")], "B": [(0, "RUNNING"), (0.8, "FAILED")]}, cloud_emulator, "ab"
+    )
+    events = await asyncio.gather(
+        *(run_trigger("tencent_batch_task", {"job_id": job, "task_name": t}, poll_interval=0.4) for t in "AB")
+    )
+    assert [e["outcome"] for e in events] == ["success", "failure"]
+    assert "instance 0 FAILED (ExitCode 1)" in events[1]["message"]
+    assert cloud_emulator.count("batch", "DescribeTask") >= 1

@@ -1,11 +1,17 @@
-"""Tencent Batch compute tasks: ``DescribeTask`` (2017-03-12)."""
+"""Tencent Batch compute tasks: ``DescribeTask`` (2017-03-12).
+
+``DescribeJob`` lists every task of a job with its state: waits on several tasks of one job read them there,
+one call for all of them. A ``TaskView`` gives the state and times, not the instances: a task that succeeded
+ends its wait with those fields, and a failure is read again by the wait's own ``DescribeTask``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_provider_cloudflows.services.base import (
+    BatchCheck,
     Check,
     CheckContext,
     ServiceSpec,
@@ -20,7 +26,10 @@ from airflow_provider_cloudflows.status import ExecutionStatus as S
 from airflow_provider_cloudflows.status import StateTable, Verdict
 from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentCall
 
+VERSION = "2017-03-12"
 POLL_LIMIT = 100
+# One DescribeJob lists every task of the job.
+MAX_TASKS_PER_READ = 1000
 # The API's maximum page; used once, on failure, so every failed instance's reason can be reported.
 FAILURE_LIMIT = 1000
 MAX_REASONS = 5
@@ -63,23 +72,58 @@ class TencentBatchTask(ServiceSpec):
             "FAILED_INTERRUPTED": S.FAILED,
         },
     )
+    batch_size = MAX_TASKS_PER_READ
 
     def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:
         """Both identifiers are required strings."""
         return {"job_id": require_text(ids, "job_id"), "task_name": require_text(ids, "task_name")}
+
+    def batch_group(self, ids: Mapping[str, Any]) -> str:
+        """The job: one DescribeJob covers its tasks."""
+        return str(ids["job_id"])
+
+    def batch_item(self, ids: Mapping[str, Any]) -> str:
+        """The task name, as ``TaskView.TaskName`` names it."""
+        return str(ids["task_name"])
+
+    def read_many(self, group: str, items: Sequence[str]) -> BatchCheck:
+        """DescribeJob of the job: a snapshot per asked task named exactly once in its ``TaskSet``."""
+        # The answer names its job: an answer about another one is a protocol error, never data.
+        response = yield TencentCall("batch", "DescribeJob", VERSION, {"JobId": group}, {"JobId": group})
+        wanted = set(items)
+        views: dict[str, Mapping[str, Any] | None] = {}
+        for item in objects(response.body.get("TaskSet")):
+            name = item.get("TaskName")
+            if isinstance(name, str) and name in wanted:
+                views[name] = None if name in views else item  # named twice: proves nothing
+        return {
+            name: Snapshot(
+                vendor_status=view.get("TaskState"),
+                status=self.table.status_of(view.get("TaskState")),
+                request_id=response.request_id,
+                details={
+                    "JobId": group,
+                    "TaskName": name,
+                    "CreateTime": view.get("CreateTime"),
+                    "EndTime": view.get("EndTime"),
+                },
+            )
+            for name, view in views.items()
+            if view is not None
+        }
 
     def check(self, ids: Mapping[str, Any], ctx: CheckContext) -> Check:
         """DescribeTask; on failure, one more page-wide call if some instances were not listed."""
         params = {"JobId": ids["job_id"], "TaskName": ids["task_name"], "Offset": 0, "Limit": POLL_LIMIT}
         # The answer names its job and task: an answer about another one is a protocol error, never data.
         echo = {"JobId": ids["job_id"], "TaskName": ids["task_name"]}
-        response = yield TencentCall("batch", "DescribeTask", "2017-03-12", params, echo)
+        response = yield TencentCall("batch", "DescribeTask", VERSION, params, echo)
         body = response.body
         state = body.get("TaskState")
         instances = objects(body.get("TaskInstanceSet"))
         total = integer(body.get("TaskInstanceTotalCount"))
         if ctx.verdict(state) is Verdict.FAILURE and total is not None and total > len(instances):
-            wide = yield TencentCall("batch", "DescribeTask", "2017-03-12", {**params, "Limit": FAILURE_LIMIT}, echo)
+            wide = yield TencentCall("batch", "DescribeTask", VERSION, {**params, "Limit": FAILURE_LIMIT}, echo)
             instances = objects(wide.body.get("TaskInstanceSet"))
         failed = [i for i in instances if i.get("TaskInstanceState") in _FAILED_INSTANCE_STATES]
         reason = "; ".join(_instance_line(i) for i in failed[:MAX_REASONS])

@@ -27,7 +27,7 @@ from airflow_provider_cloudflows.services.base import (
     objects,
     require_text,
 )
-from airflow_provider_cloudflows.services.tencent_batch import TencentBatchTask
+from airflow_provider_cloudflows.services.tencent_batch import VERSION, TencentBatchTask
 from airflow_provider_cloudflows.status import StateTable, Verdict
 from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentCall
 
@@ -35,7 +35,6 @@ from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentCall
 MAX_FAILED_TASKS = 5
 # DescribeJobs takes at most 100 JobIds, and answers at most 100 items a page.
 MAX_JOB_IDS = 100
-VERSION = "2017-03-12"
 _FAILED_TASK_STATES = ("FAILED", "FAILED_INTERRUPTED")
 
 
