@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import CloudEmulator
+from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution
 from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
 from airflow_provider_cloudflows.services import get_service
+from airflow_provider_cloudflows.services.alibaba_cloudflow import AlibabaCloudFlowExecution
 from airflow_provider_cloudflows.transport.tencent import TencentCall
 from airflow_provider_cloudflows.triggers.batching import BATCHER
 from tests.helpers import run_trigger, use_connections
@@ -166,3 +167,64 @@ async def test_a_failed_task_among_waits_of_one_job_gets_its_instance_reasons(cl
     assert [e["outcome"] for e in events] == ["success", "failure"]
     assert "instance 0 FAILED (ExitCode 1)" in events[1]["message"]
     assert cloud_emulator.count("batch", "DescribeTask") >= 1
+
+
+# --- CloudFlow: ListExecutions per flow past the long polls' share of the quota ------------------------------
+
+
+def _flows(emulator: CloudEmulator, flows: dict[str, int]) -> list[dict[str, str]]:
+    ids = []
+    for flow, count in flows.items():
+        for i in range(count):
+            name = f"run_{i}"
+            phases = [(0, "Running"), (1.0 + 0.1 * i, "Succeeded")]
+            emulator.add_execution(cloudflow_execution(flow, name, phases, output={"n": i}, start_immediately=True))
+            ids.append({"flow_name": flow, "execution_name": name})
+    return ids
+
+
+async def test_a_crowd_of_cloudflow_waits_lists_each_flow_and_reads_each_end_with_its_output(
+    monkeypatch: pytest.MonkeyPatch, cloud_emulator: CloudEmulator
+) -> None:
+    monkeypatch.setattr(AlibabaCloudFlowExecution, "batch_account_crowd", 4)
+    waits = _flows(cloud_emulator, {"etl": 5, "report": 3})
+    events = await asyncio.gather(
+        *(run_trigger("alibaba_cloudflow_execution", ids, poll_interval=0.5) for ids in waits)
+    )
+    assert [e["outcome"] for e in events] == ["success"] * 8
+    # Each end is read by the wait's own DescribeExecution, with its Output.
+    assert [e["state"]["Output"] for e in events] == [{"n": i} for i in (0, 1, 2, 3, 4, 0, 1, 2)]
+    assert cloud_emulator.count("fnf", "ListExecutions") >= 2
+    # Still-running polls were list calls: 8 waits polling every 0.5 s for ~1.5 s would be ~24 reads.
+    assert cloud_emulator.count("fnf", "DescribeExecution") <= 8 + 4
+
+
+async def test_cloudflow_waits_below_the_account_crowd_keep_their_long_polls(cloud_emulator: CloudEmulator) -> None:
+    waits = _flows(cloud_emulator, {"etl": 3})
+    events = await asyncio.gather(
+        *(run_trigger("alibaba_cloudflow_execution", ids, poll_interval=0.5) for ids in waits)
+    )
+    assert [e["outcome"] for e in events] == ["success"] * 3
+    assert cloud_emulator.count("fnf", "ListExecutions") == 0
+
+
+def test_a_flow_list_proves_only_running_executions_of_that_flow_named_once() -> None:
+    spec = get_service("alibaba_cloudflow_execution")
+    gen = spec.read_many("etl", ["a", "b", "c", "d", "e"])
+    call = next(gen)
+    assert call.params["Status"] == "Running" and call.params["MetadataOnly"] == "true"
+    answer = {
+        "Executions": [
+            {"Name": "a", "FlowName": "etl", "Status": "Running"},
+            {"Name": "b", "FlowName": "etl", "Status": "Succeeded"},  # the filter not applied: no proof
+            {"Name": "c", "FlowName": "other", "Status": "Running"},  # another flow
+            {"Name": "d", "FlowName": "etl", "Status": "Running"},
+            {"Name": "d", "FlowName": "etl", "Status": "Running"},  # named twice
+            {"Name": ["e"], "FlowName": "etl", "Status": "Running"},
+        ]
+    }
+    from airflow_provider_cloudflows.transport.messages import ApiResponse
+
+    with pytest.raises(StopIteration) as stop:
+        gen.send(ApiResponse(body=answer, request_id="r"))
+    assert list(stop.value.value) == ["a"]

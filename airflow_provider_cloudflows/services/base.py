@@ -81,6 +81,10 @@ class ServiceSpec(abc.ABC):
     supports_long_polling: ClassVar[bool] = False
     # Waits of one group (``batch_group``) the API reads in one call, at most this many; 0: one per call.
     batch_size: ClassVar[int] = 0
+    # A group is read in batches while a process runs at least ``batch_crowd`` waits of it and at least
+    # ``batch_account_crowd`` waits of this spec on its account and region.
+    batch_crowd: ClassVar[int] = 2
+    batch_account_crowd: ClassVar[int] = 0
 
     @abc.abstractmethod
     def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:

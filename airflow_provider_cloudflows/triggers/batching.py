@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 
 # A list call's own deadline: it serves waits with different deadlines (each stops waiting at its own).
 CALL_BUDGET = 60.0
-# A group is read in batches only while at least this many waits of it run in the process: a lone wait
-# asks with its own, richer check.
-CROWD = 2
 
 Key = tuple[Any, ...]
 _Waiters = list[asyncio.Future[Snapshot | None]]
@@ -57,6 +54,8 @@ class Batcher:
             weakref.WeakKeyDictionary()
         )
         self._members: dict[Key, int] = {}
+        # Running waits per key without its group: the spec's waits on one account and region.
+        self._accounts: dict[Key, int] = {}
         self.calls = 0  # list calls sent (tests and benchmarks read them)
         self.items = 0  # executions those calls covered
 
@@ -71,19 +70,25 @@ class Batcher:
 
     def join(self, key: Key) -> None:
         """A wait on ``key`` starts polling."""
-        self._members[key] = self._members.get(key, 0) + 1
+        for counts, counted in ((self._members, key), (self._accounts, key[:-1])):
+            counts[counted] = counts.get(counted, 0) + 1
 
     def leave(self, key: Key) -> None:
         """A wait on ``key`` ended."""
-        left = self._members.get(key, 0) - 1
-        if left > 0:
-            self._members[key] = left
-        else:
-            self._members.pop(key, None)
+        for counts, counted in ((self._members, key), (self._accounts, key[:-1])):
+            left = counts.get(counted, 0) - 1
+            if left > 0:
+                counts[counted] = left
+            else:
+                counts.pop(counted, None)
 
-    def crowded(self, key: Key) -> bool:
-        """Whether enough waits share ``key`` for a list call to save requests."""
-        return self._members.get(key, 0) >= CROWD
+    def crowded(self, key: Key, spec: ServiceSpec) -> bool:
+        """Whether enough waits share ``key`` (and its account) for a list call to pay: a lone wait asks
+        with its own, richer check."""
+        return (
+            self._members.get(key, 0) >= spec.batch_crowd
+            and self._accounts.get(key[:-1], 0) >= spec.batch_account_crowd
+        )
 
     async def read(self, key: Key, wait: Wait, client: CloudClient[Any], deadline: float | None) -> Snapshot | None:
         """This wait's snapshot from the next list call of its key; None when the list proves nothing about
