@@ -90,3 +90,15 @@ def emulator_connections(airflow_db: None, monkeypatch: pytest.MonkeyPatch, clou
     from tests.helpers import use_connections
 
     use_connections(monkeypatch, cloud_emulator_server)
+
+
+# Directories whose code under test imports no Airflow: one run of them, at the latest Airflow, is enough.
+_AIRFLOW_FREE = ("emulator", "signing")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = pathlib.Path(__file__).resolve().parent
+    for item in items:
+        parts = item.path.resolve().relative_to(tests).parts
+        if parts and parts[0] in _AIRFLOW_FREE:
+            item.add_marker(pytest.mark.airflow_free)
