@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution
+from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution, dws_task
 from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
@@ -16,6 +17,7 @@ from airflow_provider_cloudflows.services.alibaba_cloudflow import AlibabaCloudF
 from airflow_provider_cloudflows.transport.tencent import TencentCall
 from airflow_provider_cloudflows.triggers.batching import BATCHER
 from tests.helpers import run_trigger, use_connections
+from tests.test_huawei import run_wait
 
 
 @pytest.fixture(autouse=True)
@@ -228,3 +230,53 @@ def test_a_flow_list_proves_only_running_executions_of_that_flow_named_once() ->
     with pytest.raises(StopIteration) as stop:
         gen.send(ApiResponse(body=answer, request_id="r"))
     assert list(stop.value.value) == ["a"]
+
+
+# --- Huawei DWS: the project's cluster list once each task was seen ------------------------------------------
+
+
+async def test_dws_waits_of_one_project_follow_their_seen_tasks_on_the_cluster_list(
+    cloud_emulator: CloudEmulator,
+) -> None:
+    clusters = [str(uuid.UUID(int=i + 1)) for i in range(6)]
+    for i, cluster in enumerate(clusters):
+        cloud_emulator.add_execution(
+            dws_task(cluster, phases=[(0, "RUNNING", 20)], end_at=1.5 + 0.1 * i, start_immediately=True)
+        )
+    results = await asyncio.gather(
+        *(run_wait({"cluster_id": c, "action_name": "SNAPSHOTTING"}, poll_interval=0.3) for c in clusters)
+    )
+    assert [event["outcome"] for event, _ in results] == ["success"] * 6
+    lists = cloud_emulator.count("dws", "ListClusters")
+    views = cloud_emulator.count("dws", "ListClusterActions")
+    assert lists >= 2
+    # Without the list, 6 waits polling every 0.3 s for ~1.5 s would read ~30 action views; with it, each wait
+    # reads its view to see its task, and again (with the failure view) to decide its end.
+    assert views <= 6 * 4, (lists, views)
+
+
+def test_a_cluster_list_shows_running_only_the_asked_clusters_listed_once_with_the_action() -> None:
+    spec = get_service("huawei_dws_cluster_task")
+    assert spec.batch_ready({"started": 1.0}) is False
+    assert spec.batch_ready({"started": 1.0, "seen_at": 2.0}) is True
+    asked = ["a/SNAPSHOTTING", "b/SNAPSHOTTING", "c/GROWING", "d/SNAPSHOTTING", "e/SNAPSHOTTING"]
+    gen = spec.read_many("", asked)
+    next(gen)
+    answer = {
+        "clusters": [
+            {"id": "a", "task_status": "SNAPSHOTTING", "action_progress": {"SNAPSHOTTING": "40%"}},
+            {"id": "b", "task_status": "", "action_progress": {}},  # idle: the wait decides its end itself
+            {"id": "c", "task_status": "SNAPSHOTTING", "action_progress": {}},  # another action
+            {"id": "d", "task_status": "SNAPSHOTTING"},
+            {"id": "d", "task_status": "SNAPSHOTTING"},  # listed twice
+            {"id": ["e"], "task_status": "SNAPSHOTTING"},
+            {"id": "z", "task_status": "SNAPSHOTTING"},  # not asked
+        ]
+    }
+    from airflow_provider_cloudflows.transport.messages import ApiResponse
+
+    with pytest.raises(StopIteration) as stop:
+        gen.send(ApiResponse(body=answer, request_id="r"))
+    snapshots = stop.value.value
+    assert list(snapshots) == ["a/SNAPSHOTTING"]
+    assert snapshots["a/SNAPSHOTTING"].progress == 0.4

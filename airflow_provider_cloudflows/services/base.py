@@ -101,6 +101,10 @@ class ServiceSpec(abc.ABC):
         """Which waits one list call can cover (e.g. the job of task waits); all of an account by default."""
         return ""
 
+    def batch_ready(self, memory: Mapping[str, Any]) -> bool:
+        """Whether a list answer may stand for this wait's next poll, given what the wait remembers."""
+        return True
+
     def batch_item(self, ids: Mapping[str, Any]) -> str:
         """The execution's id in a list answer (specs with a ``batch_size``)."""
         raise NotImplementedError(f"{self.name} has no batch read")

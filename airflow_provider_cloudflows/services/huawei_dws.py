@@ -18,18 +18,31 @@ decision table, and why, is docs/dws-task-end.md):
    an idle, healthy cluster → succeeded **only if the task was seen and no doubt remains**; otherwise the
    outcome cannot be confirmed, which is never a success (a grace of a few checks, then a failure saying so).
 An unknown cluster (DWS.0047 / DWS.0015 / DWS.3027) fails at once.
+
+Many waits in one project read the cluster list (``GET /v1.0/{project_id}/clusters``) instead, once their
+task was seen: a cluster listed exactly once with the action still in ``task_status`` / ``action_progress``
+is running (rule 4's first case). Anything else is read with the wait's own check, which decides the end.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 from airflow_provider_cloudflows.errors import InvalidRequestError, NotFoundError
-from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot, require_text
+from airflow_provider_cloudflows.services.base import (
+    BatchCheck,
+    Check,
+    CheckContext,
+    ServiceSpec,
+    Snapshot,
+    mapping,
+    objects,
+    require_text,
+)
 from airflow_provider_cloudflows.status import ExecutionStatus as S
 from airflow_provider_cloudflows.status import StateTable, show
 from airflow_provider_cloudflows.transport.decoding import loads_strict
@@ -38,6 +51,9 @@ from airflow_provider_cloudflows.transport.messages import ApiResponse
 
 ACTION_PATH = "/v1/{project_id}/clusters/{cluster_id}/actions/{action_name}"
 CLUSTER_PATH = "/v1.0/{project_id}/clusters/{cluster_id}"
+CLUSTERS_PATH = "/v1.0/{project_id}/clusters"
+# The cluster list answers every cluster of the project in one call.
+MAX_LISTED_WAITS = 1000
 FAILURE_VIEWS = {
     "GROWING": "RESIZE_FAILURE",
     "RESTORING": "RESTORING_FAILED",
@@ -184,6 +200,7 @@ class HuaweiDwsClusterTask(ServiceSpec):
     # The memory that changes what the wait may conclude: the trigger hands a change of it back to the sensor,
     # so that it survives a triggerer restart (see waiting.Wait.memory_changed).
     durable_memory: ClassVar[tuple[str, ...]] = ("started", "seen_at", "task_id", "task_submit_time")
+    batch_size = MAX_LISTED_WAITS
     table = StateTable(
         "status",
         {
@@ -247,6 +264,50 @@ class HuaweiDwsClusterTask(ServiceSpec):
                         doubt += f" (its error: {error})"
         detail = yield HuaweiCall("GET", CLUSTER_PATH, {"cluster_id": cluster_id})
         return self._cluster_snapshot(detail, ids, failure, memory, doubt)
+
+    def batch_ready(self, memory: Mapping[str, Any]) -> bool:
+        """Only a task already seen (by its action view) may be followed on the list."""
+        return memory.get("seen_at") is not None
+
+    def batch_item(self, ids: Mapping[str, Any]) -> str:
+        """The cluster and action, as one wait asks them."""
+        return f"{ids['cluster_id']}/{ids['action_name']}"
+
+    def read_many(self, group: str, items: Sequence[str]) -> BatchCheck:
+        """The project's cluster list: a running snapshot per asked cluster listed exactly once whose
+        ``task_status`` / ``action_progress`` still shows the asked action."""
+        response = yield HuaweiCall("GET", CLUSTERS_PATH, {})
+        asked: dict[str, list[str]] = {}
+        for item in items:
+            cluster_id, _, action = item.rpartition("/")
+            asked.setdefault(cluster_id, []).append(action)
+        clusters: dict[str, Mapping[str, Any] | None] = {}
+        if response.http_status == 200:
+            for listed in objects(response.body.get("clusters")):
+                listed_id = listed.get("id")
+                if isinstance(listed_id, str) and listed_id in asked:
+                    clusters[listed_id] = None if listed_id in clusters else listed  # twice: no proof
+        snapshots: dict[str, Snapshot] = {}
+        for cluster_id, cluster in clusters.items():
+            if cluster is None:
+                continue
+            task_status = cluster.get("task_status")
+            progress_map = mapping(cluster.get("action_progress"))
+            for action in asked[cluster_id]:
+                if task_status != action and action not in progress_map:
+                    continue
+                pct = str(progress_map.get(action, "")).rstrip("%")
+                snapshots[f"{cluster_id}/{action}"] = Snapshot(
+                    vendor_status="RUNNING",
+                    status=S.RUNNING,
+                    request_id=response.request_id,
+                    progress=float(pct) / 100 if pct.replace(".", "", 1).isdigit() else None,
+                    details={
+                        "action_name": action,
+                        "evidence": f"the cluster list's task_status/action_progress still shows {action}",
+                    },
+                )
+        return snapshots
 
     def _view(self, cluster_id: str, action: str) -> Generator[Any, ApiResponse, ApiResponse | None]:
         """The view's answer, or None for the one evidenced "no such ongoing task" answer."""

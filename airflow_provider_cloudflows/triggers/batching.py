@@ -63,7 +63,7 @@ class Batcher:
     def key(wait: Wait, client: CloudClient[Any]) -> Key | None:
         """What makes two waits readable in one call, or None if this wait's spec has no list read."""
         spec = wait.spec
-        if not spec.batch_size or wait.memory or getattr(spec, "durable_memory", None):
+        if not spec.batch_size:
             return None
         api = client.api
         return (type(api), api.account, api.region, api.endpoint, spec.name, spec.batch_group(wait.identifiers))

@@ -303,7 +303,7 @@ class CloudExecutionTrigger(BaseTrigger):
                 poll_started = time.monotonic()
                 try:
                     listed = None
-                    if batch is not None and BATCHER.crowded(batch, wait.spec):
+                    if batch is not None and BATCHER.crowded(batch, wait.spec) and wait.spec.batch_ready(wait.memory):
                         listed = _listed(wait, await BATCHER.read(batch, wait, client, self.deadline))
                     if listed is not None:
                         snapshot = listed
