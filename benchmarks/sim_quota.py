@@ -77,7 +77,6 @@ class Result:
     recovered_after: float | None = None
 
 
-
 @dataclass
 class _Process:
     bucket: throttle._Bucket
