@@ -280,3 +280,18 @@ def test_a_cluster_list_shows_running_only_the_asked_clusters_listed_once_with_t
     snapshots = stop.value.value
     assert list(snapshots) == ["a/SNAPSHOTTING"]
     assert snapshots["a/SNAPSHOTTING"].progress == 0.4
+
+
+@pytest.mark.parametrize(("shown", "progress"), [("40%", 0.4), (40, 0.4), ("150%", None), ("²%", None), ("", None)])
+def test_a_listed_dws_progress_outside_0_to_100_percent_is_no_progress_not_an_error(
+    shown: Any, progress: float | None
+) -> None:
+    spec = get_service("huawei_dws_cluster_task")
+    gen = spec.read_many("", ["a/GROWING"])
+    next(gen)
+    from airflow_provider_cloudflows.transport.messages import ApiResponse
+
+    answer = {"clusters": [{"id": "a", "task_status": "GROWING", "action_progress": {"GROWING": shown}}]}
+    with pytest.raises(StopIteration) as stop:
+        gen.send(ApiResponse(body=answer, request_id="r"))
+    assert stop.value.value["a/GROWING"].progress == progress

@@ -39,6 +39,7 @@ from airflow_provider_cloudflows.services.base import (
     CheckContext,
     ServiceSpec,
     Snapshot,
+    fraction,
     mapping,
     objects,
     require_text,
@@ -174,6 +175,15 @@ def _sub_items(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _percent(value: Any) -> float | None:
+    """An ``action_progress`` value ("40%", 40) as a fraction; anything else, or outside 0-100 %, is None."""
+    text = str(value if value is not None else "").strip().removesuffix("%")
+    # ASCII digits only: "²".isdigit() holds, but float() refuses it.
+    if not text.isascii() or not text.replace(".", "", 1).isdigit():
+        return None
+    return fraction(float(text) / 100)
+
+
 def _progress(rows: list[dict[str, Any]]) -> float | None:
     values = []
     for row in rows:
@@ -296,12 +306,11 @@ class HuaweiDwsClusterTask(ServiceSpec):
             for action in asked[cluster_id]:
                 if task_status != action and action not in progress_map:
                     continue
-                pct = str(progress_map.get(action, "")).rstrip("%")
                 snapshots[f"{cluster_id}/{action}"] = Snapshot(
                     vendor_status="RUNNING",
                     status=S.RUNNING,
                     request_id=response.request_id,
-                    progress=float(pct) / 100 if pct.replace(".", "", 1).isdigit() else None,
+                    progress=_percent(progress_map.get(action)),
                     details={
                         "action_name": action,
                         "evidence": f"the cluster list's task_status/action_progress still shows {action}",
@@ -464,8 +473,7 @@ class HuaweiDwsClusterTask(ServiceSpec):
 
         if task_status == action or action in progress_map:
             memory.setdefault("seen_at", time.time())
-            pct = str(progress_map.get(action, "")).rstrip("%")
-            progress = float(pct) / 100 if pct.replace(".", "", 1).isdigit() else None
+            progress = _percent(progress_map.get(action))
             return snap("RUNNING", f"cluster task_status/action_progress still shows {action}", progress=progress)
         if cluster_status in BROKEN_CLUSTER:
             return snap("FAILED", f"cluster status {cluster_status}", f"cluster is {cluster_status}")
