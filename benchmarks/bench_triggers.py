@@ -707,7 +707,7 @@ def main() -> int:
         mem = (20, 60, 2.0)
         k, processes, quota_window, reps = 4, 2, 6.0, 1
     else:
-        scenarios = [(200, 1.0, 10.0), (1000, 25.0, 25.0)]
+        scenarios = [(50, 1.0, 10.0), (200, 1.0, 10.0), (1000, 25.0, 25.0)]
         mem = (200, 5000, 30.0)
         k, processes, quota_window, reps = 10, 3, 180.0, args.reps
     verdicts: list[tuple[str, bool, str]] = []
