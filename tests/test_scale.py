@@ -204,3 +204,19 @@ def test_a_token_bucket_quota_lets_its_burst_go_at_once_then_spaces_at_the_rate(
     assert slots[:50] == [0.0] * 50
     assert slots[50] > 0.0
     assert slots[59] - slots[50] == pytest.approx(9 / 5.0)
+
+
+def test_bench_quota_runs_at_small_n() -> None:
+    # 200 Batch job waits beside the bare loop, against the emulator in its own process (~15 s in all).
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_quota.py"),
+            *("--jobs", "200", "--spread", "6", "--interval", "2"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "| N Batch job waits, one account | provider" in done.stdout

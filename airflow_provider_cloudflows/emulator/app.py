@@ -13,7 +13,8 @@ API lets another process (a demo, a user's DAG run) script the emulator over HTT
 - ``GET  /_emulator/requests[?service=&action=]``: the request log.
 - ``POST /_emulator/reset``: forget executions, faults and log (``{"settings": true}`` also restores
   credentials and rate limits).
-- ``POST /_emulator/credentials``: ``{"vendor", "key_id", "secret", "token"?}``.
+- ``POST /_emulator/credentials``: ``{"vendor", "key_id", "secret", "token"?, "account"?}``; the key's
+  requests count against ``account``'s quotas (default: the default account).
 - ``GET  /_emulator/identity`` / ``POST``: temporary keys issued per vendor / cap their lifetime
   (``{"lifetime": seconds}``; null: as asked).
 - ``GET  /_emulator/rate-limits`` / ``POST``: list / set ``{"service", "action", "per_second"}``.
@@ -31,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, Execution
+from airflow_provider_cloudflows.emulator.core import DEFAULT_ACCOUNT, CloudEmulator, Execution
 from airflow_provider_cloudflows.emulator.handler import ServiceSpec
 
 __all__ = ["CONTROL_PREFIX", "create_app"]
@@ -204,12 +205,20 @@ class _ControlApi:
 
     @_guarded
     async def credentials(self, request: Request) -> Response:
-        """Accept another key (and optional session token) for a vendor."""
+        """Accept another key (and optional session token) for a vendor, counted against ``account``'s quotas."""
         body = await _json_body(request)
         if not isinstance(body, dict):
             raise _BadRequest("credentials must be a JSON object")
-        self.emulator.add_credentials(body["vendor"], body["key_id"], body["secret"], body.get("token"))
-        return JSONResponse({"status": "added", "vendor": body["vendor"], "key_id": body["key_id"]}, status_code=201)
+        account = body.get("account", DEFAULT_ACCOUNT)
+        if not isinstance(account, str) or not account:
+            raise _BadRequest("account must be a non-empty string")
+        self.emulator.add_credentials(
+            body["vendor"], body["key_id"], body["secret"], body.get("token"), account=account
+        )
+        return JSONResponse(
+            {"status": "added", "vendor": body["vendor"], "key_id": body["key_id"], "account": account},
+            status_code=201,
+        )
 
     @_guarded
     async def identity(self, request: Request) -> Response:

@@ -108,6 +108,27 @@ def test_credentials_and_rate_limits(server: EmulatorServer, cloud_emulator: Clo
     assert cloud_emulator.secret_for("tencent", "AKIDMINE") is None
 
 
+def test_credentials_route_puts_a_key_in_another_account(server: EmulatorServer, cloud_emulator: CloudEmulator) -> None:
+    from airflow_provider_cloudflows.credentials import Credentials
+
+    other = Credentials("AKIDACCOUNTB", "b-secret")
+    body = {"vendor": "tencent", "key_id": other.key_id, "secret": other.secret, "account": "b"}
+    added = _control(server, "POST", "credentials", body)
+    assert added.status_code == 201
+    assert added.json()["account"] == "b"
+    assert cloud_emulator.account_of("tencent", other.key_id) == "b"
+    # DescribeJob allows 2 a second per account: the default account's third is throttled, b's first is not.
+    params = {"JobId": "job-abcdefgh"}
+    codes = [tc3_error(tc3_post(server, "batch", "DescribeJob", params)) for _ in range(3)]
+    assert codes[2] == "RequestLimitExceeded"
+    assert tc3_error(tc3_post(server, "batch", "DescribeJob", params, creds=other)) == "ResourceNotFound.Job"
+    # Without an account the key shares the default one; a malformed account is a 400.
+    plain = {"vendor": "tencent", "key_id": "AKIDPLAIN", "secret": "p"}
+    assert _control(server, "POST", "credentials", plain).json()["account"] == "default"
+    assert cloud_emulator.account_of("tencent", "AKIDPLAIN") == "default"
+    assert _control(server, "POST", "credentials", {**plain, "account": ""}).status_code == 400
+
+
 def test_unclaimed_and_huawei_paths(server: EmulatorServer, cloud_emulator: CloudEmulator) -> None:
     nothing = HTTP.get(f"{server.url}/whatever")
     assert nothing.status_code == 404
