@@ -20,6 +20,8 @@ __all__ = ["EmulatorServer"]
 _STARTUP_TIMEOUT = 10.0
 _INCOMPLETE_RESPONSE = "ASGI callable returned without completing response."
 
+KEEP_ALIVE_SECONDS = 75
+
 
 class _DropFaultFilter(logging.Filter):
     """Silence uvicorn's error for a reply a ``drop`` fault cuts short on purpose, and nothing else."""
@@ -92,6 +94,10 @@ class EmulatorServer:
             lifespan="off",
             # Long polls in flight would otherwise hold a shutdown for up to a minute.
             timeout_graceful_shutdown=1,
+            # Idle connections kept longer than clients keep theirs (httpx: 5 s), as vendors' gateways do
+            # (60 s and more): at uvicorn's default of 5 s a client could reuse a connection in the instant
+            # the server closed it, and a write would fail with an outcome it cannot know.
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         logging.getLogger("uvicorn.error").addFilter(_FILTER)
         self._server = uvicorn.Server(config)

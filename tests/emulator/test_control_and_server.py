@@ -217,3 +217,12 @@ def test_cli_demo_scenario() -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=5) == 0
+
+
+def test_the_server_keeps_idle_connections_longer_than_the_provider_keeps_them(server: EmulatorServer) -> None:
+    # Else a kept-alive connection could be reused in the instant the server closes it, and a write sent on
+    # it would fail with an outcome the provider cannot know (it then fails the task rather than resend).
+    from airflow_provider_cloudflows.transport import pool
+
+    assert server._server is not None
+    assert server._server.config.timeout_keep_alive > 2 * pool.KEEPALIVE_EXPIRY
