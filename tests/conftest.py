@@ -92,13 +92,25 @@ def emulator_connections(airflow_db: None, monkeypatch: pytest.MonkeyPatch, clou
     use_connections(monkeypatch, cloud_emulator_server)
 
 
-# Directories whose code under test imports no Airflow: one run of them, at the latest Airflow, is enough.
-_AIRFLOW_FREE = ("emulator", "signing")
+# Tests whose outcome does not depend on the Airflow version: one run of them, at the latest, is enough. The
+# emulator and the signers import no Airflow; the benchmarks' smoke runs check that a script still runs (what
+# they drive is tested at every version by the tests of its own behaviour).
+_LATEST_ONLY_DIRS = ("emulator", "signing")
+_LATEST_ONLY_MODULES = ("test_quota_model.py",)
+_LATEST_ONLY_TESTS = (
+    "test_scale_triggerer_runs_at_small_n",
+    "test_bench_triggers_runs_quick",
+    "test_bench_quota_runs_at_small_n",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests = pathlib.Path(__file__).resolve().parent
     for item in items:
         parts = item.path.resolve().relative_to(tests).parts
-        if parts and parts[0] in _AIRFLOW_FREE:
-            item.add_marker(pytest.mark.airflow_free)
+        if (
+            (parts and parts[0] in _LATEST_ONLY_DIRS)
+            or item.path.name in _LATEST_ONLY_MODULES
+            or item.name in _LATEST_ONLY_TESTS
+        ):
+            item.add_marker(pytest.mark.latest_only)
