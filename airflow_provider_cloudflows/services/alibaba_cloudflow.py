@@ -20,6 +20,7 @@ from airflow_provider_cloudflows.services.base import (
     BatchCheck,
     Check,
     CheckContext,
+    Listing,
     ServiceSpec,
     Snapshot,
     mapping,
@@ -153,8 +154,7 @@ class AlibabaCloudFlowExecution(ServiceSpec):
     def read_many(self, group: str, items: Sequence[str]) -> BatchCheck:
         """ListExecutions of the flow's running executions (metadata only), page by page until every asked
         execution was seen; a snapshot per asked execution listed exactly once as running."""
-        wanted = set(items)
-        listed: dict[str, Any] = {}
+        listing = Listing(items, "Name")
         request_id = None
         token = ""
         for _ in range(MAX_LIST_PAGES):
@@ -163,12 +163,9 @@ class AlibabaCloudFlowExecution(ServiceSpec):
                 params["NextToken"] = token
             page = yield AlibabaCall("ListExecutions", VERSION, params)
             request_id = page.request_id
-            for item in objects(page.body.get("Executions")):
-                name = item.get("Name")
-                if isinstance(name, str) and name in wanted and item.get("FlowName") == group:
-                    listed[name] = None if name in listed else item  # named twice: proves nothing
+            listing.add([item for item in objects(page.body.get("Executions")) if item.get("FlowName") == group])
             token = text(page.body.get("NextToken"), 1000) or ""
-            if not token or wanted <= listed.keys():
+            if not token or listing.complete():
                 break
         return {
             name: Snapshot(
@@ -177,9 +174,9 @@ class AlibabaCloudFlowExecution(ServiceSpec):
                 request_id=request_id,
                 details={"FlowName": group, "Name": name, "StartedTime": item.get("StartedTime")},
             )
-            for name, item in listed.items()
+            for name, item in listing.once().items()
             # Only "still running" is read from the list: an end is read with its Output by the wait.
-            if item is not None and item.get("Status") == RUNNING
+            if item.get("Status") == RUNNING
         }
 
     def _history_reason(self, names: Mapping[str, str]) -> Any:

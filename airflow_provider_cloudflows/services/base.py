@@ -9,7 +9,7 @@ sync poke path. Errors are thrown back into the generator, which lets a spec tre
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -22,6 +22,7 @@ __all__ = [
     "BatchCheck",
     "Check",
     "CheckContext",
+    "Listing",
     "ServiceSpec",
     "Snapshot",
     "fraction",
@@ -133,6 +134,34 @@ class ServiceSpec(abc.ABC):
     def subject(self, ids: Mapping[str, Any]) -> str:
         """A human name of the awaited execution for messages."""
         return f"{self.title} " + ", ".join(f"{k}={v}" for k, v in ids.items() if v is not None)
+
+
+class Listing:
+    """The items of a list answer (one page or several) that name an asked execution exactly once.
+
+    A list proves something about an execution only through an item naming it in ``field`` (a string, exactly
+    one of ``wanted``); two items naming it prove nothing, nor does an item of another type.
+    """
+
+    def __init__(self, wanted: Iterable[str], field: str) -> None:
+        self.wanted = set(wanted)
+        self.field = field
+        self._seen: dict[str, Mapping[str, Any] | None] = {}
+
+    def add(self, items: Any) -> None:
+        """The items of one page (any JSON value: only a list of objects has items)."""
+        for item in objects(items):
+            key = item.get(self.field)
+            if isinstance(key, str) and key in self.wanted:
+                self._seen[key] = None if key in self._seen else item
+
+    def complete(self) -> bool:
+        """Whether every asked execution was named (further pages can only repeat or add others)."""
+        return self.wanted <= self._seen.keys()
+
+    def once(self) -> dict[str, Mapping[str, Any]]:
+        """Each execution named exactly once, with its item."""
+        return {key: item for key, item in self._seen.items() if item is not None}
 
 
 def require_text(

@@ -37,11 +37,11 @@ from airflow_provider_cloudflows.services.base import (
     BatchCheck,
     Check,
     CheckContext,
+    Listing,
     ServiceSpec,
     Snapshot,
     fraction,
     mapping,
-    objects,
     require_text,
 )
 from airflow_provider_cloudflows.status import ExecutionStatus as S
@@ -291,16 +291,11 @@ class HuaweiDwsClusterTask(ServiceSpec):
         for item in items:
             cluster_id, _, action = item.rpartition("/")
             asked.setdefault(cluster_id, []).append(action)
-        clusters: dict[str, Mapping[str, Any] | None] = {}
+        listing = Listing(asked, "id")
         if response.http_status == 200:
-            for listed in objects(response.body.get("clusters")):
-                listed_id = listed.get("id")
-                if isinstance(listed_id, str) and listed_id in asked:
-                    clusters[listed_id] = None if listed_id in clusters else listed  # twice: no proof
+            listing.add(response.body.get("clusters"))
         snapshots: dict[str, Snapshot] = {}
-        for cluster_id, cluster in clusters.items():
-            if cluster is None:
-                continue
+        for cluster_id, cluster in listing.once().items():
             task_status = cluster.get("task_status")
             progress_map = mapping(cluster.get("action_progress"))
             for action in asked[cluster_id]:

@@ -14,6 +14,7 @@ from airflow_provider_cloudflows.services.base import (
     BatchCheck,
     Check,
     CheckContext,
+    Listing,
     ServiceSpec,
     Snapshot,
     integer,
@@ -90,12 +91,8 @@ class TencentBatchTask(ServiceSpec):
         """DescribeJob of the job: a snapshot per asked task named exactly once in its ``TaskSet``."""
         # The answer names its job: an answer about another one is a protocol error, never data.
         response = yield TencentCall("batch", "DescribeJob", VERSION, {"JobId": group}, {"JobId": group})
-        wanted = set(items)
-        views: dict[str, Mapping[str, Any] | None] = {}
-        for item in objects(response.body.get("TaskSet")):
-            name = item.get("TaskName")
-            if isinstance(name, str) and name in wanted:
-                views[name] = None if name in views else item  # named twice: proves nothing
+        listing = Listing(items, "TaskName")
+        listing.add(response.body.get("TaskSet"))
         return {
             name: Snapshot(
                 vendor_status=view.get("TaskState"),
@@ -108,8 +105,7 @@ class TencentBatchTask(ServiceSpec):
                     "EndTime": view.get("EndTime"),
                 },
             )
-            for name, view in views.items()
-            if view is not None
+            for name, view in listing.once().items()
         }
 
     def check(self, ids: Mapping[str, Any], ctx: CheckContext) -> Check:

@@ -20,11 +20,11 @@ from airflow_provider_cloudflows.services.base import (
     BatchCheck,
     Check,
     CheckContext,
+    Listing,
     ServiceSpec,
     Snapshot,
     integer,
     mapping,
-    objects,
     require_text,
 )
 from airflow_provider_cloudflows.services.tencent_batch import VERSION, TencentBatchTask
@@ -104,16 +104,10 @@ class TencentBatchJob(ServiceSpec):
     def read_many(self, group: str, items: Sequence[str]) -> BatchCheck:
         """DescribeJobs of up to 100 jobs: a snapshot per job named exactly once in the answer."""
         response = yield TencentCall("batch", "DescribeJobs", VERSION, {"JobIds": list(items), "Limit": len(items)})
-        wanted = set(items)
-        views: dict[str, Mapping[str, Any] | None] = {}
-        for item in objects(response.body.get("JobSet")):
-            job_id = item.get("JobId")
-            if isinstance(job_id, str) and job_id in wanted:
-                views[job_id] = None if job_id in views else item  # named twice: proves nothing
+        listing = Listing(items, "JobId")
+        listing.add(response.body.get("JobSet"))
         snapshots: dict[str, Snapshot] = {}
-        for job_id, view in views.items():
-            if view is None:
-                continue
+        for job_id, view in listing.once().items():
             state = view.get("JobState")
             metrics = {k: v for k, v in mapping(view.get("TaskMetrics")).items() if integer(v) is not None}
             total = sum(metrics.values())
