@@ -212,7 +212,7 @@ def test_bench_quota_runs_at_small_n() -> None:
         [
             sys.executable,
             str(BENCHMARKS / "bench_quota.py"),
-            *("--jobs", "200", "--spread", "6", "--interval", "2"),
+            *("--targets", "batch", "--jobs", "200", "--spread", "6", "--interval", "2"),
         ],
         capture_output=True,
         text=True,
