@@ -43,6 +43,7 @@ from airflow_provider_cloudflows.errors import (
     ServerError,
 )
 from airflow_provider_cloudflows.hooks.alibaba import AlibabaCloudHook
+from airflow_provider_cloudflows.limits import QUOTAS, Quota
 from airflow_provider_cloudflows.transport.alibaba import AlibabaCall
 from airflow_provider_cloudflows.transport.alibaba_identity import (
     assume_role_source,
@@ -236,6 +237,10 @@ def test_a_failing_sts_keeps_the_key_until_it_expires_then_fails_typed_then_reco
     conns: Connections, cloud_emulator: CloudEmulator
 ) -> None:
     cloud_emulator.set_identity_lifetime(3)
+    # Reads every 50 ms, so some fall between the refresh time and the expiry: past DescribeExecution's burst,
+    # which is lifted here (the key's refresh is tested, not the quota).
+    conns.monkeypatch.setitem(QUOTAS["alibabacloud"], "fnf:DescribeExecution", Quota(1_000_000))
+    cloud_emulator.set_rate_limit("fnf", "DescribeExecution", None)
     # One attempt per call: a failed refresh costs milliseconds, so calls run between refresh time and expiry.
     client = conns.set("ali_role", stored=True, role_arn=ROLE_ARN, max_attempts="1").get_conn()
     client.call(READ)
