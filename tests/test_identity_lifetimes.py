@@ -45,7 +45,11 @@ def script(vendor: str, emulator: CloudEmulator) -> None:
         plan_dws_action(emulator, "SNAPSHOTTING", [(0, "RUNNING", 30)], end_at=SPAN)
 
 
-@pytest.mark.parametrize("source", SOURCES)
+# How Airflow runs the three tasks on a refreshing key is the same for every source; how a source fetches its
+# key does not depend on the Airflow version. So every source runs at the latest Airflow, the role at all.
+@pytest.mark.parametrize(
+    "source", [s if s == "role" else pytest.param(s, marks=pytest.mark.latest_only) for s in SOURCES]
+)
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_a_wait_a_poke_sensor_and_an_operator_each_outlive_three_key_lifetimes(
     vendor: str,
