@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution, dws_task
+from airflow_provider_cloudflows.emulator.batch import batch_task
 from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
 from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
@@ -295,3 +296,19 @@ def test_a_listed_dws_progress_outside_0_to_100_percent_is_no_progress_not_an_er
     with pytest.raises(StopIteration) as stop:
         gen.send(ApiResponse(body=answer, request_id="r"))
     assert stop.value.value["a/GROWING"].progress == progress
+
+
+async def test_task_waits_on_scripted_tasks_read_their_job_as_tencent_shows_it(cloud_emulator: CloudEmulator) -> None:
+    # Tasks scripted without a submitted job still belong to one: DescribeJob lists them.
+    for task in "AB":
+        cloud_emulator.add_execution(batch_task("job-scripted", task, [(0, "RUNNING"), (1.5, "SUCCEED")]))
+    events = await asyncio.gather(
+        *(
+            run_trigger("tencent_batch_task", {"job_id": "job-scripted", "task_name": t}, poll_interval=0.4)
+            for t in "AB"
+        )
+    )
+    assert [e["outcome"] for e in events] == ["success", "success"]
+    assert cloud_emulator.count("batch", "DescribeJob", ok=False) == 0
+    assert cloud_emulator.count("batch", "DescribeJob", ok=True) >= 1
+    assert cloud_emulator.count("batch", "DescribeTask") <= 2

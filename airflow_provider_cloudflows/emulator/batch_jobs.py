@@ -147,10 +147,29 @@ def _job(call: ApiCall, emulator: CloudEmulator) -> tuple[str, dict[str, Any]]:
     if not JOB_ID_PATTERN.fullmatch(job_id):
         raise ApiError("InvalidParameter.JobIdMalformed", f"Invalid job ID format: `{job_id}`.")
     call.key = (job_id,)
-    job = _jobs(emulator).get(job_id)
+    job = _jobs(emulator).get(job_id) or _scripted_job(job_id, emulator)
     if job is None:
         raise ApiError("ResourceNotFound.Job", f"The specified job does not exist: `{job_id}`.")
     return job_id, job
+
+
+def _scripted_job(job_id: str, emulator: CloudEmulator) -> dict[str, Any] | None:
+    """The job of tasks scripted with ``batch_task`` (never submitted): on Tencent, a task that DescribeTask
+    shows always belongs to a job that DescribeJob shows."""
+    tasks = sorted(
+        {e.key[1] for e in emulator.executions if e.service == SERVICE and len(e.key) == 2 and e.key[0] == job_id}
+    )
+    if not tasks:
+        return None
+    return {
+        "Tasks": tasks,
+        "JobName": job_id,
+        "Zone": "ap-guangzhou-3",
+        "Priority": 0,
+        "CreateTime": None,
+        "Dependences": [],
+        "terminated": False,
+    }
 
 
 def _job_state(states: list[str]) -> str:
