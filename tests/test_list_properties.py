@@ -781,6 +781,10 @@ def read(
         for key, snapshot in outcome.items():
             assert isinstance(key, str) and isinstance(snapshot, Snapshot), (key, snapshot)
             json.dumps([snapshot.vendor_status, dict(snapshot.details), dict(snapshot.markers)], allow_nan=False)
+        if spec.batch_lists_group:
+            # A list of the whole group (a project's clusters, a flow's running executions) answers every
+            # execution it names, asked or not, by the same rule: the asked ones stand for all.
+            outcome = {key: snapshot for key, snapshot in outcome.items() if key in answer.asked}
     return outcome, sent
 
 

@@ -96,6 +96,7 @@ class AlibabaCloudFlowExecution(ServiceSpec):
     supports_long_polling = True
     batch_size = LIST_PAGE * MAX_LIST_PAGES
     batch_account_crowd = LIST_FROM
+    batch_lists_group = True
     table = StateTable(
         "Status",
         {
@@ -152,9 +153,9 @@ class AlibabaCloudFlowExecution(ServiceSpec):
         return str(ids["execution_name"])
 
     def read_many(self, group: str, items: Sequence[str]) -> BatchCheck:
-        """ListExecutions of the flow's running executions (metadata only), page by page until every asked
-        execution was seen; a snapshot per asked execution listed exactly once as running."""
-        listing = Listing(items, "Name")
+        """ListExecutions of the flow's running executions (metadata only), up to ``MAX_LIST_PAGES`` pages; a
+        snapshot per execution listed exactly once as running (asked or not)."""
+        listing = Listing(None, "Name")
         request_id = None
         token = ""
         for _ in range(MAX_LIST_PAGES):

@@ -86,6 +86,9 @@ class ServiceSpec(abc.ABC):
     # ``batch_account_crowd`` waits of this spec on its account and region.
     batch_crowd: ClassVar[int] = 2
     batch_account_crowd: ClassVar[int] = 0
+    # The list call answers every execution of the group, asked or not (a cluster list, a flow's running
+    # executions): its answer then serves any wait of the group for a while, not only those it was sent for.
+    batch_lists_group: ClassVar[bool] = False
 
     @abc.abstractmethod
     def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:
@@ -139,12 +142,13 @@ class ServiceSpec(abc.ABC):
 class Listing:
     """The items of a list answer (one page or several) that name an asked execution exactly once.
 
-    A list proves something about an execution only through an item naming it in ``field`` (a string, exactly
-    one of ``wanted``); two items naming it prove nothing, nor does an item of another type.
+    A list proves something about an execution only through an item naming it in ``field`` (a string, one of
+    ``wanted``, or any with ``wanted`` None); two items naming it prove nothing, nor does an item of another
+    type.
     """
 
-    def __init__(self, wanted: Iterable[str], field: str) -> None:
-        self.wanted = set(wanted)
+    def __init__(self, wanted: Iterable[str] | None, field: str) -> None:
+        self.wanted = None if wanted is None else set(wanted)
         self.field = field
         self._seen: dict[str, Mapping[str, Any] | None] = {}
 
@@ -152,12 +156,12 @@ class Listing:
         """The items of one page (any JSON value: only a list of objects has items)."""
         for item in objects(items):
             key = item.get(self.field)
-            if isinstance(key, str) and key in self.wanted:
+            if isinstance(key, str) and (self.wanted is None or key in self.wanted):
                 self._seen[key] = None if key in self._seen else item
 
     def complete(self) -> bool:
         """Whether every asked execution was named (further pages can only repeat or add others)."""
-        return self.wanted <= self._seen.keys()
+        return self.wanted is not None and self.wanted <= self._seen.keys()
 
     def once(self) -> dict[str, Mapping[str, Any]]:
         """Each execution named exactly once, with its item."""

@@ -211,6 +211,7 @@ class HuaweiDwsClusterTask(ServiceSpec):
     # so that it survives a triggerer restart (see waiting.Wait.memory_changed).
     durable_memory: ClassVar[tuple[str, ...]] = ("started", "seen_at", "task_id", "task_submit_time")
     batch_size = MAX_LISTED_WAITS
+    batch_lists_group = True
     table = StateTable(
         "status",
         {
@@ -284,23 +285,20 @@ class HuaweiDwsClusterTask(ServiceSpec):
         return f"{ids['cluster_id']}/{ids['action_name']}"
 
     def read_many(self, group: str, items: Sequence[str]) -> BatchCheck:
-        """The project's cluster list: a running snapshot per asked cluster listed exactly once whose
-        ``task_status`` / ``action_progress`` still shows the asked action."""
+        """The project's cluster list: a running snapshot per cluster listed exactly once and action still in
+        its ``task_status`` / ``action_progress`` (every cluster of the project, asked or not)."""
         response = yield HuaweiCall("GET", CLUSTERS_PATH, {})
-        asked: dict[str, list[str]] = {}
-        for item in items:
-            cluster_id, _, action = item.rpartition("/")
-            asked.setdefault(cluster_id, []).append(action)
-        listing = Listing(asked, "id")
+        listing = Listing(None, "id")
         if response.http_status == 200:
             listing.add(response.body.get("clusters"))
         snapshots: dict[str, Snapshot] = {}
         for cluster_id, cluster in listing.once().items():
             task_status = cluster.get("task_status")
             progress_map = mapping(cluster.get("action_progress"))
-            for action in asked[cluster_id]:
-                if task_status != action and action not in progress_map:
-                    continue
+            running = [str(a) for a in progress_map] + ([task_status] if isinstance(task_status, str) else [])
+            for action in running:
+                if action not in FAILURE_VIEWS:
+                    continue  # not an ongoing action a wait can ask for
                 snapshots[f"{cluster_id}/{action}"] = Snapshot(
                     vendor_status="RUNNING",
                     status=S.RUNNING,

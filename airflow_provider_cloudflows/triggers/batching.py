@@ -19,6 +19,7 @@ import itertools
 import logging
 import time
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_cloudflows.errors import CloudApiError
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 # A list call's own deadline: it serves waits with different deadlines (each stops waiting at its own).
 CALL_BUDGET = 60.0
+# A list answer serves the polls of its key made within this fraction of their interval after the call
+# started: polls spread over an interval then share about two calls, as identical waits share one check.
+REUSE_FRACTION = 0.5
 
 Key = tuple[Any, ...]
 _Waiters = list[asyncio.Future[Snapshot | None]]
@@ -46,6 +50,17 @@ class _Queue:
         self.flusher: asyncio.Task[None] | None = None
 
 
+class _Answer:
+    """The last list answer of a key: when its call started, what it was asked, what it proved."""
+
+    __slots__ = ("asked", "snapshots", "started")
+
+    def __init__(self, started: float, asked: frozenset[str], snapshots: Mapping[str, Snapshot]) -> None:
+        self.started = started
+        self.asked = asked
+        self.snapshots = snapshots
+
+
 class Batcher:
     """Queues polls per key and sends one list call per ``batch_size`` of them (see the module doc)."""
 
@@ -56,8 +71,10 @@ class Batcher:
         self._members: dict[Key, int] = {}
         # Running waits per key without its group: the spec's waits on one account and region.
         self._accounts: dict[Key, int] = {}
+        self._answers: dict[Key, _Answer] = {}
         self.calls = 0  # list calls sent (tests and benchmarks read them)
         self.items = 0  # executions those calls covered
+        self.reused = 0  # polls answered by an earlier list call
 
     @staticmethod
     def key(wait: Wait, client: CloudClient[Any]) -> Key | None:
@@ -81,6 +98,8 @@ class Batcher:
                 counts[counted] = left
             else:
                 counts.pop(counted, None)
+        if key not in self._members:
+            self._answers.pop(key, None)
 
     def crowded(self, key: Key, spec: ServiceSpec) -> bool:
         """Whether enough waits share ``key`` (and its account) for a list call to pay: a lone wait asks
@@ -90,10 +109,22 @@ class Batcher:
             and self._accounts.get(key[:-1], 0) >= spec.batch_account_crowd
         )
 
-    async def read(self, key: Key, wait: Wait, client: CloudClient[Any], deadline: float | None) -> Snapshot | None:
-        """This wait's snapshot from the next list call of its key; None when the list proves nothing about
-        it (the wait then asks itself). Outages reach the caller as the list call's typed error; past the
-        wait's own deadline, ``asyncio.TimeoutError``."""
+    async def read(
+        self, key: Key, wait: Wait, client: CloudClient[Any], deadline: float | None, interval: float
+    ) -> Snapshot | None:
+        """This wait's snapshot from a recent list answer of its key, or from the next list call; None when
+        the list proves nothing about it (the wait then asks itself). Outages reach the caller as the list
+        call's typed error; past the wait's own deadline, ``asyncio.TimeoutError``."""
+        spec = wait.spec
+        item = spec.batch_item(wait.identifiers)
+        answer = self._answers.get(key)
+        if (
+            answer is not None
+            and time.monotonic() - answer.started < interval * REUSE_FRACTION
+            and (spec.batch_lists_group or item in answer.asked)
+        ):
+            self.reused += 1
+            return answer.snapshots.get(item)
         loop = asyncio.get_running_loop()
         queues = self._loops.get(loop)
         if queues is None:
@@ -102,9 +133,9 @@ class Batcher:
         if queue is None:
             queue = queues[key] = _Queue()
         future: asyncio.Future[Snapshot | None] = loop.create_future()
-        queue.pending.setdefault(wait.spec.batch_item(wait.identifiers), []).append(future)
+        queue.pending.setdefault(item, []).append(future)
         if queue.flusher is None:
-            queue.flusher = loop.create_task(self._flush(queues, key, queue, wait.spec, client))
+            queue.flusher = loop.create_task(self._flush(queues, key, queue, spec, client))
         return await bounded(future, None if deadline is None else max(0.0, deadline - time.time()))
 
     async def _flush(
@@ -120,6 +151,7 @@ class Batcher:
                     continue
                 self.calls += 1
                 self.items += len(waiters)
+                started = time.monotonic()
                 try:
                     snapshots = await adrive(
                         spec.read_many(key[-1], list(waiters)), client, deadline=time.time() + CALL_BUDGET
@@ -130,6 +162,8 @@ class Batcher:
                     log.warning("%s: a list read failed; each wait asks itself", spec.title, exc_info=True)
                     _answer(waiters)
                 else:
+                    if key in self._members:
+                        self._answers[key] = _Answer(started, frozenset(waiters), snapshots)
                     _answer(waiters, snapshots)
         finally:
             queue.flusher = None

@@ -304,7 +304,9 @@ class CloudExecutionTrigger(BaseTrigger):
                 try:
                     listed = None
                     if batch is not None and BATCHER.crowded(batch, wait.spec) and wait.spec.batch_ready(wait.memory):
-                        listed = _listed(wait, await BATCHER.read(batch, wait, client, self.deadline))
+                        listed = _listed(
+                            wait, await BATCHER.read(batch, wait, client, self.deadline, self.poll_interval)
+                        )
                     if listed is not None:
                         snapshot = listed
                     elif shared is None:
