@@ -780,6 +780,15 @@ def key_of(record: dict[str, Any]) -> tuple[str, ...] | None:
     return None if key is None else tuple(str(part) for part in key)
 
 
+def polls(record: dict[str, Any], key: tuple[str, ...]) -> bool:
+    """Whether a request polled the execution ``key``: its own read, or a read of many covering it (a job's
+    DescribeJob for its tasks, a project's cluster list for its DWS clusters)."""
+    if record.get("action") == "ListClusters":
+        return len(key) == 1 and key[0].count("-") == 4  # a DWS cluster's UUID
+    own = key_of(record)
+    return own is not None and own == key[: len(own)]
+
+
 def builder_key(execution: dict[str, Any]) -> tuple[str, ...]:
     """The emulator key the scripted execution of the crash spec will be logged under."""
     args = execution["args"]
@@ -1121,18 +1130,11 @@ class E2E:
         )
 
         # Let the triggerer poll every wait at least once (long polls show in the log only when they end).
-        dws_keys = [keys[t] for t, w in waits.items() if w["sensor"] == "HuaweiDwsClusterTaskSensor"]
-
         def polled_by_triggerer() -> bool:
-            counts: dict[tuple[str, ...], int] = {}
             assert self.emulator is not None
-            for record in self.emulator.requests():
-                key = key_of(record)
-                # DWS waits that saw their task follow it on the project's cluster list: one read for all.
-                for counted in dws_keys if record.get("action") == "ListClusters" else [key] if key else []:
-                    counts[counted] = counts.get(counted, 0) + 1
+            records = self.emulator.requests()
             short = [t for t, w in waits.items() if w["sensor"] != "AlibabaCloudFlowExecutionSensor"]
-            return all(counts.get(keys[t], 0) >= 2 for t in short)
+            return all(sum(polls(r, keys[t]) for r in records) >= 2 for t in short)
 
         wait_until("the triggerer to poll every wait", polled_by_triggerer, 30, interval=0.5)
         time.sleep(1.0)
@@ -1250,7 +1252,7 @@ class E2E:
             }[wait["expect"]]
             self.report.check(f"crash: {task_id} {label}", ok, detail)
             if wait["expect"] in ("success", "failed"):
-                polled = [r for r in records if key_of(r) == keys[task_id] and r["received"] > restarted]
+                polled = [r for r in records if polls(r, keys[task_id]) and r["received"] > restarted]
                 jobs = self._trigger_log_jobs(run_id, task_id)
                 self.report.check(
                     f"crash: {task_id} resumed by the new triggerer",
@@ -1258,11 +1260,11 @@ class E2E:
                     f"{len(polled)} polls after the restart; trigger logs of triggerer jobs {sorted(jobs)}",
                 )
         resumed = [
-            min(r["time"] for r in records if key_of(r) == keys[t] and r["time"] > restarted)
+            min(r["time"] for r in records if polls(r, keys[t]) and r["time"] > restarted)
             for t, w in waits.items()
             if w["expect"] in ("success", "failed")
             and w["sensor"] != "AlibabaCloudFlowExecutionSensor"  # long polls are logged when answered
-            and any(key_of(r) == keys[t] and r["time"] > restarted for r in records)
+            and any(polls(r, keys[t]) and r["time"] > restarted for r in records)
         ]
         if resumed:
             self.report.timing(
