@@ -37,6 +37,15 @@ CALL_BUDGET = 60.0
 REUSE_FRACTION = 0.5
 
 Key = tuple[Any, ...]
+
+
+def wait_key(wait: Wait, client: CloudClient[Any], *what: Any) -> Key:
+    """Who asks and about what kind of execution (account, region, endpoint, spec), then ``what``: the start
+    of every key by which waits share a request, a check (triggers/execution.py) or a list call (here)."""
+    api = client.api
+    return (type(api), api.account, api.region, api.endpoint, wait.spec.name, *what)
+
+
 _Waiters = list[asyncio.Future[Snapshot | None]]
 
 
@@ -82,8 +91,7 @@ class Batcher:
         spec = wait.spec
         if not spec.batch_size:
             return None
-        api = client.api
-        return (type(api), api.account, api.region, api.endpoint, spec.name, spec.batch_group(wait.identifiers))
+        return wait_key(wait, client, spec.batch_group(wait.identifiers))
 
     def join(self, key: Key) -> None:
         """A wait on ``key`` starts polling."""

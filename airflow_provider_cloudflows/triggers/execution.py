@@ -19,7 +19,7 @@ from airflow_provider_cloudflows.services.driver import arun_check
 from airflow_provider_cloudflows.status import ExecutionStatus, Verdict
 from airflow_provider_cloudflows.transport.client import CloudClient, bounded
 from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED
-from airflow_provider_cloudflows.triggers.batching import BATCHER
+from airflow_provider_cloudflows.triggers.batching import BATCHER, wait_key
 from airflow_provider_cloudflows.waiting import Wait, error_event
 
 MAX_LONG_POLL = 60.0
@@ -75,12 +75,11 @@ class _Coalescer:
         """What makes two waits the same question, or None if this wait must not share."""
         if getattr(wait.spec, "durable_memory", ()) or wait.memory:
             return None
-        api = client.api
         try:
             what = json.dumps([wait.identifiers, wait.options], sort_keys=True, default=str)
         except (TypeError, ValueError):
             return None
-        return (type(api), api.account, api.region, api.endpoint, wait.spec.name, what)
+        return wait_key(wait, client, what)
 
     def join(self, key: tuple[Any, ...]) -> None:
         """A wait on ``key`` starts polling."""
