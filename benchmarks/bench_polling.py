@@ -23,12 +23,12 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution, cynosdb_flow
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.limits import QUOTAS
 from airflow_provider_cloudflows.transport.pool import POOL
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 from airflow_provider_cloudflows.waiting import Wait
+from cloudflows_emulator import CloudEmulator, cloudflow_execution, cynosdb_flow
+from cloudflows_emulator.server import EmulatorServer
 
 
 class PlainPollingTrigger(CloudExecutionTrigger):

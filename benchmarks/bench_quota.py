@@ -1,6 +1,6 @@
 """Waits against the documented quotas, the provider beside the bare loop: Batch, CloudFlow, a restart, DWS.
 
-Every target runs against the emulator (its own process: ``python -m airflow_provider_cloudflows.emulator
+Every target runs against the emulator (its own process: ``python -m cloudflows_emulator
 --port 0``) enforcing the quotas of ``limits.py`` per account; one run prints every target chosen with
 ``--targets`` (default: all four, in this order):
 

@@ -545,9 +545,9 @@ def memory_section(port: int, n_small: int, n_large: int, window: float, verdict
 
 
 def coalescing_section(k: int, verdicts: list[tuple[str, bool, str]]) -> None:
-    from airflow_provider_cloudflows.emulator import CloudEmulator, cynosdb_flow
-    from airflow_provider_cloudflows.emulator.server import EmulatorServer
     from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+    from cloudflows_emulator import CloudEmulator, cynosdb_flow
+    from cloudflows_emulator.server import EmulatorServer
 
     print(f"\n3. Coalescing: {k} waits on the same CynosDB flow (interval 1 s, the flow ends after 6 s)")
     emulator = CloudEmulator()
@@ -656,9 +656,9 @@ def quota_section(processes: int, window: float, verdicts: list[tuple[str, bool,
 
 
 def long_poll_section(reps: int, verdicts: list[tuple[str, bool, str]]) -> None:
-    from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution
-    from airflow_provider_cloudflows.emulator.server import EmulatorServer
     from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+    from cloudflows_emulator import CloudEmulator, cloudflow_execution
+    from cloudflows_emulator.server import EmulatorServer
 
     print("\n5. CloudFlow long-poll detection latency (execution ends 4 s after the first poll; poll_interval 30 s)")
     late = []

@@ -4,7 +4,7 @@ Issue 7 "Done when": 1,000 deferred sensors over the five services (a fifth of t
 correctly in one triggerer. Each wait is a ``CloudExecutionTrigger`` rebuilt from its serialized kwargs (as
 the triggerer does from the database) and driven as Airflow's ``TriggerRunner`` drives it: one task per
 trigger running ``async for event in trigger.run()``; a DWS wait that hands its memory back is deferred
-again with it, as the sensor does. The emulator runs as ``python -m airflow_provider_cloudflows.emulator
+again with it, as the sensor does. The emulator runs as ``python -m cloudflows_emulator
 --port 0`` and is scripted through its control API; its documented rate limits stay on (Batch DescribeTask
 3/s, EMR/CynosDB 20/s), so the Batch share and the intervals are sized to what those rates allow.
 
@@ -49,7 +49,7 @@ class Emulator:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_cloudflows.emulator", "--port", "0"],
+            [sys.executable, "-m", "cloudflows_emulator", "--port", "0"],
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,

@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     from airflow.models.trigger import Trigger
     from airflow.utils.session import create_session
 
-    from airflow_provider_cloudflows.emulator import EmulatorServer, load_demo
     from airflow_provider_cloudflows.sensors import CloudExecutionSensor
+    from cloudflows_emulator import EmulatorServer, load_demo
 
     bag = DagBag(str(DAGS_FOLDER))
     if bag.import_errors:

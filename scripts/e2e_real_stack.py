@@ -220,8 +220,8 @@ EMULATOR_PLANS: dict[str, dict[str, list[list[Any]]]] = {
 # The emulator's command line with scenario "e2e": "demo" plus the job plans given as JSON in argv[1].
 EMULATOR_BOOT = """\
 import json, sys
-from airflow_provider_cloudflows.emulator import __main__ as cli, scenarios
-from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
+from cloudflows_emulator import __main__ as cli, scenarios
+from cloudflows_emulator.batch_jobs import plan_batch_job
 
 def e2e(emulator):
     scenarios.load_demo(emulator)

@@ -41,10 +41,13 @@ import sys  # noqa: E402
 
 import pytest  # noqa: E402
 
-from airflow_provider_cloudflows.emulator.pytest_plugin import (  # noqa: E402
+from cloudflows_emulator.pytest_plugin import (  # noqa: E402
     import_provider_modules,
     serialize_ast_parse,
 )
+
+# The emulator's fixtures are opt-in: the emulator distribution registers no pytest11 plugin.
+pytest_plugins = ["cloudflows_emulator.pytest_plugin"]
 
 # Before any test starts a thread (the fuzz servers of test_properties start theirs before the emulator
 # fixture is first used): see serialize_ast_parse and import_provider_modules.

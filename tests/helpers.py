@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import EmulatorServer
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+from cloudflows_emulator import EmulatorServer
 
 try:  # Airflow 3.2+
     from airflow.sdk.exceptions import TaskDeferred as TaskDeferred

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import FAST
 
 VENDORS = ("tencent", "alibaba", "huawei")

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.hooks.alibaba import AlibabaCloudHook
 from airflow_provider_cloudflows.services.alibaba_cloudflow import failure_reason
 from airflow_provider_cloudflows.waiting import Wait
+from cloudflows_emulator import CloudEmulator, cloudflow_execution
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import run_trigger, use_connections
 
 IDS = {"flow_name": "nightly_etl", "execution_name": "run_2026_11_22"}

@@ -24,15 +24,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_cloudflows.credentials import Credentials, RefreshingCredentials
-from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution
-from airflow_provider_cloudflows.emulator.alibaba_identity import (
-    DEFAULT_ECS_ROLE,
-    ECS_METADATA,
-    STS,
-    set_ecs_imds,
-    set_ecs_role,
-)
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.errors import (
     AuthError,
     CloudApiError,
@@ -51,6 +42,15 @@ from airflow_provider_cloudflows.transport.alibaba_identity import (
     oidc_source,
 )
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
+from cloudflows_emulator import CloudEmulator, cloudflow_execution
+from cloudflows_emulator.alibaba_identity import (
+    DEFAULT_ECS_ROLE,
+    ECS_METADATA,
+    STS,
+    set_ecs_imds,
+    set_ecs_role,
+)
+from cloudflows_emulator.server import EmulatorServer
 from tests.fuzz_server import LoopbackServer, Reply, fuzz_settings
 from tests.identity_sources import clear_sdk_variables
 

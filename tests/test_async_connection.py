@@ -33,10 +33,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.limits import QUOTAS, Quota
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+from cloudflows_emulator import CloudEmulator, cloudflow_execution
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import FAST
 
 TRIGGERS = 200

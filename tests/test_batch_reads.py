@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import CloudEmulator, cloudflow_execution, dws_task
-from airflow_provider_cloudflows.emulator.batch import batch_task
-from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
 from airflow_provider_cloudflows.services import get_service
 from airflow_provider_cloudflows.services.alibaba_cloudflow import AlibabaCloudFlowExecution
 from airflow_provider_cloudflows.transport.tencent import TencentCall
 from airflow_provider_cloudflows.triggers.batching import BATCHER
+from cloudflows_emulator import CloudEmulator, cloudflow_execution, dws_task
+from cloudflows_emulator.batch import batch_task
+from cloudflows_emulator.batch_jobs import plan_batch_job
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import run_trigger, use_connections
 from tests.test_huawei import run_wait
 

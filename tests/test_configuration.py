@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-from airflow_provider_cloudflows.emulator import CloudEmulator
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.errors import ConfigurationError
 from airflow_provider_cloudflows.hooks import hook_class
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+from cloudflows_emulator import CloudEmulator
+from cloudflows_emulator.server import EmulatorServer
 
 SECRET = "Canary-Secret-7f3a9c"
 AIRFLOW_READS_ANY_EXTRA = Version(importlib.metadata.version("apache-airflow")) >= Version("3.3")

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-from airflow_provider_cloudflows.emulator import CloudEmulator
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
+from cloudflows_emulator import CloudEmulator
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import use_connections
 
 VENDORS = ["tencentcloud", "alibabacloud", "huaweicloud"]

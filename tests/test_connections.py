@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import CloudEmulator
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.errors import (
     AuthError,
     InvalidRequestError,
@@ -18,6 +16,8 @@ from airflow_provider_cloudflows.hooks.base import CloudHook
 from airflow_provider_cloudflows.hooks.huawei import HuaweiCloudHook
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
 from airflow_provider_cloudflows.transport import alibaba, huawei, tencent
+from cloudflows_emulator import CloudEmulator
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import use_connections
 
 HOOKS = [TencentCloudHook, AlibabaCloudHook, HuaweiCloudHook]

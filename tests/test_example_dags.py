@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-from airflow_provider_cloudflows.emulator import (
+from cloudflows_emulator import (
     CloudEmulator,
     EmrPhase,
     Execution,
@@ -40,7 +40,7 @@ from airflow_provider_cloudflows.emulator import (
     emr_flow,
     load_demo,
 )
-from airflow_provider_cloudflows.emulator.dws import dws_task
+from cloudflows_emulator.dws import dws_task
 from tests.helpers import dag_test, dagbag_class
 
 AIRFLOW_3_2_PLUS = Version(importlib.metadata.version("apache-airflow")) >= Version("3.2")

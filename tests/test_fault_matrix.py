@@ -30,18 +30,6 @@ import pytest
 from airflow.utils.state import TaskInstanceState
 
 from airflow_provider_cloudflows.compat import AirflowException, AirflowSensorTimeout
-from airflow_provider_cloudflows.emulator import (
-    BatchPhase,
-    CloudEmulator,
-    EmrPhase,
-    Execution,
-    batch_task,
-    cloudflow_execution,
-    cynosdb_flow,
-    dws_task,
-    emr_flow,
-)
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.errors import CloudExecutionFailed
 from airflow_provider_cloudflows.sensors import (
     AlibabaCloudFlowExecutionSensor,
@@ -55,6 +43,18 @@ from airflow_provider_cloudflows.transport import client as client_module
 from airflow_provider_cloudflows.transport import throttle as throttle_module
 from airflow_provider_cloudflows.transport.throttle import RateLimiter
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+from cloudflows_emulator import (
+    BatchPhase,
+    CloudEmulator,
+    EmrPhase,
+    Execution,
+    batch_task,
+    cloudflow_execution,
+    cynosdb_flow,
+    dws_task,
+    emr_flow,
+)
+from cloudflows_emulator.server import EmulatorServer
 from tests.dags import sensor_dags
 from tests.helpers import dag_test, use_connections
 

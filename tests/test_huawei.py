@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import CloudEmulator, dws_cluster, dws_task
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.sensors import HuaweiDwsClusterTaskSensor
 from airflow_provider_cloudflows.services.huawei_dws import NOT_SEEN_GRACE
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+from cloudflows_emulator import CloudEmulator, dws_cluster, dws_task
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import use_connections
 
 SERVICE = "huawei_dws_cluster_task"

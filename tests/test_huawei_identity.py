@@ -21,21 +21,6 @@ from hypothesis import strategies as st
 
 from airflow_provider_cloudflows import credentials as credentials_module
 from airflow_provider_cloudflows.credentials import Credentials, RefreshingCredentials
-from airflow_provider_cloudflows.emulator import CloudEmulator, dws_cluster
-from airflow_provider_cloudflows.emulator.dws import LIST_CLUSTER_DETAILS
-from airflow_provider_cloudflows.emulator.huawei import DEFAULT_PROJECT_ID, TOKEN_EXPIRED, script_error
-from airflow_provider_cloudflows.emulator.huawei_iam import DOMAIN_ID, LIST_PROJECTS
-from airflow_provider_cloudflows.emulator.huawei_identity import (
-    CREATE_TEMPORARY_ACCESS_KEY,
-    CREATE_TOKEN_WITH_ID_TOKEN,
-    GET_SECURITY_KEY,
-    METADATA_SERVICE,
-    PUT_METADATA_TOKEN,
-    agencies_assumed,
-    ecs_metadata,
-    id_tokens_received,
-)
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.errors import (
     CloudApiError,
     ConfigurationError,
@@ -55,6 +40,21 @@ from airflow_provider_cloudflows.transport.huawei_identity import (
     metadata_source,
 )
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
+from cloudflows_emulator import CloudEmulator, dws_cluster
+from cloudflows_emulator.dws import LIST_CLUSTER_DETAILS
+from cloudflows_emulator.huawei import DEFAULT_PROJECT_ID, TOKEN_EXPIRED, script_error
+from cloudflows_emulator.huawei_iam import DOMAIN_ID, LIST_PROJECTS
+from cloudflows_emulator.huawei_identity import (
+    CREATE_TEMPORARY_ACCESS_KEY,
+    CREATE_TOKEN_WITH_ID_TOKEN,
+    GET_SECURITY_KEY,
+    METADATA_SERVICE,
+    PUT_METADATA_TOKEN,
+    agencies_assumed,
+    ecs_metadata,
+    id_tokens_received,
+)
+from cloudflows_emulator.server import EmulatorServer
 from tests.fuzz_server import LoopbackServer, Reply, fuzz_settings
 from tests.helpers import use_connections
 from tests.identity_sources import clear_sdk_variables

@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator import CloudEmulator, dws_cluster
-from airflow_provider_cloudflows.emulator.huawei import DEFAULT_PROJECT_ID
-from airflow_provider_cloudflows.emulator.huawei_iam import LIST_PROJECTS, iam_answer
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.errors import AuthError, ConfigurationError, UnreadableAnswerError
 from airflow_provider_cloudflows.hooks import base as hook_base
 from airflow_provider_cloudflows.hooks.huawei import HuaweiCloudHook
 from airflow_provider_cloudflows.transport import huawei_iam
 from airflow_provider_cloudflows.transport.huawei import HuaweiCall
 from airflow_provider_cloudflows.transport.huawei_iam import HuaweiIamApi, default_iam_endpoint, list_projects_call
+from cloudflows_emulator import CloudEmulator, dws_cluster
+from cloudflows_emulator.huawei import DEFAULT_PROJECT_ID
+from cloudflows_emulator.huawei_iam import LIST_PROJECTS, iam_answer
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import use_connections
 
 CLUSTER = "9f76c502-fc9c-4a52-8656-65d0da6e3d57"

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator
-from airflow_provider_cloudflows.emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+from cloudflows_emulator.core import CloudEmulator
+from cloudflows_emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
+from cloudflows_emulator.server import EmulatorServer
 from tests.identity_sources import identity_connection
 
 CONN = "identity_crowd"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_cloudflows.emulator.cloudflow import cloudflow_execution, plan_cloudflow_execution
-from airflow_provider_cloudflows.emulator.core import CloudEmulator
-from airflow_provider_cloudflows.emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
-from airflow_provider_cloudflows.emulator.dws import dws_cluster, dws_task
-from airflow_provider_cloudflows.emulator.dws_actions import plan_dws_action
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
-from airflow_provider_cloudflows.emulator.tencent_actions import plan_cynosdb_flow
+from cloudflows_emulator.cloudflow import cloudflow_execution, plan_cloudflow_execution
+from cloudflows_emulator.core import CloudEmulator
+from cloudflows_emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
+from cloudflows_emulator.dws import dws_cluster, dws_task
+from cloudflows_emulator.dws_actions import plan_dws_action
+from cloudflows_emulator.server import EmulatorServer
+from cloudflows_emulator.tencent_actions import plan_cynosdb_flow
 from tests.dags import identity_dags
 from tests.dags.identity_dags import LIFETIME, SPAN
 from tests.helpers import dag_test

@@ -15,9 +15,6 @@ import pytest
 
 from airflow_provider_cloudflows.actions.base import client_token
 from airflow_provider_cloudflows.compat import AirflowException, AirflowFailException
-from airflow_provider_cloudflows.emulator import CloudEmulator
-from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
 from airflow_provider_cloudflows.operators import (
     TencentBatchSubmitJobOperator,
@@ -26,6 +23,9 @@ from airflow_provider_cloudflows.operators import (
 )
 from airflow_provider_cloudflows.operators.records import STATE_KEY, Phase, sending_record
 from airflow_provider_cloudflows.transport.tencent import TencentCall
+from cloudflows_emulator import CloudEmulator
+from cloudflows_emulator.batch_jobs import plan_batch_job
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import FakeStore, FakeTI, TaskDeferred, use_connections
 
 JOB = {"JobName": "unit", "Tasks": [{"TaskName": "A", "Application": {"Command": "true"}}]}

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from airflow.utils.state import TaskInstanceState
 
-from airflow_provider_cloudflows.emulator import CloudEmulator
-from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
 from airflow_provider_cloudflows.operators import TencentBatchSubmitJobOperator
 from airflow_provider_cloudflows.operators import base as operator_base
 from airflow_provider_cloudflows.operators.base import CloudExecutionTimeout
+from cloudflows_emulator import CloudEmulator
+from cloudflows_emulator.batch_jobs import plan_batch_job
 from tests.dags import operator_dags
 from tests.helpers import FakeStore, FakeTI, dag_test
 

@@ -16,11 +16,6 @@ import httpx
 import pytest
 from airflow.utils.state import TaskInstanceState
 
-from airflow_provider_cloudflows.emulator import CloudEmulator
-from airflow_provider_cloudflows.emulator.cloudflow import plan_cloudflow_execution
-from airflow_provider_cloudflows.emulator.dws import dws_cluster
-from airflow_provider_cloudflows.emulator.dws_actions import dws_job, plan_dws_action
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.operators import (
     AlibabaCloudFlowStartExecutionOperator,
     HuaweiDwsCreateSnapshotOperator,
@@ -29,6 +24,11 @@ from airflow_provider_cloudflows.operators import (
 from airflow_provider_cloudflows.operators.alibaba import default_execution_name
 from airflow_provider_cloudflows.operators.links import AlibabaCloudFlowExecutionLink, HuaweiDwsClusterLink
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
+from cloudflows_emulator import CloudEmulator
+from cloudflows_emulator.cloudflow import plan_cloudflow_execution
+from cloudflows_emulator.dws import dws_cluster
+from cloudflows_emulator.dws_actions import dws_job, plan_dws_action
+from cloudflows_emulator.server import EmulatorServer
 from tests.dags import operator_dags_alibaba_huawei as dags
 from tests.helpers import FakeStore, FakeTI, TaskDeferred, airflow_reports, dag_test, run_trigger, use_connections
 
@@ -456,7 +456,7 @@ def test_example_operator_dags_run_on_the_demo_scenario(
 ) -> None:
     from pathlib import Path
 
-    from airflow_provider_cloudflows.emulator import load_demo
+    from cloudflows_emulator import load_demo
     from tests.helpers import dagbag_class
 
     cloud_emulator.reset()

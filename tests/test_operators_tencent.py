@@ -17,10 +17,6 @@ from airflow.utils.state import TaskInstanceState
 from packaging.version import Version
 
 from airflow_provider_cloudflows.actions.base import client_token
-from airflow_provider_cloudflows.emulator import BatchPhase, CloudEmulator
-from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
-from airflow_provider_cloudflows.emulator.tencent_actions import plan_cynosdb_flow
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
 from airflow_provider_cloudflows.operators import (
     TencentBatchSubmitJobOperator,
@@ -34,6 +30,10 @@ from airflow_provider_cloudflows.operators.links import (
 )
 from airflow_provider_cloudflows.transport.tencent import TencentCall
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
+from cloudflows_emulator import BatchPhase, CloudEmulator
+from cloudflows_emulator.batch_jobs import plan_batch_job
+from cloudflows_emulator.server import EmulatorServer
+from cloudflows_emulator.tencent_actions import plan_cynosdb_flow
 from tests.dags import operator_dags
 from tests.helpers import FakeStore, FakeTI, TaskDeferred, airflow_reports, dag_test, run_trigger, use_connections
 
@@ -447,7 +447,7 @@ def test_example_operator_dags_run_on_the_demo_scenario(
 ) -> None:
     from pathlib import Path
 
-    from airflow_provider_cloudflows.emulator import load_demo
+    from cloudflows_emulator import load_demo
     from tests.helpers import dagbag_class
 
     load_demo(cloud_emulator)

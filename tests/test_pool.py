@@ -18,7 +18,14 @@ import anyio
 import httpx
 import pytest
 
-from airflow_provider_cloudflows.emulator import (
+from airflow_provider_cloudflows.limits import QUOTAS, Quota
+from airflow_provider_cloudflows.services.driver import arun_check
+from airflow_provider_cloudflows.transport import pool, throttle
+from airflow_provider_cloudflows.transport.alibaba import AlibabaApi
+from airflow_provider_cloudflows.transport.client import CloudClient
+from airflow_provider_cloudflows.transport.retry import RetryPolicy
+from airflow_provider_cloudflows.waiting import Wait
+from cloudflows_emulator import (
     DEFAULT_ALIBABA_CREDENTIALS,
     BatchPhase,
     CloudEmulator,
@@ -28,14 +35,7 @@ from airflow_provider_cloudflows.emulator import (
     cynosdb_flow,
     emr_flow,
 )
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
-from airflow_provider_cloudflows.limits import QUOTAS, Quota
-from airflow_provider_cloudflows.services.driver import arun_check
-from airflow_provider_cloudflows.transport import pool, throttle
-from airflow_provider_cloudflows.transport.alibaba import AlibabaApi
-from airflow_provider_cloudflows.transport.client import CloudClient
-from airflow_provider_cloudflows.transport.retry import RetryPolicy
-from airflow_provider_cloudflows.waiting import Wait
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import run_trigger, use_connections
 
 CLOUDFLOW = "alibaba_cloudflow_execution"

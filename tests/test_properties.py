@@ -41,12 +41,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_cloudflows.emulator import examples as example_files
 from airflow_provider_cloudflows.errors import CloudApiError
 from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import run_check
 from airflow_provider_cloudflows.status import ExecutionStatus, Verdict
 from airflow_provider_cloudflows.waiting import Wait
+from cloudflows_emulator import examples as example_files
 from tests.fuzz_server import FUZZ_EXAMPLES, LoopbackServer, Reply, client_for, fuzz_settings, seeded
 
 EXAMPLES = FUZZ_EXAMPLES

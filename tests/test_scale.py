@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import CloudEmulator, cynosdb_flow
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.limits import Quota
 from airflow_provider_cloudflows.transport import throttle
 from airflow_provider_cloudflows.transport.throttle import RateLimiter
 from airflow_provider_cloudflows.triggers.execution import COALESCER
+from cloudflows_emulator import CloudEmulator, cynosdb_flow
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import run_trigger, use_connections
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"

@@ -8,9 +8,9 @@ import logging
 import pytest
 from airflow.utils.state import TaskInstanceState
 
-from airflow_provider_cloudflows.emulator import CloudEmulator, EmrPhase, emr_flow
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
+from cloudflows_emulator import CloudEmulator, EmrPhase, emr_flow
+from cloudflows_emulator.server import EmulatorServer
 from tests.dags import sensor_dags
 from tests.helpers import dag_test
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from airflow.utils.state import TaskInstanceState
 
-from airflow_provider_cloudflows.emulator import CloudEmulator, EmrPhase, emr_flow
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.sensors import TencentEmrFlowSensor
+from cloudflows_emulator import CloudEmulator, EmrPhase, emr_flow
+from cloudflows_emulator.server import EmulatorServer
 from tests.dags import sensor_dags
 from tests.helpers import TaskDeferred, dag_test, use_connections
 

@@ -13,17 +13,17 @@ import pytest
 
 from airflow_provider_cloudflows.actions.base import Write
 from airflow_provider_cloudflows.actions.driver import send_write
-from airflow_provider_cloudflows.emulator import (
+from airflow_provider_cloudflows.errors import CloudApiError, TransportError, WriteOutcomeUnknown
+from airflow_provider_cloudflows.transport.client import CloudClient
+from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED
+from airflow_provider_cloudflows.transport.tencent import TencentApi, TencentCall
+from cloudflows_emulator import (
     DEFAULT_TENCENT_CREDENTIALS,
     CloudEmulator,
     EmulatorServer,
     cynosdb_flow,
 )
-from airflow_provider_cloudflows.emulator.tencent_actions import plan_cynosdb_flow
-from airflow_provider_cloudflows.errors import CloudApiError, TransportError, WriteOutcomeUnknown
-from airflow_provider_cloudflows.transport.client import CloudClient
-from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED
-from airflow_provider_cloudflows.transport.tencent import TencentApi, TencentCall
+from cloudflows_emulator.tencent_actions import plan_cynosdb_flow
 
 # How late a call may end after its deadline (the bug cut a 1.5 s trickle 1 s late, a 19 s one 18 s late).
 LATE = 0.6

@@ -21,11 +21,6 @@ from hypothesis import strategies as st
 
 from airflow_provider_cloudflows.config_errors import ConfigurationError
 from airflow_provider_cloudflows.credentials import Credentials, RefreshingCredentials
-from airflow_provider_cloudflows.emulator.core import CloudEmulator
-from airflow_provider_cloudflows.emulator.cynosdb import PROCESSING, cynosdb_flow
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
-from airflow_provider_cloudflows.emulator.tencent import DEFAULT_TENCENT_CREDENTIALS
-from airflow_provider_cloudflows.emulator.tencent_identity import DEFAULT_CVM_ROLE, oidc_tokens_seen, set_cvm_role
 from airflow_provider_cloudflows.errors import (
     CloudApiError,
     ExpiredCredentialsError,
@@ -46,6 +41,11 @@ from airflow_provider_cloudflows.transport.tencent_identity import (
     default_sts_endpoint,
     oidc_source,
 )
+from cloudflows_emulator.core import CloudEmulator
+from cloudflows_emulator.cynosdb import PROCESSING, cynosdb_flow
+from cloudflows_emulator.server import EmulatorServer
+from cloudflows_emulator.tencent import DEFAULT_TENCENT_CREDENTIALS
+from cloudflows_emulator.tencent_identity import DEFAULT_CVM_ROLE, oidc_tokens_seen, set_cvm_role
 from tests.fuzz_server import LoopbackServer, Reply, fuzz_settings, seeded
 from tests.helpers import FAST
 from tests.identity_sources import clear_sdk_variables

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import BatchPhase, CloudEmulator, EmrPhase, batch_task, cynosdb_flow, emr_flow
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
 from airflow_provider_cloudflows.errors import MalformedResponseError, TransportError
 from airflow_provider_cloudflows.transport.pool import POOL
 from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger, Outage
+from cloudflows_emulator import BatchPhase, CloudEmulator, EmrPhase, batch_task, cynosdb_flow, emr_flow
+from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import run_trigger, use_connections
 
 EMR_IDS = {"instance_id": "emr-123", "flow_id": "42"}

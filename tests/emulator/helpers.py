@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator import (
+from airflow_provider_cloudflows.signing.acs import sign_acs3, sign_rpc_v2
+from airflow_provider_cloudflows.signing.tc3 import sign_tc3
+from cloudflows_emulator import (
     DEFAULT_ALIBABA_CREDENTIALS,
     DEFAULT_TENCENT_CREDENTIALS,
     EmulatorServer,
 )
-from airflow_provider_cloudflows.signing.acs import sign_acs3, sign_rpc_v2
-from airflow_provider_cloudflows.signing.tc3 import sign_tc3
 
 # One pooled client: creating an httpx client per request costs ~25 ms of TLS set-up even for plain HTTP.
 HTTP = httpx.Client(timeout=10.0)

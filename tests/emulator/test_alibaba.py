@@ -13,7 +13,7 @@ from alibabacloud_fnf20190315 import models
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator import (
+from cloudflows_emulator import (
     DEFAULT_ALIBABA_CREDENTIALS,
     CloudEmulator,
     EmulatorServer,

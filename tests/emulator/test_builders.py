@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import (
+from cloudflows_emulator import (
     BatchPhase,
     EmrPhase,
     cloudflow_execution,
@@ -16,7 +16,7 @@ from airflow_provider_cloudflows.emulator import (
     emr_flow,
     load_example,
 )
-from airflow_provider_cloudflows.emulator.examples import EXAMPLES
+from cloudflows_emulator.examples import EXAMPLES
 
 
 def _payloads(execution: Any) -> list[dict[str, Any]]:
@@ -93,7 +93,7 @@ def test_emr_validation() -> None:
 
 
 def test_batch_instances_metrics_and_times_agree() -> None:
-    from airflow_provider_cloudflows.emulator import batch_task
+    from cloudflows_emulator import batch_task
 
     task = batch_task(
         "job-abcdefgh",
@@ -126,7 +126,7 @@ def test_batch_instances_metrics_and_times_agree() -> None:
 
 
 def test_batch_validation() -> None:
-    from airflow_provider_cloudflows.emulator import batch_task
+    from cloudflows_emulator import batch_task
 
     with pytest.raises(ValueError, match="JobId"):
         batch_task("job-1", "A")

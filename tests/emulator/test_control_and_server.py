@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from airflow_provider_cloudflows.emulator import CloudEmulator, EmulatorServer
+from cloudflows_emulator import CloudEmulator, EmulatorServer
 
 from .helpers import HTTP, rpc_get, tc3_error, tc3_post, tc3_response
 
@@ -89,7 +89,7 @@ def test_faults_requests_reset(server: EmulatorServer, cloud_emulator: CloudEmul
 
 def test_credentials_and_rate_limits(server: EmulatorServer, cloud_emulator: CloudEmulator) -> None:
     from airflow_provider_cloudflows.credentials import Credentials
-    from airflow_provider_cloudflows.emulator import cynosdb_flow
+    from cloudflows_emulator import cynosdb_flow
 
     cloud_emulator.add_execution(cynosdb_flow(1))
     mine = Credentials("AKIDMINE", "my-secret")
@@ -190,7 +190,7 @@ def test_connections_fixture(cloud_emulator_connections: dict[str, str], cloud_e
 
 def test_cli_demo_scenario() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_cloudflows.emulator", "--port", "0", "--scenario", "demo"],
+        [sys.executable, "-m", "cloudflows_emulator", "--port", "0", "--scenario", "demo"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from airflow_provider_cloudflows.emulator import CloudEmulator, EmulatorServer, Execution, cynosdb_flow
-from airflow_provider_cloudflows.emulator.core import CredentialCheck
+from cloudflows_emulator import CloudEmulator, EmulatorServer, Execution, cynosdb_flow
+from cloudflows_emulator.core import CredentialCheck
 
 from .helpers import tc3_post, tc3_response
 

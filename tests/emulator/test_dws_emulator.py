@@ -17,7 +17,9 @@ from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkdws.v2 import DwsClient, ListClusterActionsRequest, ListClusterDetailsRequest
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator import (
+from airflow_provider_cloudflows.limits import QUOTAS
+from airflow_provider_cloudflows.signing.sdk_hmac import encode_path, sign_sdk_hmac
+from cloudflows_emulator import (
     DEFAULT_HUAWEI_CREDENTIALS,
     CloudEmulator,
     DwsPhase,
@@ -26,9 +28,7 @@ from airflow_provider_cloudflows.emulator import (
     dws_task,
     load_example,
 )
-from airflow_provider_cloudflows.emulator.dws import ACTION_NAMES, FAILURE_VIEWS, dws_answer, dws_record
-from airflow_provider_cloudflows.limits import QUOTAS
-from airflow_provider_cloudflows.signing.sdk_hmac import encode_path, sign_sdk_hmac
+from cloudflows_emulator.dws import ACTION_NAMES, FAILURE_VIEWS, dws_answer, dws_record
 
 from .helpers import HTTP
 

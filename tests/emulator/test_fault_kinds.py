@@ -9,14 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_cloudflows.emulator import (
+from airflow_provider_cloudflows.signing.tc3 import sign_tc3
+from cloudflows_emulator import (
     DEFAULT_TENCENT_CREDENTIALS,
     CloudEmulator,
     EmulatorServer,
     cloudflow_execution,
     cynosdb_flow,
 )
-from airflow_provider_cloudflows.signing.tc3 import sign_tc3
 
 from .helpers import HTTP, rpc_get, tc3_error, tc3_post, tc3_response
 from .test_dws_emulator import ACTIONS_PATH, CLUSTER, error_of, hw_get

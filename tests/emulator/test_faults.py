@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from airflow_provider_cloudflows.emulator import (
+from cloudflows_emulator import (
     CloudEmulator,
     EmulatorServer,
     batch_task,

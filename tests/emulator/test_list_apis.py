@@ -23,7 +23,8 @@ from huaweicloudsdkdws.v2 import ClusterInfo, DwsClient, ListClusterDetailsReque
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator import (
+from airflow_provider_cloudflows.signing.sdk_hmac import sdk_hmac_canonical_query, sign_sdk_hmac
+from cloudflows_emulator import (
     DEFAULT_ALIBABA_CREDENTIALS,
     DEFAULT_HUAWEI_CREDENTIALS,
     DEFAULT_TENCENT_CREDENTIALS,
@@ -33,10 +34,9 @@ from airflow_provider_cloudflows.emulator import (
     dws_cluster,
     dws_task,
 )
-from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
-from airflow_provider_cloudflows.emulator.dws import TRY_LATER
-from airflow_provider_cloudflows.emulator.huawei import DEFAULT_PROJECT_ID, script_error
-from airflow_provider_cloudflows.signing.sdk_hmac import sdk_hmac_canonical_query, sign_sdk_hmac
+from cloudflows_emulator.batch_jobs import plan_batch_job
+from cloudflows_emulator.dws import TRY_LATER
+from cloudflows_emulator.huawei import DEFAULT_PROJECT_ID, script_error
 
 from .helpers import HTTP, fnf_sdk, rpc_get, tc3_error, tc3_post, tc3_response, tencent_sdk
 

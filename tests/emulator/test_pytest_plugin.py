@@ -14,7 +14,7 @@ import pytest
 _RACE = textwrap.dedent(
     """
     import ast, gc, sys, threading
-    from airflow_provider_cloudflows.emulator.pytest_plugin import serialize_ast_parse
+    from cloudflows_emulator.pytest_plugin import serialize_ast_parse
 
     if sys.argv[1] == "serialized":
         serialize_ast_parse()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator import CloudEmulator, EmulatorServer
 from airflow_provider_cloudflows.limits import QUOTAS, Quota, quota
+from cloudflows_emulator import CloudEmulator, EmulatorServer
 
 from .helpers import rpc_get, tc3_error, tc3_post
 

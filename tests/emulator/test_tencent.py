@@ -8,7 +8,7 @@ import pytest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator import (
+from cloudflows_emulator import (
     DEFAULT_TENCENT_CREDENTIALS,
     BatchPhase,
     CloudEmulator,

@@ -32,8 +32,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from airflow_provider_cloudflows.emulator.core import DEFAULT_ACCOUNT, CloudEmulator, Execution
-from airflow_provider_cloudflows.emulator.handler import ServiceSpec
+from cloudflows_emulator.core import DEFAULT_ACCOUNT, CloudEmulator, Execution
+from cloudflows_emulator.handler import ServiceSpec
 
 __all__ = ["CONTROL_PREFIX", "create_app"]
 

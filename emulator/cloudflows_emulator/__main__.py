@@ -1,4 +1,4 @@
-"""``python -m airflow_provider_cloudflows.emulator``: run the emulator in the foreground.
+"""``python -m cloudflows_emulator``: run the emulator in the foreground.
 
 Prints the URL and the ``AIRFLOW_CONN_*`` exports to point Airflow at it, then serves until interrupted.
 """
@@ -12,15 +12,15 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator
-from airflow_provider_cloudflows.emulator.scenarios import SCENARIOS
-from airflow_provider_cloudflows.emulator.server import EmulatorServer
+from cloudflows_emulator.core import CloudEmulator
+from cloudflows_emulator.scenarios import SCENARIOS
+from cloudflows_emulator.server import EmulatorServer
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, start the server, print how to use it and block until SIGINT / SIGTERM."""
     parser = argparse.ArgumentParser(
-        prog="python -m airflow_provider_cloudflows.emulator",
+        prog="python -m cloudflows_emulator",
         description="Local emulator of the Tencent Cloud, Alibaba Cloud and Huawei Cloud APIs used by "
         "airflow-provider-cloudflows.",
     )

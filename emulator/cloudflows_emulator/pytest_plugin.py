@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from airflow_provider_cloudflows.emulator.core import CloudEmulator
-    from airflow_provider_cloudflows.emulator.server import EmulatorServer
+    from cloudflows_emulator.core import CloudEmulator
+    from cloudflows_emulator.server import EmulatorServer
 
 __all__ = ["cloud_emulator", "cloud_emulator_connections", "cloud_emulator_server"]
 
@@ -86,7 +86,7 @@ def cloud_emulator_server() -> Iterator[EmulatorServer]:
     # start-up.
     serialize_ast_parse()
     import_provider_modules()
-    from airflow_provider_cloudflows.emulator.server import EmulatorServer
+    from cloudflows_emulator.server import EmulatorServer
 
     with EmulatorServer() as server:
         yield server

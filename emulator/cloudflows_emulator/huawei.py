@@ -44,20 +44,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, CredentialCheck, Fault
-from airflow_provider_cloudflows.emulator.handler import (
+from airflow_provider_cloudflows.signing.sdk_hmac import (
+    SDK_HMAC_ALGORITHM,
+    parse_sdk_hmac_authorization,
+    sdk_hmac_canonical_request,
+    sdk_hmac_signature,
+)
+from cloudflows_emulator.core import CloudEmulator, CredentialCheck, Fault
+from cloudflows_emulator.handler import (
     ApiCall,
     ApiError,
     ConnectionSpec,
     Operation,
     ServiceSpec,
     VendorHandler,
-)
-from airflow_provider_cloudflows.signing.sdk_hmac import (
-    SDK_HMAC_ALGORITHM,
-    parse_sdk_hmac_authorization,
-    sdk_hmac_canonical_request,
-    sdk_hmac_signature,
 )
 
 __all__ = [

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, Fault
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, VendorHandler
+from cloudflows_emulator.core import CloudEmulator, Fault
+from cloudflows_emulator.handler import ApiCall, ApiError, Operation, VendorHandler
 
 __all__ = ["MetadataHandler", "MetadataWording", "route_role"]
 

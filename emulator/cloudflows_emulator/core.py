@@ -26,7 +26,7 @@ from airflow_provider_cloudflows.credentials import Credentials
 from airflow_provider_cloudflows.limits import Quota, quota
 
 if TYPE_CHECKING:
-    from airflow_provider_cloudflows.emulator.handler import VendorHandler
+    from cloudflows_emulator.handler import VendorHandler
 
 __all__ = [
     "CloudEmulator",
@@ -344,7 +344,7 @@ class CloudEmulator:
     ) -> None:
         if handlers is None:
             # Imported here: the vendor modules import this one.
-            from airflow_provider_cloudflows.emulator.registry import default_handlers
+            from cloudflows_emulator.registry import default_handlers
 
             handlers = default_handlers()
         self.handlers: tuple[VendorHandler, ...] = tuple(handlers)

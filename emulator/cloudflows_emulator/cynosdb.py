@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, Execution, ExecutionKey
-from airflow_provider_cloudflows.emulator.examples import load_example
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec
-from airflow_provider_cloudflows.emulator.tencent import reject_unknown, require_int, require_region
+from cloudflows_emulator.core import CloudEmulator, Execution, ExecutionKey
+from cloudflows_emulator.examples import load_example
+from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec
+from cloudflows_emulator.tencent import reject_unknown, require_int, require_region
 
 __all__ = ["CYNOSDB_SERVICE", "FAILED", "PROCESSING", "SUCCEEDED", "cynosdb_flow"]
 

@@ -34,10 +34,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, Execution, ExecutionKey, TimedItem
-from airflow_provider_cloudflows.emulator.examples import load_example
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec
-from airflow_provider_cloudflows.emulator.scripting import iso_millis, now_utc
+from cloudflows_emulator.core import CloudEmulator, Execution, ExecutionKey, TimedItem
+from cloudflows_emulator.examples import load_example
+from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec
+from cloudflows_emulator.scripting import iso_millis, now_utc
 
 __all__ = [
     "CLOUDFLOW_SERVICE",

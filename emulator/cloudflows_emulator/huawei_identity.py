@@ -36,10 +36,10 @@ from typing import Any
 
 from starlette.requests import Request
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
-from airflow_provider_cloudflows.emulator.huawei import RestOperation
-from airflow_provider_cloudflows.emulator.metadata import MetadataHandler, MetadataWording
+from cloudflows_emulator.core import CloudEmulator, ExecutionKey
+from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
+from cloudflows_emulator.huawei import RestOperation
+from cloudflows_emulator.metadata import MetadataHandler, MetadataWording
 
 __all__ = [
     "CREATE_TEMPORARY_ACCESS_KEY",

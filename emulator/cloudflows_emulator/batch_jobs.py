@@ -32,11 +32,11 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_cloudflows.emulator.batch import _METRIC, JOB_ID_PATTERN, TASK_STATES, batch_task
-from airflow_provider_cloudflows.emulator.core import CloudEmulator
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation
-from airflow_provider_cloudflows.emulator.scripting import iso_seconds, now_utc
-from airflow_provider_cloudflows.emulator.tencent import optional_int, reject_unknown, require_object, require_str
+from cloudflows_emulator.batch import _METRIC, JOB_ID_PATTERN, TASK_STATES, batch_task
+from cloudflows_emulator.core import CloudEmulator
+from cloudflows_emulator.handler import ApiCall, ApiError, Operation
+from cloudflows_emulator.scripting import iso_seconds, now_utc
+from cloudflows_emulator.tencent import optional_int, reject_unknown, require_object, require_str
 
 __all__ = ["BATCH_JOB_OPERATIONS", "DEFAULT_TASK_PHASES", "MAX_JOB_IDS", "plan_batch_job"]
 

@@ -4,7 +4,7 @@ Like moto for AWS: a loopback HTTP server speaking the vendors' wire protocols (
 EMR, CynosDB and Batch; Alibaba Cloud RPC for CloudFlow), verifying real signatures, serving executions
 that follow scripted timelines, enforcing documented rate limits and injecting faults on demand::
 
-    from airflow_provider_cloudflows.emulator import CloudEmulator, EmulatorServer, batch_task
+    from cloudflows_emulator import CloudEmulator, EmulatorServer, batch_task
 
     with EmulatorServer() as server:
         server.emulator.add_execution(batch_task("job-abcdefgh", "A", [(0, "RUNNING"), (2, "SUCCEED")]))
@@ -12,7 +12,7 @@ that follow scripted timelines, enforcing documented rate limits and injecting f
         ...
 
 With pytest, the ``cloud_emulator``, ``cloud_emulator_server`` and ``cloud_emulator_connections``
-fixtures (``pytest_plugin``) do this for you. ``python -m airflow_provider_cloudflows.emulator`` runs it
+fixtures (``pytest_plugin``) do this for you. ``python -m cloudflows_emulator`` runs it
 in the foreground for another process to use.
 """
 
@@ -22,10 +22,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_cloudflows.emulator.alibaba import DEFAULT_ALIBABA_CREDENTIALS
-    from airflow_provider_cloudflows.emulator.batch import BatchPhase, batch_task
-    from airflow_provider_cloudflows.emulator.cloudflow import cloudflow_execution
-    from airflow_provider_cloudflows.emulator.core import (
+    from cloudflows_emulator.alibaba import DEFAULT_ALIBABA_CREDENTIALS
+    from cloudflows_emulator.batch import BatchPhase, batch_task
+    from cloudflows_emulator.cloudflow import cloudflow_execution
+    from cloudflows_emulator.core import (
         CloudEmulator,
         Execution,
         ExecutionView,
@@ -33,14 +33,14 @@ if TYPE_CHECKING:
         FaultKind,
         RequestRecord,
     )
-    from airflow_provider_cloudflows.emulator.cynosdb import cynosdb_flow
-    from airflow_provider_cloudflows.emulator.dws import DwsPhase, dws_cluster, dws_task
-    from airflow_provider_cloudflows.emulator.emr import EmrPhase, emr_flow
-    from airflow_provider_cloudflows.emulator.examples import load_example
-    from airflow_provider_cloudflows.emulator.huawei import DEFAULT_HUAWEI_CREDENTIALS
-    from airflow_provider_cloudflows.emulator.scenarios import load_demo
-    from airflow_provider_cloudflows.emulator.server import EmulatorServer
-    from airflow_provider_cloudflows.emulator.tencent import DEFAULT_TENCENT_CREDENTIALS
+    from cloudflows_emulator.cynosdb import cynosdb_flow
+    from cloudflows_emulator.dws import DwsPhase, dws_cluster, dws_task
+    from cloudflows_emulator.emr import EmrPhase, emr_flow
+    from cloudflows_emulator.examples import load_example
+    from cloudflows_emulator.huawei import DEFAULT_HUAWEI_CREDENTIALS
+    from cloudflows_emulator.scenarios import load_demo
+    from cloudflows_emulator.server import EmulatorServer
+    from cloudflows_emulator.tencent import DEFAULT_TENCENT_CREDENTIALS
 
 __all__ = [
     "DEFAULT_ALIBABA_CREDENTIALS",

@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator
-from airflow_provider_cloudflows.emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
-from airflow_provider_cloudflows.emulator.emr import EmrPhase, emr_flow
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation
-from airflow_provider_cloudflows.emulator.tencent import (
+from cloudflows_emulator.core import CloudEmulator
+from cloudflows_emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
+from cloudflows_emulator.emr import EmrPhase, emr_flow
+from cloudflows_emulator.handler import ApiCall, ApiError, Operation
+from cloudflows_emulator.tencent import (
     reject_unknown,
     require_object,
     require_region,

@@ -57,11 +57,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, Execution, ExecutionKey, TimedItem
-from airflow_provider_cloudflows.emulator.examples import load_example
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, ServiceSpec
-from airflow_provider_cloudflows.emulator.huawei import RestOperation, script_error
-from airflow_provider_cloudflows.emulator.scripting import as_phases, now_utc
+from cloudflows_emulator.core import CloudEmulator, Execution, ExecutionKey, TimedItem
+from cloudflows_emulator.examples import load_example
+from cloudflows_emulator.handler import ApiCall, ApiError, ServiceSpec
+from cloudflows_emulator.huawei import RestOperation, script_error
+from cloudflows_emulator.scripting import as_phases, now_utc
 
 __all__ = [
     "ACTION_NAMES",

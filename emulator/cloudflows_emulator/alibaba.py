@@ -22,14 +22,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, CredentialCheck, Fault
-from airflow_provider_cloudflows.emulator.handler import (
-    ApiCall,
-    ApiError,
-    ConnectionSpec,
-    Operation,
-    VendorHandler,
-)
 from airflow_provider_cloudflows.signing.acs import (
     ACS3_ALGORITHM,
     RPC_V2_COMMON_PARAMETERS,
@@ -40,6 +32,14 @@ from airflow_provider_cloudflows.signing.acs import (
     rpc_v2_canonical_query,
     rpc_v2_signature,
     rpc_v2_string_to_sign,
+)
+from cloudflows_emulator.core import CloudEmulator, CredentialCheck, Fault
+from cloudflows_emulator.handler import (
+    ApiCall,
+    ApiError,
+    ConnectionSpec,
+    Operation,
+    VendorHandler,
 )
 
 __all__ = [

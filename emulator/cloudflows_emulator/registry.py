@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 
-from airflow_provider_cloudflows.emulator import alibaba_identity, huawei_identity, tencent_identity
-from airflow_provider_cloudflows.emulator.alibaba import AlibabaHandler
-from airflow_provider_cloudflows.emulator.batch import BATCH_SERVICE
-from airflow_provider_cloudflows.emulator.batch_jobs import BATCH_JOB_OPERATIONS
-from airflow_provider_cloudflows.emulator.cloudflow import CLOUDFLOW_SERVICE
-from airflow_provider_cloudflows.emulator.cynosdb import CYNOSDB_SERVICE
-from airflow_provider_cloudflows.emulator.dws import DWS_SERVICE
-from airflow_provider_cloudflows.emulator.dws_actions import DWS_ACTION_OPERATIONS
-from airflow_provider_cloudflows.emulator.emr import EMR_SERVICE
-from airflow_provider_cloudflows.emulator.handler import Operation, ServiceSpec, VendorHandler
-from airflow_provider_cloudflows.emulator.huawei import HuaweiHandler
-from airflow_provider_cloudflows.emulator.huawei_iam import IAM_SERVICE
-from airflow_provider_cloudflows.emulator.tencent import TencentHandler
-from airflow_provider_cloudflows.emulator.tencent_actions import CYNOSDB_ACTION_OPERATIONS, EMR_ACTION_OPERATIONS
+from cloudflows_emulator import alibaba_identity, huawei_identity, tencent_identity
+from cloudflows_emulator.alibaba import AlibabaHandler
+from cloudflows_emulator.batch import BATCH_SERVICE
+from cloudflows_emulator.batch_jobs import BATCH_JOB_OPERATIONS
+from cloudflows_emulator.cloudflow import CLOUDFLOW_SERVICE
+from cloudflows_emulator.cynosdb import CYNOSDB_SERVICE
+from cloudflows_emulator.dws import DWS_SERVICE
+from cloudflows_emulator.dws_actions import DWS_ACTION_OPERATIONS
+from cloudflows_emulator.emr import EMR_SERVICE
+from cloudflows_emulator.handler import Operation, ServiceSpec, VendorHandler
+from cloudflows_emulator.huawei import HuaweiHandler
+from cloudflows_emulator.huawei_iam import IAM_SERVICE
+from cloudflows_emulator.tencent import TencentHandler
+from cloudflows_emulator.tencent_actions import CYNOSDB_ACTION_OPERATIONS, EMR_ACTION_OPERATIONS
 
 __all__ = ["default_handlers"]
 

@@ -1,18 +1,18 @@
-"""Preloaded sets of executions, for the demo and ``python -m airflow_provider_cloudflows.emulator --scenario``."""
+"""Preloaded sets of executions, for the demo and ``python -m cloudflows_emulator --scenario``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from airflow_provider_cloudflows.emulator.batch import batch_task
-from airflow_provider_cloudflows.emulator.batch_jobs import plan_batch_job
-from airflow_provider_cloudflows.emulator.cloudflow import cloudflow_execution, plan_cloudflow_execution
-from airflow_provider_cloudflows.emulator.core import CloudEmulator
-from airflow_provider_cloudflows.emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
-from airflow_provider_cloudflows.emulator.dws import dws_cluster, dws_task
-from airflow_provider_cloudflows.emulator.dws_actions import plan_dws_action
-from airflow_provider_cloudflows.emulator.emr import EmrPhase, emr_flow
-from airflow_provider_cloudflows.emulator.tencent_actions import plan_cynosdb_flow, plan_emr_flow
+from cloudflows_emulator.batch import batch_task
+from cloudflows_emulator.batch_jobs import plan_batch_job
+from cloudflows_emulator.cloudflow import cloudflow_execution, plan_cloudflow_execution
+from cloudflows_emulator.core import CloudEmulator
+from cloudflows_emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
+from cloudflows_emulator.dws import dws_cluster, dws_task
+from cloudflows_emulator.dws_actions import plan_dws_action
+from cloudflows_emulator.emr import EmrPhase, emr_flow
+from cloudflows_emulator.tencent_actions import plan_cynosdb_flow, plan_emr_flow
 
 __all__ = ["SCENARIOS", "load_demo"]
 

@@ -30,9 +30,9 @@ from typing import Any
 from starlette.requests import Request
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
-from airflow_provider_cloudflows.emulator.metadata import MetadataHandler, route_role
+from cloudflows_emulator.core import CloudEmulator, ExecutionKey
+from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
+from cloudflows_emulator.metadata import MetadataHandler, route_role
 
 __all__ = [
     "DEFAULT_ECS_ROLE",

@@ -21,7 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator.core import (
+from cloudflows_emulator.core import (
     _SIGNATURE_SKEW,
     TRICKLE_CHUNK,
     CloudEmulator,

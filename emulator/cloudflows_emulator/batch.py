@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, Execution, ExecutionKey
-from airflow_provider_cloudflows.emulator.examples import load_example
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec
-from airflow_provider_cloudflows.emulator.scripting import as_phases, iso_seconds, now_utc
-from airflow_provider_cloudflows.emulator.tencent import optional_int, reject_unknown, require_str
+from cloudflows_emulator.core import CloudEmulator, Execution, ExecutionKey
+from cloudflows_emulator.examples import load_example
+from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec
+from cloudflows_emulator.scripting import as_phases, iso_seconds, now_utc
+from cloudflows_emulator.tencent import optional_int, reject_unknown, require_str
 
 __all__ = ["BATCH_SERVICE", "JOB_ID_PATTERN", "TASK_STATES", "BatchPhase", "batch_task"]
 

@@ -20,19 +20,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, CredentialCheck, Fault
-from airflow_provider_cloudflows.emulator.handler import (
-    ApiCall,
-    ApiError,
-    ConnectionSpec,
-    Operation,
-    VendorHandler,
-)
 from airflow_provider_cloudflows.signing.tc3 import (
     parse_tc3_authorization,
     tc3_canonical_request,
     tc3_date,
     tc3_signature,
+)
+from cloudflows_emulator.core import CloudEmulator, CredentialCheck, Fault
+from cloudflows_emulator.handler import (
+    ApiCall,
+    ApiError,
+    ConnectionSpec,
+    Operation,
+    VendorHandler,
 )
 
 __all__ = [

@@ -23,10 +23,10 @@ from typing import Any
 from starlette.requests import Request
 
 from airflow_provider_cloudflows.credentials import Credentials
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
-from airflow_provider_cloudflows.emulator.metadata import MetadataHandler, MetadataWording, route_role
-from airflow_provider_cloudflows.emulator.tencent import optional_int, reject_unknown, require_str
+from cloudflows_emulator.core import CloudEmulator, ExecutionKey
+from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
+from cloudflows_emulator.metadata import MetadataHandler, MetadataWording, route_role
+from cloudflows_emulator.tencent import optional_int, reject_unknown, require_str
 
 __all__ = [
     "CVM_METADATA",

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, ExecutionKey
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ServiceSpec
-from airflow_provider_cloudflows.emulator.huawei import RestOperation, script_answer, take_scripted
+from cloudflows_emulator.core import CloudEmulator, ExecutionKey
+from cloudflows_emulator.handler import ApiCall, ServiceSpec
+from cloudflows_emulator.huawei import RestOperation, script_answer, take_scripted
 
 __all__ = ["DOMAIN_ID", "IAM_SERVICE", "LIST_PROJECTS", "iam_answer"]
 

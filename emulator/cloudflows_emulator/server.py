@@ -11,9 +11,9 @@ from types import TracebackType
 
 import uvicorn
 
-from airflow_provider_cloudflows.emulator.app import create_app
-from airflow_provider_cloudflows.emulator.core import CloudEmulator
-from airflow_provider_cloudflows.emulator.handler import dropping_connection
+from cloudflows_emulator.app import create_app
+from cloudflows_emulator.core import CloudEmulator
+from cloudflows_emulator.handler import dropping_connection
 
 __all__ = ["EmulatorServer"]
 

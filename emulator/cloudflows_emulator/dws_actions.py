@@ -24,12 +24,12 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow_provider_cloudflows.emulator.core import CloudEmulator, Execution
-from airflow_provider_cloudflows.emulator.dws import CLUSTER_NOT_FOUND, dws_task
-from airflow_provider_cloudflows.emulator.dws import SERVICE as DWS
-from airflow_provider_cloudflows.emulator.handler import ApiCall, ApiError
-from airflow_provider_cloudflows.emulator.huawei import RestOperation
-from airflow_provider_cloudflows.emulator.scripting import now_utc
+from cloudflows_emulator.core import CloudEmulator, Execution
+from cloudflows_emulator.dws import CLUSTER_NOT_FOUND, dws_task
+from cloudflows_emulator.dws import SERVICE as DWS
+from cloudflows_emulator.handler import ApiCall, ApiError
+from cloudflows_emulator.huawei import RestOperation
+from cloudflows_emulator.scripting import now_utc
 
 __all__ = ["DWS_ACTION_OPERATIONS", "JOB_SERVICE", "dws_job", "plan_dws_action"]
 
