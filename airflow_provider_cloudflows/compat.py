@@ -128,9 +128,13 @@ _Hook = TypeVar("_Hook", bound=type)
 
 
 def connection_form_widgets(conn_type: str) -> dict[str, Any]:
-    """The Airflow 3.1 form's extra fields (WTForms), built from the ``conn-fields`` of ``conn_type``."""
-    from wtforms import PasswordField, StringField
-    from wtforms.validators import Optional, any_of
+    """The Airflow 3.1 form's extra fields (WTForms), built from the ``conn-fields`` of ``conn_type``; none
+    where WTForms is not installed (Airflow 3.1 without its web UI: no form to build)."""
+    try:
+        from wtforms import PasswordField, StringField
+        from wtforms.validators import Optional, any_of
+    except ImportError:
+        return {}
 
     from airflow_provider_cloudflows.connection_forms import CONNECTION_TYPES
 
