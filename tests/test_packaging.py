@@ -1,7 +1,8 @@
-"""The provider wheel holds only the provider: no emulator, no pytest plugin, no undeclared import.
+"""The provider wheel holds only the provider (no emulator, no pytest plugin); neither wheel imports an
+undeclared distribution.
 
-Built the way a user's installer builds it (``uv build``, else ``pip wheel``) from this checkout, then read as a
-zip: what a ``pip install`` of the provider brings is exactly this file and its declared dependencies.
+Built the way a user's installer builds them (``uv build``, else ``pip wheel``) from this checkout, then read as
+zips: what a ``pip install`` brings is exactly these files and their declared dependencies.
 """
 
 from __future__ import annotations
@@ -28,12 +29,20 @@ def _builder() -> list[str]:
     return [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w"]
 
 
+def _build(source: pathlib.Path, out: pathlib.Path) -> zipfile.ZipFile:
+    subprocess.run([*_builder(), str(out), str(source)], check=True, capture_output=True, timeout=300)
+    (built,) = out.glob("*.whl")
+    return zipfile.ZipFile(built)
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([*_builder(), str(out), str(ROOT)], check=True, capture_output=True, timeout=300)
-    (built,) = out.glob("airflow_provider_cloudflows-*.whl")
-    return zipfile.ZipFile(built)
+    return _build(ROOT, tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="module")
+def emulator_wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    return _build(ROOT / "emulator", tmp_path_factory.mktemp("emulator_wheel"))
 
 
 def _metadata(wheel: zipfile.ZipFile, name: str) -> str:
@@ -53,13 +62,16 @@ def test_the_wheel_registers_the_airflow_provider_and_no_pytest_plugin(wheel: zi
     assert groups == ["apache_airflow_provider"]
 
 
-def test_the_wheel_requires_only_airflow_httpx_and_tenacity_and_what_they_bring(wheel: zipfile.ZipFile) -> None:
-    required = {
+def _requirements(wheel: zipfile.ZipFile, *, extras: bool) -> set[str]:
+    return {
         re.split(r"[<>=!~; \[]", line.removeprefix("Requires-Dist: "))[0].lower()
         for line in _metadata(wheel, "METADATA").splitlines()
-        if line.startswith("Requires-Dist: ") and "extra ==" not in line
+        if line.startswith("Requires-Dist: ") and (extras or "extra ==" not in line)
     }
-    assert required == {"apache-airflow", "httpx", "httpcore", "tenacity", "asgiref"}
+
+
+def test_the_wheel_requires_only_airflow_httpx_and_tenacity_and_what_they_bring(wheel: zipfile.ZipFile) -> None:
+    assert _requirements(wheel, extras=False) == {"apache-airflow", "httpx", "httpcore", "tenacity", "asgiref"}
 
 
 def _required_imports(tree: ast.AST) -> set[str]:
@@ -87,6 +99,35 @@ def test_every_module_of_the_wheel_imports_only_declared_distributions(wheel: zi
         if name.endswith(".py"):
             imported = _required_imports(ast.parse(wheel.read(name)))
             extra = imported - DECLARED - set(sys.stdlib_module_names) - {"airflow_provider_cloudflows"}
+            if extra:
+                undeclared[name] = extra
+    assert undeclared == {}
+
+
+# The import names of the distributions the emulator may declare.
+IMPORT_NAMES = {
+    "airflow-provider-cloudflows": {"airflow_provider_cloudflows"},
+    "apache-airflow": {"airflow"},
+    "starlette": {"starlette"},
+    "uvicorn": {"uvicorn"},
+    "httpx": {"httpx"},
+    "pytest": {"pytest", "_pytest"},
+}
+
+
+def test_the_emulator_wheel_is_its_own_package_importing_only_what_it_declares(
+    emulator_wheel: zipfile.ZipFile,
+) -> None:
+    tops = {name.split("/")[0] for name in emulator_wheel.namelist()}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"cloudflows_emulator"}
+    entry_points = [n for n in emulator_wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
+    assert all("pytest11" not in emulator_wheel.read(n).decode() for n in entry_points)  # fixtures are opt-in
+    declared = set().union(*(IMPORT_NAMES[r] for r in _requirements(emulator_wheel, extras=True)))
+    undeclared: dict[str, set[str]] = {}
+    for name in emulator_wheel.namelist():
+        if name.endswith(".py"):
+            imported = _required_imports(ast.parse(emulator_wheel.read(name)))
+            extra = imported - declared - set(sys.stdlib_module_names) - {"cloudflows_emulator"}
             if extra:
                 undeclared[name] = extra
     assert undeclared == {}
