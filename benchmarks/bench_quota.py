@@ -47,7 +47,8 @@ builders. The emulator's state is reset between targets.
 Run: ``.venv/bin/python benchmarks/bench_quota.py`` (every target at its default size, about 20 minutes on
 2 cores: the CloudFlow target lasts its 600 s spread, which 2,000 ends need to stay within DescribeExecution's
 5/s, see docs/quotas.md); ``--targets batch,dws`` picks targets; ``--quick`` shrinks each chosen target (all
-four in about 5.5 minutes). ``--targets batch --jobs 500 --spread 30 --interval 5`` takes ~40 s.
+four in about 5.5 minutes). ``--targets batch --jobs 500 --spread 30 --interval 5`` takes ~40 s. ``--write``
+puts each target's output into its own section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ os.environ.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "airflow_provider_cl
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from results import add_write_option, recording
 
 VERSION = "2017-03-12"
 REGION = "ap-guangzhou"
@@ -1238,6 +1241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail", type=float, default=0.01, help="share of the executions that fail")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--baseline-worker", action="store_true", help=argparse.SUPPRESS)
+    add_write_option(parser)
     args = parser.parse_args(argv)
     if args.baseline_worker:
         return _baseline_main()
@@ -1274,9 +1278,11 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n")
                 emulator.control("reset", {})  # executions and the request log; keys and quotas stay
             WRONG.clear()
-            results[target] = run[target](args, emulator)
-            for message in sorted(set(WRONG))[:3]:
-                print(f"  wrong outcome ({WRONG.count(message)}x): {message}")
+            # One section per target: a rerun of one target replaces only its own figures.
+            with recording(f"bench_quota/{target}", args.write, argv):
+                results[target] = run[target](args, emulator)
+                for message in sorted(set(WRONG))[:3]:
+                    print(f"  wrong outcome ({WRONG.count(message)}x): {message}")
             sys.stdout.flush()
     finally:
         emulator.stop()
