@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
 RESULTS = ROOT / "docs" / "benchmarks.md"
 
 HEADER = """\
@@ -127,14 +128,21 @@ def write_section(path: pathlib.Path, name: str, command: str, output: str) -> N
 
 
 class _Tee(io.TextIOBase):
-    """Writes go to the stream it wraps and into a buffer."""
+    """Writes go to the stream it wraps; those made by the benchmarks' own code also go into a buffer.
 
-    def __init__(self, target: TextIO) -> None:
+    Loggers write to ``sys.stdout`` too (Airflow's structlog resolves it when first used), but a log line is
+    not a result: only a write whose caller is a file in one of ``sources`` (a ``print`` there) is kept.
+    """
+
+    def __init__(self, target: TextIO, sources: tuple[pathlib.Path, ...]) -> None:
         self.target = target
+        self.sources = sources
         self.buffer_ = io.StringIO()
 
     def write(self, text: str) -> int:
-        self.buffer_.write(text)
+        caller = pathlib.Path(sys._getframe(1).f_code.co_filename).resolve().parent
+        if caller in self.sources:
+            self.buffer_.write(text)
         return self.target.write(text)
 
     def flush(self) -> None:
@@ -145,15 +153,17 @@ class _Tee(io.TextIOBase):
 
 
 @contextmanager
-def recording(name: str, write: str | None, argv: list[str] | None = None) -> Iterator[None]:
-    """Print as usual; with ``write`` set, put what was printed into section ``name`` of that file.
+def recording(
+    name: str, write: str | None, argv: list[str] | None = None, sources: tuple[pathlib.Path, ...] = (HERE,)
+) -> Iterator[None]:
+    """Print as usual; with ``write`` set, put what code in ``sources`` printed into section ``name`` of that file.
 
     Nothing is written when the block raises: a run that crashed has no result to show.
     """
     if write is None:
         yield
         return
-    tee = _Tee(sys.stdout)
+    tee = _Tee(sys.stdout, tuple(source.resolve() for source in sources))
     sys.stdout = tee
     try:
         yield

@@ -11,8 +11,10 @@ from __future__ import annotations
 import ast
 import datetime
 import importlib.util
+import logging
 import pathlib
 import re
+import sys
 
 import pytest
 
@@ -103,15 +105,22 @@ def test_the_recorded_command_leaves_out_the_write_option() -> None:
     assert results.command_line("bench.py", ["--write=out.md"]) == "python benchmarks/bench.py"
 
 
-def test_recording_writes_what_was_printed_and_nothing_on_a_crash(
+def test_recording_writes_what_the_benchmark_printed_and_nothing_on_a_crash(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "out.md"
-    with results.recording("demo", str(target), argv=["--quick"]):
+    here = (pathlib.Path(__file__).parent,)
+    with results.recording("demo", str(target), argv=["--quick"], sources=here):
         print("3 of 3 polls on time")
-    assert "3 of 3 polls on time" in capsys.readouterr().out
+        logging.getLogger("bench").addHandler(handler := logging.StreamHandler(sys.stdout))
+        logging.getLogger("bench").warning("a log line")
+        logging.getLogger("bench").removeHandler(handler)
+    out = capsys.readouterr().out
+    assert "3 of 3 polls on time" in out
+    assert "a log line" in out
     assert "3 of 3 polls on time" in target.read_text()
-    with pytest.raises(RuntimeError), results.recording("crashed", str(target), argv=[]):
+    assert "a log line" not in target.read_text()  # a log line is not a result
+    with pytest.raises(RuntimeError), results.recording("crashed", str(target), argv=[], sources=here):
         raise RuntimeError("boom")
     assert "crashed" not in target.read_text()
 
