@@ -46,7 +46,7 @@ builders. The emulator's state is reset between targets.
 
 Run: ``.venv/bin/python benchmarks/bench_quota.py`` (every target at its default size, about 20 minutes on
 2 cores: the CloudFlow target lasts its 600 s spread, which 2,000 ends need to stay within DescribeExecution's
-5/s, see docs/quotas.md); ``--targets batch,dws`` picks targets; ``--quick`` shrinks each chosen target (all
+5/s, see docs/design/quotas.md); ``--targets batch,dws`` picks targets; ``--quick`` shrinks each chosen target (all
 four in about 5.5 minutes). ``--targets batch --jobs 500 --spread 30 --interval 5`` takes ~40 s. ``--write``
 puts each target's output into its own section of docs/benchmarks.md.
 """
@@ -1090,7 +1090,7 @@ def _target_dws(args: argparse.Namespace, emulator: Any) -> bool:
     n, interval, spread, lead = args.dws_clusters, args.dws_interval, args.dws_spread, args.dws_lead
     rng = random.Random(args.seed + 3)
     clusters = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(n)]
-    # A wait must see its task running before it ends (docs/dws-task-end.md): the sensor starts with the action.
+    # A wait must see its task running before it ends (docs/design/dws-task-end.md): the sensor starts with the action.
     ends = [lead + rng.uniform(0.0, spread) for _ in range(n)]
     fails = [rng.random() < args.fail for _ in range(n)]
     guard = quota("huaweicloud", "dws:*")

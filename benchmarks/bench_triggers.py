@@ -1,4 +1,4 @@
-"""Issue 10: the trigger against the bare shared-client httpx floor, side by side, plus scale, memory,
+"""The trigger against the bare shared-client httpx floor, side by side, plus scale, memory,
 coalescing, multi-process quota sharing and CloudFlow long-poll latency.
 
 Every CPU comparison runs the two loops in SEPARATE processes started together behind a shared barrier

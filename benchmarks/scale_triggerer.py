@@ -1,7 +1,7 @@
 """N deferred waits over the five services in ONE triggerer loop, against the emulator in another process.
 
-Issue 7 "Done when": 1,000 deferred sensors over the five services (a fifth of them CloudFlow) all end
-correctly in one triggerer. Each wait is a ``CloudExecutionTrigger`` rebuilt from its serialized kwargs (as
+The target: 1,000 deferred sensors over the five services (a fifth of them CloudFlow) all end correctly in
+one triggerer. Each wait is a ``CloudExecutionTrigger`` rebuilt from its serialized kwargs (as
 the triggerer does from the database) and driven as Airflow's ``TriggerRunner`` drives it: one task per
 trigger running ``async for event in trigger.run()``; a DWS wait that hands its memory back is deferred
 again with it, as the sensor does. The emulator runs as ``python -m cloudflows_emulator

@@ -1,4 +1,4 @@
-"""Issue 10: a discrete-event model of several processes' AIMD limiters sharing one vendor quota.
+"""A discrete-event model of several processes' AIMD limiters sharing one vendor quota.
 
 The real quota benchmark (``bench_triggers.py``, section 4) takes 180 s of wall time per run, and its result
 varies run to run with how the processes' send slots happen to line up. This model runs the same scenario
