@@ -4,11 +4,13 @@
 2. The shared httpx pool vs a new client per poll (the common anti-pattern): wall time and clients built for
    many concurrent waits.
 
-Run: ``.venv/bin/python benchmarks/bench_polling.py`` (about 30 s).
+Run: ``.venv/bin/python benchmarks/bench_polling.py`` (about 30 s); ``--write`` puts the output into
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -22,6 +24,7 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="cloudflows-bench-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import httpx
+from results import add_write_option, recording
 
 from airflow_provider_cloudflows.limits import QUOTAS
 from airflow_provider_cloudflows.transport.pool import POOL
@@ -127,4 +130,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_write_option(parser)
+    with recording("bench_polling", parser.parse_args().write):
+        asyncio.run(main())

@@ -46,8 +46,9 @@ builders. The emulator's state is reset between targets.
 
 Run: ``.venv/bin/python benchmarks/bench_quota.py`` (every target at its default size, about 20 minutes on
 2 cores: the CloudFlow target lasts its 600 s spread, which 2,000 ends need to stay within DescribeExecution's
-5/s, see docs/quotas.md); ``--targets batch,dws`` picks targets; ``--quick`` shrinks each chosen target (all
-four in about 5.5 minutes). ``--targets batch --jobs 500 --spread 30 --interval 5`` takes ~40 s.
+5/s, see docs/design/quotas.md); ``--targets batch,dws`` picks targets; ``--quick`` shrinks each chosen target (all
+four in about 5.5 minutes). ``--targets batch --jobs 500 --spread 30 --interval 5`` takes ~40 s. ``--write``
+puts each target's output into its own section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -78,6 +80,8 @@ os.environ.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "airflow_provider_cl
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from results import add_write_option, recording
 
 VERSION = "2017-03-12"
 REGION = "ap-guangzhou"
@@ -553,6 +557,47 @@ def _latencies(values: list[float]) -> str:
     return f"{pct(values, 0.5):.1f} / {pct(values, 0.99):.1f} / {max(values):.1f}"
 
 
+@dataclass(frozen=True)
+class _Ends:
+    """When each side saw the scripted ends: the provider's latencies, the bare loop's, and for each end the bare
+    loop never saw, a lower bound (the run's end minus the scripted end)."""
+
+    provider: list[float]
+    bare: list[float]
+    bare_bound: list[float]
+
+    @classmethod
+    def of(cls, provider: list[float], detected: list[float | None], scripted: list[float], run_end: float) -> _Ends:
+        pairs = list(zip(detected, scripted, strict=True))
+        seen = [at - end for at, end in pairs if at is not None]
+        return cls(provider, seen, [run_end - end for at, end in pairs if at is None])
+
+    def rows(self, n: int) -> list[tuple[str, str, str]]:
+        """The table rows on detection and latency, the provider's beside the bare loop's."""
+        return [
+            (
+                "ends detected within the run",
+                f"{len(self.provider)}/{n} ({100.0 * len(self.provider) / n:.1f}%)",
+                f"{len(self.bare)}/{n} ({100.0 * len(self.bare) / n:.1f}%)",
+            ),
+            ("latency of detected ends p50 / p99 / max (s)", _latencies(self.provider), _latencies(self.bare)),
+            ("lower bound for ends not detected p50 / p99 / max (s)", "-", _latencies(self.bare_bound)),
+        ]
+
+    def ratio(self, n: int) -> str:
+        """The p99 ratio; among all N waits, the bare loop's p99 is at least that of (seen latency, or its bound)."""
+        from scale_triggerer import pct
+
+        bare_p99_floor = pct(self.bare + self.bare_bound, 0.99)
+        provider_p99 = pct(self.provider, 0.99)
+        ratio = bare_p99_floor / provider_p99 if provider_p99 > 0 else float("inf")
+        return (
+            f"ratio: baseline p99 >= {bare_p99_floor:.1f}s (seen latencies and lower bounds of all {n} waits) / "
+            f"provider p99 {provider_p99:.1f}s = {ratio:.1f}x or more; ends detected "
+            f"{len(self.provider) / n:.1%} vs {len(self.bare) / n:.1%}"
+        )
+
+
 def _describe(found: Any) -> str:
     if found is None:
         return "unlimited"
@@ -641,7 +686,6 @@ def _fates(
 
 
 def _target_batch(args: argparse.Namespace, emulator: Any) -> bool:
-    from scale_triggerer import pct
 
     from airflow_provider_cloudflows.credentials import Credentials
     from airflow_provider_cloudflows.limits import quota
@@ -693,16 +737,12 @@ def _target_batch(args: argparse.Namespace, emulator: Any) -> bool:
     wall = run_end - t0
     n = args.jobs
     provider_lat, wrong, outcomes = _fates(results, scripted, fails, list(range(n)))
-    bare_lat = [at - end for at, end in zip(baseline["detected"], scripted, strict=True) if at is not None]
-    bare_bound = [run_end - end for at, end in zip(baseline["detected"], scripted, strict=True) if at is None]
+    ends = _Ends.of(provider_lat, baseline["detected"], scripted, run_end)
     by_side, throttled = _by_key(records, (conn["login"], KEY_B[0]))
     mine, theirs = by_side[conn["login"]], by_side[KEY_B[0]]
     sent, sent_bare = sum(mine.values()), sum(theirs.values())
     # Job states read: items of the list calls, plus the waits' own checks (failures, a lone wait).
     reads = items + own
-    # Among all N waits, the bare loop's p99 is at least the p99 of (seen latency, or its lower bound).
-    bare_p99_floor = pct(bare_lat + bare_bound, 0.99)
-    provider_p99 = pct(provider_lat, 0.99)
 
     print(
         f"target: {n} Batch job waits on one account, poll interval {args.interval:g}s; job ends spread "
@@ -720,13 +760,7 @@ def _target_batch(args: argparse.Namespace, emulator: Any) -> bool:
         HEADER,
         [
             ("account", "A", "B (its own quota)"),
-            (
-                "ends detected within the run",
-                f"{len(provider_lat)}/{n} ({100.0 * len(provider_lat) / n:.1f}%)",
-                f"{len(bare_lat)}/{n} ({100.0 * len(bare_lat) / n:.1f}%)",
-            ),
-            ("latency of detected ends p50 / p99 / max (s)", _latencies(provider_lat), _latencies(bare_lat)),
-            ("lower bound for ends not detected p50 / p99 / max (s)", "-", _latencies(bare_bound)),
+            *ends.rows(n),
             ("DescribeJobs requests", str(mine["DescribeJobs"]), str(theirs["DescribeJobs"])),
             ("DescribeJob requests", str(mine["DescribeJob"]), str(theirs["DescribeJob"])),
             ("DescribeTask requests", str(mine["DescribeTask"]), str(theirs["DescribeTask"])),
@@ -743,12 +777,7 @@ def _target_batch(args: argparse.Namespace, emulator: Any) -> bool:
         ],
     )
     print()
-    ratio = bare_p99_floor / provider_p99 if provider_p99 > 0 else float("inf")
-    print(
-        f"ratio: baseline p99 >= {bare_p99_floor:.1f}s (seen latencies and lower bounds of all {n} waits) / "
-        f"provider p99 {provider_p99:.1f}s = {ratio:.1f}x or more; ends detected "
-        f"{len(provider_lat) / n:.1%} vs {len(bare_lat) / n:.1%}"
-    )
+    print(ends.ratio(n))
     print(
         f"provider: {calls} DescribeJobs calls covered {items} job reads ({items / max(calls, 1):.1f} per call); "
         f"CPU {stats['cpu']:.1f}s over the run; loop lag p99 {1000 * stats['lag_p99']:.0f} ms; "
@@ -829,7 +858,6 @@ def _cloudflow_spec(emulator: Any, names: list[tuple[str, str]], t0: float, inte
 
 
 def _target_cloudflow(args: argparse.Namespace, emulator: Any) -> bool:
-    from scale_triggerer import pct
 
     from airflow_provider_cloudflows.services.alibaba_cloudflow import LIST_FROM
 
@@ -862,14 +890,11 @@ def _target_cloudflow(args: argparse.Namespace, emulator: Any) -> bool:
     calls, items, own = counters.read()
     wall = run_end - t0
     provider_lat, wrong, outcomes = _fates(results, scripted, fails, list(range(n)))
-    bare_lat = [at - end for at, end in zip(baseline["detected"], scripted, strict=True) if at is not None]
-    bare_bound = [run_end - end for at, end in zip(baseline["detected"], scripted, strict=True) if at is None]
+    ends = _Ends.of(provider_lat, baseline["detected"], scripted, run_end)
     by_side, throttled = _by_key(records, (login, ALIBABA_KEY_B[0]))
     mine, theirs = by_side[login], by_side[ALIBABA_KEY_B[0]]
     sent, sent_bare = sum(mine.values()), sum(theirs.values())
     reads = items + own
-    bare_p99_floor = pct(bare_lat + bare_bound, 0.99)
-    provider_p99 = pct(provider_lat, 0.99)
 
     print(
         f"target: {n} CloudFlow executions of {flows} flows on one account, poll interval {interval:g}s; ends "
@@ -885,13 +910,7 @@ def _target_cloudflow(args: argparse.Namespace, emulator: Any) -> bool:
         "baseline (bare DescribeExecution per wait) |",
         [
             ("account", "A", "B (its own quota)"),
-            (
-                "ends detected within the run",
-                f"{len(provider_lat)}/{n} ({100.0 * len(provider_lat) / n:.1f}%)",
-                f"{len(bare_lat)}/{n} ({100.0 * len(bare_lat) / n:.1f}%)",
-            ),
-            ("latency of detected ends p50 / p99 / max (s)", _latencies(provider_lat), _latencies(bare_lat)),
-            ("lower bound for ends not detected p50 / p99 / max (s)", "-", _latencies(bare_bound)),
+            *ends.rows(n),
             *((f"{api} requests", str(mine[api]), str(theirs[api])) for api in CLOUDFLOW_APIS),
             (
                 "throttled answers (share of requests)",
@@ -907,12 +926,7 @@ def _target_cloudflow(args: argparse.Namespace, emulator: Any) -> bool:
     print()
     for line in _cloudflow_bounds(n, flows, spread):
         print(line)
-    ratio = bare_p99_floor / provider_p99 if provider_p99 > 0 else float("inf")
-    print(
-        f"ratio: baseline p99 >= {bare_p99_floor:.1f}s (seen latencies and lower bounds of all {n} waits) / "
-        f"provider p99 {provider_p99:.1f}s = {ratio:.1f}x or more; ends detected "
-        f"{len(provider_lat) / n:.1%} vs {len(bare_lat) / n:.1%}"
-    )
+    print(ends.ratio(n))
     print(
         f"provider: {calls} list reads (ListExecutions pages of one flow) covered {items} execution reads "
         f"({items / max(calls, 1):.1f} per read), {own} own checks; first polls: {polled.first['list']} through "
@@ -1069,14 +1083,14 @@ def _per_interval(times: list[float], interval: float) -> tuple[float, int, int]
 
 
 def _target_dws(args: argparse.Namespace, emulator: Any) -> bool:
-    from scale_triggerer import is_throttled, pct
+    from scale_triggerer import is_throttled
 
     from airflow_provider_cloudflows.limits import quota
 
     n, interval, spread, lead = args.dws_clusters, args.dws_interval, args.dws_spread, args.dws_lead
     rng = random.Random(args.seed + 3)
     clusters = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(n)]
-    # A wait must see its task running before it ends (docs/dws-task-end.md): the sensor starts with the action.
+    # A wait must see its task running before it ends (docs/design/dws-task-end.md): the sensor starts with the action.
     ends = [lead + rng.uniform(0.0, spread) for _ in range(n)]
     fails = [rng.random() < args.fail for _ in range(n)]
     guard = quota("huaweicloud", "dws:*")
@@ -1118,16 +1132,13 @@ def _target_dws(args: argparse.Namespace, emulator: Any) -> bool:
     wall = run_end - t0
     login = conn["login"]
     provider_lat, wrong, outcomes = _fates(results, scripted, fails, list(range(n)))
-    bare_lat = [at - end for at, end in zip(baseline["detected"], scripted, strict=True) if at is not None]
-    bare_bound = [run_end - end for at, end in zip(baseline["detected"], scripted, strict=True) if at is None]
+    ends = _Ends.of(provider_lat, baseline["detected"], scripted, run_end)
     by_side, throttled = _by_key(records, (login, HUAWEI_KEY_B[0]))
     mine, theirs = by_side[login], by_side[HUAWEI_KEY_B[0]]
     sent, sent_bare = sum(mine.values()), sum(theirs.values())
     lists = [r["time"] for r in records if r["key_id"] == login and r["action"] == "ListClusters"]
     mean, most, windows = _per_interval(lists, interval)
     first_throttled = [r["time"] - t0_wall for r in records if r["key_id"] == login and is_throttled(r)]
-    bare_p99_floor = pct(bare_lat + bare_bound, 0.99)
-    provider_p99 = pct(provider_lat, 0.99)
 
     print(
         f"target: {n} DWS {DWS_ACTION} waits on {n} clusters of one project, poll interval {interval:g}s; ends "
@@ -1142,13 +1153,7 @@ def _target_dws(args: argparse.Namespace, emulator: Any) -> bool:
         "baseline (bare action-view GET per wait) |",
         [
             ("account", "A", "B (its own quota)"),
-            (
-                "ends detected within the run",
-                f"{len(provider_lat)}/{n} ({100.0 * len(provider_lat) / n:.1f}%)",
-                f"{len(bare_lat)}/{n} ({100.0 * len(bare_lat) / n:.1f}%)",
-            ),
-            ("latency of detected ends p50 / p99 / max (s)", _latencies(provider_lat), _latencies(bare_lat)),
-            ("lower bound for ends not detected p50 / p99 / max (s)", "-", _latencies(bare_bound)),
+            *ends.rows(n),
             (
                 f"cluster-list calls (ListClusters) per {interval:g}s interval: mean / max",
                 f"{mean:.2f} / {most} ({len(lists)} calls in {windows} intervals)",
@@ -1171,12 +1176,7 @@ def _target_dws(args: argparse.Namespace, emulator: Any) -> bool:
         ],
     )
     print()
-    ratio = bare_p99_floor / provider_p99 if provider_p99 > 0 else float("inf")
-    print(
-        f"ratio: baseline p99 >= {bare_p99_floor:.1f}s (seen latencies and lower bounds of all {n} waits) / "
-        f"provider p99 {provider_p99:.1f}s = {ratio:.1f}x or more; ends detected "
-        f"{len(provider_lat) / n:.1%} vs {len(bare_lat) / n:.1%}"
-    )
+    print(ends.ratio(n))
     print(
         f"provider: {calls} cluster-list reads covered {items} wait reads ({items / max(calls, 1):.1f} per read); "
         f"{stats['redeferred']:.0f} memory hand-backs deferred again; throttled answers at "
@@ -1238,6 +1238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail", type=float, default=0.01, help="share of the executions that fail")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--baseline-worker", action="store_true", help=argparse.SUPPRESS)
+    add_write_option(parser)
     args = parser.parse_args(argv)
     if args.baseline_worker:
         return _baseline_main()
@@ -1274,9 +1275,11 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n")
                 emulator.control("reset", {})  # executions and the request log; keys and quotas stay
             WRONG.clear()
-            results[target] = run[target](args, emulator)
-            for message in sorted(set(WRONG))[:3]:
-                print(f"  wrong outcome ({WRONG.count(message)}x): {message}")
+            # One section per target: a rerun of one target replaces only its own figures.
+            with recording(f"bench_quota/{target}", args.write, argv):
+                results[target] = run[target](args, emulator)
+                for message in sorted(set(WRONG))[:3]:
+                    print(f"  wrong outcome ({WRONG.count(message)}x): {message}")
             sys.stdout.flush()
     finally:
         emulator.stop()

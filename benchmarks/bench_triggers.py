@@ -1,4 +1,4 @@
-"""Issue 10: the trigger against the bare shared-client httpx floor, side by side, plus scale, memory,
+"""The trigger against the bare shared-client httpx floor, side by side, plus scale, memory,
 coalescing, multi-process quota sharing and CloudFlow long-poll latency.
 
 Every CPU comparison runs the two loops in SEPARATE processes started together behind a shared barrier
@@ -18,7 +18,8 @@ repetitions with its range.
 (Amazon's ``BatchJobTrigger`` anchor is not run: neither the Amazon provider nor moto is in the locked environment.)
 
 Run: ``.venv/bin/python benchmarks/bench_triggers.py`` (about 8 minutes on 2 cores, 3 of them the quota
-section's 180 s; ``--quick`` runs tiny sizes in ~1 minute, what the test suite checks).
+section's 180 s; ``--quick`` runs tiny sizes in ~1 minute, what the test suite checks); ``--write`` puts the
+output into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from typing import Any
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="cloudflows-bench-"))
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from results import add_write_option, recording
 
 BODY = b'{"FlowId":7}'
 CONN_ENV = "AIRFLOW_CONN_TENCENTCLOUD_DEFAULT"
@@ -696,11 +699,17 @@ def main() -> int:
     parser.add_argument(
         "--skip", default="", help="comma-separated sections to skip: cpu,memory,coalescing,quota,longpoll"
     )
+    add_write_option(parser)
     args = parser.parse_args()
     if args.worker:
         args.spec = args.worker
         _worker_main(args)
         return 0
+    with recording("bench_triggers", args.write):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     skip = set(filter(None, args.skip.split(",")))
     if args.quick:
         scenarios = [(20, 0.5, 2.0)]

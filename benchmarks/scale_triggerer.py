@@ -1,7 +1,7 @@
 """N deferred waits over the five services in ONE triggerer loop, against the emulator in another process.
 
-Issue 7 "Done when": 1,000 deferred sensors over the five services (a fifth of them CloudFlow) all end
-correctly in one triggerer. Each wait is a ``CloudExecutionTrigger`` rebuilt from its serialized kwargs (as
+The target: 1,000 deferred sensors over the five services (a fifth of them CloudFlow) all end correctly in
+one triggerer. Each wait is a ``CloudExecutionTrigger`` rebuilt from its serialized kwargs (as
 the triggerer does from the database) and driven as Airflow's ``TriggerRunner`` drives it: one task per
 trigger running ``async for event in trigger.run()``; a DWS wait that hands its memory back is deferred
 again with it, as the sensor does. The emulator runs as ``python -m cloudflows_emulator
@@ -12,7 +12,8 @@ Checks: every wait ends with its scripted outcome, no error event, no ``PoolTime
 time, loop lag p50/p99, requests and throttled answers per service.
 
 Run: ``.venv/bin/python benchmarks/scale_triggerer.py [--waits 1000] [--min-run 60 --max-run 120]``
-(about 2.5 minutes at the defaults; ``--waits 50 --min-run 5 --max-run 10`` takes ~25 s).
+(about 2.5 minutes at the defaults; ``--waits 50 --min-run 5 --max-run 10`` takes ~25 s); ``--write`` puts the
+output into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from typing import Any
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="cloudflows-bench-"))
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from results import add_write_option, recording
 
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 
@@ -260,7 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-run", type=float, default=120.0)
     parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which the waits are deferred")
     parser.add_argument("--seed", type=int, default=7)
+    add_write_option(parser)
     args = parser.parse_args(argv)
+    with recording("scale_triggerer", args.write, argv):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     items = plan(args.waits, args.min_run, args.max_run, args.seed)
     emulator = Emulator()
     try:

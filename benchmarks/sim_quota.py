@@ -1,4 +1,4 @@
-"""Issue 10: a discrete-event model of several processes' AIMD limiters sharing one vendor quota.
+"""A discrete-event model of several processes' AIMD limiters sharing one vendor quota.
 
 The real quota benchmark (``bench_triggers.py``, section 4) takes 180 s of wall time per run, and its result
 varies run to run with how the processes' send slots happen to line up. This model runs the same scenario
@@ -10,7 +10,8 @@ increase, multiplicative decrease once per epoch) and the emulator's real slidin
 retried after the transport's back-off (0.5 s + up to 0.5 s jitter) and decreases its process's rate.
 
 Run: ``.venv/bin/python benchmarks/sim_quota.py [--seeds 200] [--set RAMP=0.01 ...]``. It prints, per
-scenario, the median / p90 / max share of throttled answers over the seeds and the requests per second.
+scenario, the median / p90 / max share of throttled answers over the seeds and the requests per second;
+``--write`` puts the output into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -203,6 +204,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--set", action="append", default=[], help="NAME=value of a throttle constant")
+    # Imported here: the tests load this module by its path, without benchmarks/ on sys.path.
+    from results import add_write_option, recording
+
+    add_write_option(parser)
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
     for item in args.set:
@@ -211,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--set: throttle has no constant {name!r}")
         overrides[name] = float(value)
     names = ("DECREASE", "DECREASE_EPOCH", "REGAIN", "MIN_FRACTION", "SAFETY")
-    with constants(**overrides):
+    with recording("sim_quota", args.write, argv), constants(**overrides):
         print("constants: " + ", ".join(f"{name}={getattr(throttle, name)}" for name in names))
         print(f"throttled answers over {args.seeds} seeded runs: median / p90 / max, and requests per second")
         for scenario in SCENARIOS:
