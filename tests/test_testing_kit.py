@@ -13,8 +13,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 _DAG = """
 import datetime as dt
 
@@ -72,6 +70,29 @@ _IMPORTS_AIRFLOW_FIRST = """
 import airflow.sdk
 
 pytest_plugins = ["cloudflows_emulator.pytest_plugin"]
+"""
+
+_ISOLATES_THEN_IMPORTS_AIRFLOW = """
+from cloudflows_emulator.testing import isolate_airflow_home
+
+HOME = isolate_airflow_home()
+
+pytest_plugins = ["cloudflows_emulator.pytest_plugin"]
+
+import airflow.sdk
+"""
+
+_SEES_THE_CONFTEST_HOME = """
+import os
+
+from conftest import HOME
+
+
+def test_the_home_is_the_one_conftest_isolated():
+    from airflow.configuration import conf
+
+    assert os.environ["AIRFLOW_HOME"] == str(HOME) != os.environ["DEVELOPER_AIRFLOW_HOME"]
+    assert conf.get("database", "sql_alchemy_conn") == f"sqlite:///{HOME / 'airflow.db'}"
 """
 
 _NEEDS_THE_DB = """
@@ -136,16 +157,22 @@ def test_a_conftest_importing_airflow_first_without_a_home_is_told_the_way_out(t
     assert not (project / "airflow" / "airflow.db").exists()  # the default home, under HOME
 
 
-@pytest.mark.parametrize("placement", ["before", "after"])
-def test_the_home_is_isolated_before_airflow_is_imported_and_refused_after(
-    placement: str, tmp_path: pathlib.Path
-) -> None:
-    script = {
-        "before": "from cloudflows_emulator.testing import isolate_airflow_home\nhome = isolate_airflow_home()\n"
-        "import airflow.configuration\nassert airflow.configuration.AIRFLOW_HOME == str(home)\nprint('isolated')",
-        "after": "import airflow\nfrom cloudflows_emulator.testing import isolate_airflow_home\n"
-        "try:\n    isolate_airflow_home()\nexcept RuntimeError as exc:\n    print('refused:', exc)",
-    }[placement]
+def test_a_conftest_isolating_the_home_before_importing_airflow_keeps_that_home(tmp_path: pathlib.Path) -> None:
+    project = _project(
+        tmp_path / "project",
+        {"conftest.py": _ISOLATES_THEN_IMPORTS_AIRFLOW, "test_home.py": _SEES_THE_CONFTEST_HOME},
+    )
+    done = _run_pytest(project, tmp_path / "developer-airflow-home")
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert "1 passed" in done.stdout
+
+
+def test_isolating_the_home_once_airflow_is_imported_is_refused(tmp_path: pathlib.Path) -> None:
+    script = (
+        "import airflow\n"
+        "from cloudflows_emulator.testing import isolate_airflow_home\n"
+        "try:\n    isolate_airflow_home()\nexcept RuntimeError as exc:\n    print('refused:', exc)\n"
+    )
     done = subprocess.run(
         [sys.executable, "-c", script],
         env=_user_environment(tmp_path),
@@ -154,5 +181,4 @@ def test_the_home_is_isolated_before_airflow_is_imported_and_refused_after(
         timeout=300,
         check=True,
     )
-    expected = "isolated" if placement == "before" else "refused: Airflow is already imported"
-    assert expected in done.stdout
+    assert "refused: Airflow is already imported" in done.stdout
