@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from cloudflows_emulator.testing import isolate_airflow_home, isolated_airflow_home, migrate_airflow_db
+
 if TYPE_CHECKING:
     from cloudflows_emulator import CloudEmulator
     from cloudflows_emulator.server import EmulatorServer
-
-from cloudflows_emulator.testing import isolate_airflow_home, isolated_airflow_home, migrate_airflow_db
 
 __all__ = ["airflow_db", "cloud_emulator", "cloud_emulator_connections", "cloud_emulator_server"]
 
