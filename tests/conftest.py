@@ -41,10 +41,7 @@ import sys  # noqa: E402
 
 import pytest  # noqa: E402
 
-from cloudflows_emulator.pytest_plugin import (  # noqa: E402
-    import_provider_modules,
-    serialize_ast_parse,
-)
+from tests.ast_guard import import_provider_modules, serialize_ast_parse  # noqa: E402
 
 # The emulator's fixtures are opt-in: the emulator distribution registers no pytest11 plugin.
 pytest_plugins = ["cloudflows_emulator.pytest_plugin"]

@@ -1,12 +1,18 @@
-"""The emulator's pytest plugin makes concurrent ``ast.parse`` safe on CPython 3.11 (gh-106905)."""
+"""``tests.ast_guard`` makes concurrent ``ast.parse`` safe on CPython 3.11 (gh-106905)."""
 
 from __future__ import annotations
 
+import pathlib
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+# No Airflow involved: one run, at the latest Airflow, is enough.
+pytestmark = pytest.mark.latest_only
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # Four threads parse a nested source while cyclic garbage with Python finalizers makes collections (and so
 # thread switches) happen inside the AST converter; prints how many parses failed with the SystemError.
@@ -14,7 +20,7 @@ import pytest
 _RACE = textwrap.dedent(
     """
     import ast, gc, sys, threading
-    from cloudflows_emulator.pytest_plugin import serialize_ast_parse
+    from tests.ast_guard import serialize_ast_parse
 
     if sys.argv[1] == "serialized":
         serialize_ast_parse()
@@ -51,7 +57,9 @@ _RACE = textwrap.dedent(
 
 
 def _failed_parses(mode: str) -> int:
-    done = subprocess.run([sys.executable, "-c", _RACE, mode], capture_output=True, text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _RACE, mode], capture_output=True, text=True, check=True, timeout=120, cwd=ROOT
+    )
     return int(done.stdout.strip())
 
 
