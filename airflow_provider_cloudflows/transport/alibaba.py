@@ -22,7 +22,6 @@ from airflow_provider_cloudflows.errors import (
     UnexpectedStatusError,
 )
 from airflow_provider_cloudflows.signing.acs import rpc_form_body, sign_acs3, sign_rpc_v2
-from airflow_provider_cloudflows.transport.client import VendorApi
 from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.replies import (
@@ -34,6 +33,7 @@ from airflow_provider_cloudflows.transport.replies import (
     Rule,
     Wording,
 )
+from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 VENDOR = "alibabacloud"
 DEFAULT_ENDPOINT = "https://{region}.fnf.aliyuncs.com"

@@ -23,7 +23,7 @@ from airflow_provider_cloudflows.credentials import Credentials, CredentialSourc
 from airflow_provider_cloudflows.errors import CloudApiError
 from airflow_provider_cloudflows.signing.acs import acs_timestamp
 from airflow_provider_cloudflows.transport.alibaba import VENDOR, AlibabaApi, AlibabaCall
-from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
+from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host
 from airflow_provider_cloudflows.transport.identity import (
     ChainSource,
@@ -40,6 +40,7 @@ from airflow_provider_cloudflows.transport.identity import (
 )
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
+from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 __all__ = [
     "DEFAULT_METADATA_ENDPOINT",

@@ -28,7 +28,6 @@ from airflow_provider_cloudflows.errors import (
     UnexpectedStatusError,
 )
 from airflow_provider_cloudflows.signing.sdk_hmac import encode_path, sdk_hmac_canonical_query, sign_sdk_hmac
-from airflow_provider_cloudflows.transport.client import VendorApi
 from airflow_provider_cloudflows.transport.endpoints import check_path_segment, endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.replies import (
@@ -40,6 +39,7 @@ from airflow_provider_cloudflows.transport.replies import (
     Rule,
     Wording,
 )
+from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 VENDOR = "huaweicloud"
 _EU_REGIONS = frozenset({"eu-west-101"})

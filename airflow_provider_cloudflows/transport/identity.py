@@ -30,11 +30,12 @@ from airflow_provider_cloudflows.errors import (
     UnexpectedStatusError,
     UnreadableAnswerError,
 )
-from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
+from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.decoding import decode_json_object
 from airflow_provider_cloudflows.transport.endpoints import check_metadata_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
+from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 __all__ = [
     "MAX_TOKEN_FILE",

@@ -21,7 +21,6 @@ from airflow_provider_cloudflows.errors import (
     UnexpectedStatusError,
 )
 from airflow_provider_cloudflows.signing.tc3 import sign_tc3
-from airflow_provider_cloudflows.transport.client import VendorApi
 from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.replies import (
@@ -32,6 +31,7 @@ from airflow_provider_cloudflows.transport.replies import (
     Rule,
     Wording,
 )
+from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 VENDOR = "tencentcloud"
 DEFAULT_ENDPOINT = "https://{service}.tencentcloudapi.com"
