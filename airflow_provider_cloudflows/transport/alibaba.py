@@ -22,17 +22,9 @@ from airflow_provider_cloudflows.errors import (
     UnexpectedStatusError,
 )
 from airflow_provider_cloudflows.signing.acs import rpc_form_body, sign_acs3, sign_rpc_v2
+from airflow_provider_cloudflows.transport import replies
 from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
-from airflow_provider_cloudflows.transport.replies import (
-    NOT_ERROR_STATUSES,
-    SERVER_STATUSES,
-    ClassTable,
-    FieldMap,
-    ReplyFormat,
-    Rule,
-    Wording,
-)
 from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 VENDOR = "alibabacloud"
@@ -85,21 +77,21 @@ _INVALID_CODES = (
 # come with it* (a 403 ``SignatureDoesNotMatch`` carrying ``x-acs-retry-after`` must not be sent five more
 # times), and so is any other 401/403. Only an undocumented code of another status may be made transient by a
 # retry-after hint. The first matching row decides.
-TABLE = ClassTable(
+TABLE = replies.ClassTable(
     (
-        Rule(UnexpectedStatusError, statuses=NOT_ERROR_STATUSES),
-        Rule(ThrottledError, statuses={429}, codes={"ResourceThrottled"}, prefixes=("Throttling",)),
+        replies.Rule(UnexpectedStatusError, statuses=replies.NOT_ERROR_STATUSES),
+        replies.Rule(ThrottledError, statuses={429}, codes={"ResourceThrottled"}, prefixes=("Throttling",)),
         # The nonce collided; the next attempt is signed with a fresh one, so retrying is safe.
-        Rule(ServerError, codes={"SignatureNonceUsed"}),
-        Rule(ExpiredCredentialsError, codes={EXPIRED_TOKEN_CODE}),
-        Rule(AuthError, prefixes=_AUTH_CODES),
-        Rule(NotFoundError, statuses={404}, suffixes=("NotExists",)),
-        Rule(InvalidRequestError, prefixes=_INVALID_CODES),
+        replies.Rule(ServerError, codes={"SignatureNonceUsed"}),
+        replies.Rule(ExpiredCredentialsError, codes={EXPIRED_TOKEN_CODE}),
+        replies.Rule(AuthError, prefixes=_AUTH_CODES),
+        replies.Rule(NotFoundError, statuses={404}, suffixes=("NotExists",)),
+        replies.Rule(InvalidRequestError, prefixes=_INVALID_CODES),
         # Refused credentials or permission, documented code or not: never retried, whatever the headers say.
-        Rule(AuthError, statuses={401, 403}),
+        replies.Rule(AuthError, statuses={401, 403}),
         # An undocumented code with the server's own hint to come back later.
-        Rule(ThrottledError, hinted=True),
-        Rule(ServerError, statuses=SERVER_STATUSES),
+        replies.Rule(ThrottledError, hinted=True),
+        replies.Rule(ServerError, statuses=replies.SERVER_STATUSES),
     ),
     # An unknown code inside a 200 is not a documented refusal: an error, but not a permanent one.
     undocumented_envelope=MalformedResponseError,
@@ -108,9 +100,9 @@ TABLE = ClassTable(
 # 200 carries the result; >= 400 carries ``{RequestId, Code, Message}`` (a gateway's in lower camel case);
 # a 200 whose body carries a ``Code`` is an error envelope, never data. ``x-acs-retry-after`` is in
 # milliseconds, as the official SDK reads it.
-REPLIES = ReplyFormat(
+REPLIES = replies.ReplyFormat(
     VENDOR,
-    FieldMap(
+    replies.FieldMap(
         codes=("Code", "code"),
         markers=("Code", "code"),
         messages=("Message", "message"),
@@ -120,7 +112,7 @@ REPLIES = ReplyFormat(
         retry_after_scale=0.001,
     ),
     TABLE,
-    Wording(
+    replies.Wording(
         refused_bare="{what} failed: answered HTTP {status}",
         codeless="{what} answered HTTP 200 with a Code that is not a string: {message}",
     ),

@@ -28,17 +28,9 @@ from airflow_provider_cloudflows.errors import (
     UnexpectedStatusError,
 )
 from airflow_provider_cloudflows.signing.sdk_hmac import encode_path, sdk_hmac_canonical_query, sign_sdk_hmac
+from airflow_provider_cloudflows.transport import replies
 from airflow_provider_cloudflows.transport.endpoints import check_path_segment, endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
-from airflow_provider_cloudflows.transport.replies import (
-    NOT_ERROR_STATUSES,
-    SERVER_STATUSES,
-    ClassTable,
-    FieldMap,
-    ReplyFormat,
-    Rule,
-    Wording,
-)
 from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 VENDOR = "huaweicloud"
@@ -85,17 +77,17 @@ class HuaweiCall:
 
 
 # The first matching row decides.
-TABLE = ClassTable(
+TABLE = replies.ClassTable(
     (
-        Rule(UnexpectedStatusError, statuses=NOT_ERROR_STATUSES),
-        Rule(NotFoundError, codes=CLUSTER_UNKNOWN_CODES),
-        Rule(ThrottledError, statuses={429}, codes={"APIG.0308"}),
-        Rule(ServerError, statuses=SERVER_STATUSES),
-        Rule(ServerError, codes=TRY_LATER_CODES, reads_only=True),
-        Rule(ExpiredCredentialsError, codes={EXPIRED_TOKEN_CODE}),
+        replies.Rule(UnexpectedStatusError, statuses=replies.NOT_ERROR_STATUSES),
+        replies.Rule(NotFoundError, codes=CLUSTER_UNKNOWN_CODES),
+        replies.Rule(ThrottledError, statuses={429}, codes={"APIG.0308"}),
+        replies.Rule(ServerError, statuses=replies.SERVER_STATUSES),
+        replies.Rule(ServerError, codes=TRY_LATER_CODES, reads_only=True),
+        replies.Rule(ExpiredCredentialsError, codes={EXPIRED_TOKEN_CODE}),
         # APIG.0301: five bad signatures in a row lock the key for five minutes, so never retried.
-        Rule(AuthError, statuses={401, 403}, prefixes=("APIG.03",)),
-        Rule(NotFoundError, statuses={404}),
+        replies.Rule(AuthError, statuses={401, 403}, prefixes=("APIG.03",)),
+        replies.Rule(NotFoundError, statuses={404}),
     ),
     # DWS documents errors only with 4xx/5xx: an unknown code inside a 200 is an error all the same, never
     # data, and never read as "no such task" (a transient gateway answer must not end a wait).
@@ -105,9 +97,9 @@ TABLE = ClassTable(
 # 200 carries the resource; >= 400 carries ``error_code``/``error_msg`` (or the legacy names, or IAM's
 # Keystone ``{"error": {"message", "code", "title"}}``, whose numeric code only repeats the HTTP status). The
 # request id is the ``X-Request-Id`` header (IAM: ``X-IAM-Trace-Id``), else the body's ``request_id``.
-REPLIES = ReplyFormat(
+REPLIES = replies.ReplyFormat(
     VENDOR,
-    FieldMap(
+    replies.FieldMap(
         codes=("error_code", "errCode", "code"),
         markers=("error_code", "errCode"),
         messages=("error_msg", "externalMessage", "message"),
@@ -117,7 +109,7 @@ REPLIES = ReplyFormat(
         header_id_first=True,
     ),
     TABLE,
-    Wording(refused_bare="{what} failed: HTTP {status}"),
+    replies.Wording(refused_bare="{what} failed: HTTP {status}"),
     throttle_retry_after=THROTTLE_RETRY_AFTER,
     codeless_code="ErrorEnvelope",
 )

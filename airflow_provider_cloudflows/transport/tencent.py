@@ -21,16 +21,9 @@ from airflow_provider_cloudflows.errors import (
     UnexpectedStatusError,
 )
 from airflow_provider_cloudflows.signing.tc3 import sign_tc3
+from airflow_provider_cloudflows.transport import replies
 from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
-from airflow_provider_cloudflows.transport.replies import (
-    SERVER_STATUSES,
-    ClassTable,
-    FieldMap,
-    ReplyFormat,
-    Rule,
-    Wording,
-)
 from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 VENDOR = "tencentcloud"
@@ -91,31 +84,33 @@ class TencentCall:
 
 # Codes are ``Family.Sub``, so they classify by prefix; the first matching row decides. A reply without a
 # code (a gateway's) classifies by its status alone.
-TABLE = ClassTable(
+TABLE = replies.ClassTable(
     (
-        Rule(ThrottledError, prefixes=("RequestLimitExceeded",)),
-        Rule(ServerError, prefixes=("InternalError", "ServiceUnavailable")),
-        Rule(ExpiredCredentialsError, prefixes=("AuthFailure.TokenFailure",)),
-        Rule(AuthError, prefixes=("AuthFailure", "UnauthorizedOperation")),
-        Rule(
+        replies.Rule(ThrottledError, prefixes=("RequestLimitExceeded",)),
+        replies.Rule(ServerError, prefixes=("InternalError", "ServiceUnavailable")),
+        replies.Rule(ExpiredCredentialsError, prefixes=("AuthFailure.TokenFailure",)),
+        replies.Rule(AuthError, prefixes=("AuthFailure", "UnauthorizedOperation")),
+        replies.Rule(
             NotFoundError,
             prefixes=("ResourceNotFound", "InvalidParameterValue.FlowNotFound", "FailedOperation.FlowNotFoundError"),
         ),
-        Rule(ThrottledError, statuses={429}, codeless=True),
-        Rule(ServerError, statuses=SERVER_STATUSES, codeless=True),
+        replies.Rule(ThrottledError, statuses={429}, codeless=True),
+        replies.Rule(ServerError, statuses=replies.SERVER_STATUSES, codeless=True),
         # 201, 206, a redirect (never followed), a 4xx from a proxy: not a documented answer.
-        Rule(UnexpectedStatusError, codeless=True),
+        replies.Rule(UnexpectedStatusError, codeless=True),
     )
 )
 
 # Only HTTP 200 carries answers, business errors included, as ``{"Response": {"Error": {Code, Message},
 # "RequestId"}}``; any Error key, even null, makes an error envelope. A reply under another status is still
 # read for that envelope.
-REPLIES = ReplyFormat(
+REPLIES = replies.ReplyFormat(
     VENDOR,
-    FieldMap(envelope="Response", error="Error", codes=("Code",), messages=("Message",), request_ids=("RequestId",)),
+    replies.FieldMap(
+        envelope="Response", error="Error", codes=("Code",), messages=("Message",), request_ids=("RequestId",)
+    ),
     TABLE,
-    Wording(
+    replies.Wording(
         refused="{what} answered HTTP {status}: {message}",
         envelope="{what} failed: {message}",
         codeless="{what} returned an Error without a Code: {error}",
