@@ -49,7 +49,7 @@ def _scrub(text: str, request: HttpRequest) -> str:
 
 def _parsed_url(url: str) -> httpx.URL | str:
     """The URL as httpx parses it, parsed once per URL without a query (httpx parses a string on every
-    request: ~14 us warm). A URL with a query (Alibaba RPC: a fresh signature and nonce each time) is left to
+    request). A URL with a query (Alibaba RPC: a fresh signature and nonce each time) is left to
     httpx, so the cache never fills with one-off URLs or holds a signature."""
     return url if "?" in url else _parse_url(url)
 
@@ -328,7 +328,7 @@ class CloudClient(Generic[CallT]):
         the deadline rather than before it: the trigger then reports the wait's timeout, not an error.
         """
         # The first attempt runs bare: almost every poll succeeds at once, and building tenacity's retrying
-        # objects for every poll cost more than signing it (issue 10). Only a retryable failure builds them;
+        # objects for every poll costs more than signing it. Only a retryable failure builds them;
         # the failure is replayed as their first attempt, so the retry discipline is exactly the same.
         try:
             return await self._send_async(call, deadline)

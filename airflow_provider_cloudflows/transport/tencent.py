@@ -124,7 +124,7 @@ def classify(code: str) -> type[CloudApiError]:
     return TABLE.classify(200, code)
 
 
-# Built once: json.dumps with options builds an encoder on every call (a few us of every poll, issue 10).
+# Built once: json.dumps with options builds an encoder on every call, and every poll encodes.
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
