@@ -22,6 +22,9 @@ An unknown cluster (DWS.0047 / DWS.0015 / DWS.3027) fails at once.
 Many waits in one project read the cluster list (``GET /v1.0/{project_id}/clusters``) instead, once their
 task was seen: a cluster listed exactly once with the action still in ``task_status`` / ``action_progress``
 is running (rule 4's first case). Anything else is read with the wait's own check, which decides the end.
+
+The rules stay in one module because they decide together over one memory of the task; reading a record's
+times and details is apart, in :mod:`.huawei_dws_records`.
 """
 
 from __future__ import annotations
