@@ -31,7 +31,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_cloudflows.actions import _CANCELS, _STARTS, get_cancel, get_start
+from airflow_provider_cloudflows.actions import get_cancel, get_start
 from airflow_provider_cloudflows.actions.base import Cancelled, Started, Write
 from airflow_provider_cloudflows.actions.driver import arun_action, asend_write, run_action, send_write
 from airflow_provider_cloudflows.errors import (
@@ -41,6 +41,8 @@ from airflow_provider_cloudflows.errors import (
     ThrottledError,
     WriteOutcomeUnknown,
 )
+from airflow_provider_cloudflows.registry import CANCELS as _CANCELS
+from airflow_provider_cloudflows.registry import STARTS as _STARTS
 from airflow_provider_cloudflows.transport.tencent import TencentCall
 from tests.fuzz_server import FUZZ_EXAMPLES, LoopbackServer, Reply, client_for, fuzz_settings, seeded
 

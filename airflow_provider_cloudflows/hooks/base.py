@@ -20,10 +20,11 @@ from airflow_provider_cloudflows.credentials import (
 )
 from airflow_provider_cloudflows.credentials import Identity as Identity  # re-exported: where hooks found it
 from airflow_provider_cloudflows.errors import AuthError, CloudApiError, ConfigurationError
-from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
+from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.endpoints import check_region
 from airflow_provider_cloudflows.transport.identity import IdentitySettings
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
+from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 # Seconds a connection test may spend, retries included.
 PROBE_BUDGET = 15.0

@@ -22,14 +22,16 @@ An unknown cluster (DWS.0047 / DWS.0015 / DWS.3027) fails at once.
 Many waits in one project read the cluster list (``GET /v1.0/{project_id}/clusters``) instead, once their
 task was seen: a cluster listed exactly once with the action still in ``task_status`` / ``action_progress``
 is running (rule 4's first case). Anything else is read with the wait's own check, which decides the end.
+
+The rules stay in one module because they decide together over one memory of the task; reading a record's
+times and details is apart, in :mod:`.huawei_dws_records`.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Generator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from airflow_provider_cloudflows.errors import InvalidRequestError, NotFoundError
@@ -40,13 +42,20 @@ from airflow_provider_cloudflows.services.base import (
     Listing,
     ServiceSpec,
     Snapshot,
-    fraction,
     mapping,
     require_text,
 )
+from airflow_provider_cloudflows.services.huawei_dws_records import (
+    parse_time,
+    percent,
+    progress_of,
+    record_times,
+    stamp,
+    sub_items,
+    time_bounds,
+)
 from airflow_provider_cloudflows.status import ExecutionStatus as S
 from airflow_provider_cloudflows.status import StateTable, show
-from airflow_provider_cloudflows.transport.decoding import loads_strict
 from airflow_provider_cloudflows.transport.huawei import VENDOR, HuaweiCall
 from airflow_provider_cloudflows.transport.messages import ApiResponse
 
@@ -77,122 +86,6 @@ BROKEN_CLUSTER = frozenset(
 NOT_SEEN_GRACE = 3
 ONGOING_TASK_STATES = frozenset({"WAITING", "RUNNING", "ROLLBACK_RUNNING"})
 FAILED_TASK_STATES = frozenset({"FAILED", "ROLLBACK_FAIL", "ROLLBACK_SUCCESS"})
-# DWS task times ("2025-05-19 09:05:10.0") carry no zone and none is documented. Read as UTC, the instant
-# they name may lie this far later (zones west of UTC, down to UTC-12) or earlier (east, up to UTC+14); plus
-# clock skew. A record is "before" or "after" a moment only if it is so whatever the zone.
-ZONE_WEST = timedelta(hours=12)
-ZONE_EAST = timedelta(hours=14)
-CLOCK_SKEW = timedelta(minutes=5)
-_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?")
-
-
-def _parse_time(value: Any) -> tuple[datetime, bool] | None:
-    """A DWS time as a UTC datetime and whether its zone was stated; None for anything else."""
-    if not isinstance(value, str):
-        return None
-    match = _TIME.fullmatch(value.strip())
-    if not match:
-        return None
-    try:
-        year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-        moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
-    except ValueError:
-        return None
-    zone = match.group(7)
-    if zone is None:
-        return moment, False
-    if zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        digits = zone[1:].replace(":", "")
-        moment -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return moment, True
-
-
-def _bounds(stamp: tuple[datetime, bool]) -> tuple[datetime, datetime]:
-    """The earliest and latest instant a parsed time may name, given the unknown zone and clock skew."""
-    moment, zoned = stamp
-    if zoned:
-        return moment - CLOCK_SKEW, moment + CLOCK_SKEW
-    return moment - ZONE_EAST - CLOCK_SKEW, moment + ZONE_WEST + CLOCK_SKEW
-
-
-def _record_times(body: Mapping[str, Any]) -> list[tuple[datetime, bool]]:
-    """Every parseable time a task record carries: submit, sub-item begin/end, detail start/end/update."""
-    raw: list[Any] = [body.get("submit_time")]
-    items = body.get("items")
-    for item in items if isinstance(items, list) else []:
-        subs = item.get("sub_items") if isinstance(item, Mapping) else None
-        for sub in subs if isinstance(subs, list) else []:
-            if not isinstance(sub, Mapping):
-                continue
-            raw += [sub.get("begin_time"), sub.get("end_time")]
-            detail = _parse_detail(sub.get("detail"))
-            raw += [detail.get("actionStartTime"), detail.get("actionEndTime"), detail.get("updateTime")]
-    return [stamp for stamp in map(_parse_time, raw) if stamp is not None]
-
-
-def _stamp(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _parse_detail(raw: Any) -> Mapping[str, Any]:
-    """A sub-item ``detail`` is JSON, sometimes with a nested JSON string (``progressInfo``) inside."""
-    if not isinstance(raw, str) or not raw.strip().startswith("{"):
-        return {}
-    try:
-        # Strict and bounded like a whole answer: a deeply nested detail must not raise RecursionError.
-        data = loads_strict(raw)
-    except ValueError:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    inner = data.get("progressInfo")
-    if isinstance(inner, str):
-        nested = _parse_detail(inner)
-        data = {**data, **nested}
-    return data
-
-
-def _sub_items(body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for item in body.get("items") or []:
-        if not isinstance(item, Mapping):
-            continue
-        for sub in item.get("sub_items") or []:
-            if isinstance(sub, Mapping):
-                detail = _parse_detail(sub.get("detail"))
-                rows.append(
-                    {
-                        "item_name": item.get("item_name"),
-                        "sub_item_name": sub.get("sub_item_name"),
-                        "status": sub.get("status"),
-                        "progress": detail.get("progress"),
-                        "error": detail.get("errorMsg") or detail.get("error_msg") or None,
-                        "begin_time": sub.get("begin_time"),
-                        "end_time": sub.get("end_time"),
-                    }
-                )
-    return rows
-
-
-def _percent(value: Any) -> float | None:
-    """An ``action_progress`` value ("40%", 40) as a fraction; anything else, or outside 0-100 %, is None."""
-    text = str(value if value is not None else "").strip().removesuffix("%")
-    # ASCII digits only: "²".isdigit() holds, but float() refuses it.
-    if not text.isascii() or not text.replace(".", "", 1).isdigit():
-        return None
-    return fraction(float(text) / 100)
-
-
-def _progress(rows: list[dict[str, Any]]) -> float | None:
-    values = []
-    for row in rows:
-        text = str(row.get("progress") or "").strip().rstrip("%")
-        try:
-            values.append(float(text) / 100.0)
-        except ValueError:
-            continue
-    return min(values) if values else None
 
 
 class HuaweiDwsClusterTask(ServiceSpec):
@@ -303,7 +196,7 @@ class HuaweiDwsClusterTask(ServiceSpec):
                     vendor_status="RUNNING",
                     status=S.RUNNING,
                     request_id=response.request_id,
-                    progress=_percent(progress_map.get(action)),
+                    progress=percent(progress_map.get(action)),
                     details={
                         "action_name": action,
                         "evidence": f"the cluster list's task_status/action_progress still shows {action}",
@@ -361,8 +254,8 @@ class HuaweiDwsClusterTask(ServiceSpec):
             return "ours", f"id {record_id} is the task seen running"
         if memory.get("task_id") is not None and same_view and record_id is not None:
             return "other", f"id {record_id} is not the task seen running ({memory.get('task_id')})"
-        ours = _parse_time(memory.get("task_submit_time"))
-        theirs = _parse_time(record.get("submit_time"))
+        ours = parse_time(memory.get("task_submit_time"))
+        theirs = parse_time(record.get("submit_time"))
         if ours is not None and theirs is not None and ours[1] == theirs[1]:
             if theirs[0] >= ours[0]:
                 return "ours", f"submitted {record.get('submit_time')}, not before the task seen running"
@@ -371,19 +264,19 @@ class HuaweiDwsClusterTask(ServiceSpec):
         reference = float(seen_at if seen_at is not None else memory["started"])
         moment = datetime.fromtimestamp(reference, tz=timezone.utc)
         what = "the task was seen running" if seen_at is not None else "this wait started"
-        times = _record_times(record)
+        times = record_times(record)
         if not times:
             return "unknown", f"has no time to compare with when {what}, and no matching id"
-        if max(_bounds(t)[0] for t in times) >= moment:
-            return "ours", f"was active after {what} ({_stamp(reference)})"
-        if max(_bounds(t)[1] for t in times) < moment:
+        if max(time_bounds(t)[0] for t in times) >= moment:
+            return "ours", f"was active after {what} ({stamp(reference)})"
+        if max(time_bounds(t)[1] for t in times) < moment:
             # Seen running at that moment: a task over before it is another one. Never seen: it may be
             # this task, ended before the wait looked, or an earlier one.
             if seen_at is not None:
                 return "other", f"ended before {what}"
-            return "before", f"ended before {what} ({_stamp(reference)}): this task's or an earlier one's"
+            return "before", f"ended before {what} ({stamp(reference)}): this task's or an earlier one's"
         return "unknown", (
-            f"cannot be placed before or after the moment {what} ({_stamp(reference)}): its times carry no "
+            f"cannot be placed before or after the moment {what} ({stamp(reference)}): its times carry no "
             "zone, and its id does not match"
         )
 
@@ -404,7 +297,7 @@ class HuaweiDwsClusterTask(ServiceSpec):
     def _task_snapshot(self, response: ApiResponse, *, evidence: str, attribution: str | None = None) -> Snapshot:
         body = response.body
         status = body.get("status")
-        rows = _sub_items(body)
+        rows = sub_items(body)
         errors = [f"{r['item_name']} / {r['sub_item_name']}: {r['error']}" for r in rows if r["error"]]
         failed_rows = [r for r in rows if str(r["status"]) in FAILED_TASK_STATES]
         reason = "; ".join(errors) or (
@@ -414,7 +307,7 @@ class HuaweiDwsClusterTask(ServiceSpec):
             vendor_status=status,
             status=self.table.status_of(status),
             request_id=response.request_id,
-            progress=_progress(rows),
+            progress=progress_of(rows),
             reason=reason if self.table.status_of(status).is_final else None,
             details={
                 "id": body.get("id"),
@@ -466,7 +359,7 @@ class HuaweiDwsClusterTask(ServiceSpec):
 
         if task_status == action or action in progress_map:
             memory.setdefault("seen_at", time.time())
-            progress = _percent(progress_map.get(action))
+            progress = percent(progress_map.get(action))
             return snap("RUNNING", f"cluster task_status/action_progress still shows {action}", progress=progress)
         if cluster_status in BROKEN_CLUSTER:
             return snap("FAILED", f"cluster status {cluster_status}", f"cluster is {cluster_status}")

@@ -64,7 +64,7 @@ def tc3_date(timestamp: int) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _utc_date(day: int) -> str:
-    # Formatted once per UTC day (unix days have exactly 86,400 s): it was ~15 us of every poll (issue 10).
+    # Formatted once per UTC day (unix days have exactly 86,400 s) rather than on every poll.
     return datetime.fromtimestamp(day * 86400, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
@@ -98,7 +98,7 @@ def tc3_signature(secret: str, *, service: str, timestamp: int, canonical_reques
 def _sign_digest(secret: str, *, service: str, timestamp: int, canonical_digest: str) -> str:
     string_to_sign = _string_to_sign(service, timestamp, canonical_digest)
     # A copy of the day's keyed HMAC state: one OpenSSL context copy instead of an HMAC set-up (key fetch and
-    # pads) per poll. In a triggerer the poll's code is cold and the set-up cost ~30 us of it (issue 10).
+    # pads) per poll, where a triggerer's cold code makes the set-up a large part of signing.
     mac = _tc3_signing_hmac(secret, tc3_date(timestamp), service).copy()
     mac.update(string_to_sign.encode("utf-8"))
     return mac.hexdigest()
@@ -185,7 +185,7 @@ def parse_tc3_authorization(value: str) -> Tc3Authorization:
 
 @functools.lru_cache(maxsize=64)
 def _tc3_signing_key(secret: str, date: str, service: str) -> bytes:
-    # Derived once per secret, day and product rather than with three HMACs on every poll (issue 10). The
+    # Derived once per secret, day and product rather than with three HMACs on every poll. The
     # cache holds what the process already holds in its credentials; a rotated secret derives a new key.
     k_date = _hmac_sha256(("TC3" + secret).encode("utf-8"), date)
     k_service = _hmac_sha256(k_date, service)

@@ -22,18 +22,10 @@ from airflow_provider_cloudflows.errors import (
     UnexpectedStatusError,
 )
 from airflow_provider_cloudflows.signing.acs import rpc_form_body, sign_acs3, sign_rpc_v2
-from airflow_provider_cloudflows.transport.client import VendorApi
-from airflow_provider_cloudflows.transport.decoding import (
-    check_echo,
-    code_field,
-    decode_json_object,
-    id_field,
-    retry_after_header,
-    try_decode_json_object,
-    vendor_message,
-)
+from airflow_provider_cloudflows.transport import replies
 from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
+from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 VENDOR = "alibabacloud"
 DEFAULT_ENDPOINT = "https://{region}.fnf.aliyuncs.com"
@@ -81,36 +73,55 @@ _INVALID_CODES = (
 )
 
 
-def classify(status: int, code: str, retry_after: float | None) -> type[CloudApiError]:
-    """The error class of an Alibaba error reply.
-
-    The code decides first: a documented auth, not-found or invalid-argument code is permanent *whatever
-    headers come with it* (a 403 ``SignatureDoesNotMatch`` carrying ``x-acs-retry-after`` must not be sent five
-    more times), and so is any other 401/403. Only an undocumented code of another status may be made transient
-    by a retry-after hint.
-    """
-    if status == 429 or code == "ResourceThrottled" or code.startswith("Throttling"):
-        return ThrottledError
-    if code == "SignatureNonceUsed":
+# The code decides first: a documented auth, not-found or invalid-argument code is permanent *whatever headers
+# come with it* (a 403 ``SignatureDoesNotMatch`` carrying ``x-acs-retry-after`` must not be sent five more
+# times), and so is any other 401/403. Only an undocumented code of another status may be made transient by a
+# retry-after hint. The first matching row decides.
+TABLE = replies.ClassTable(
+    (
+        replies.Rule(UnexpectedStatusError, statuses=replies.NOT_ERROR_STATUSES),
+        replies.Rule(ThrottledError, statuses={429}, codes={"ResourceThrottled"}, prefixes=("Throttling",)),
         # The nonce collided; the next attempt is signed with a fresh one, so retrying is safe.
-        return ServerError
-    if code == EXPIRED_TOKEN_CODE:
-        return ExpiredCredentialsError
-    if code.startswith(_AUTH_CODES):
-        return AuthError
-    if status == 404 or code.endswith("NotExists"):
-        return NotFoundError
-    if code.startswith(_INVALID_CODES):
-        return InvalidRequestError
-    if status in (401, 403):
+        replies.Rule(ServerError, codes={"SignatureNonceUsed"}),
+        replies.Rule(ExpiredCredentialsError, codes={EXPIRED_TOKEN_CODE}),
+        replies.Rule(AuthError, prefixes=_AUTH_CODES),
+        replies.Rule(NotFoundError, statuses={404}, suffixes=("NotExists",)),
+        replies.Rule(InvalidRequestError, prefixes=_INVALID_CODES),
         # Refused credentials or permission, documented code or not: never retried, whatever the headers say.
-        return AuthError
-    if retry_after:
+        replies.Rule(AuthError, statuses={401, 403}),
         # An undocumented code with the server's own hint to come back later.
-        return ThrottledError
-    if status >= 500:
-        return ServerError
-    return InvalidRequestError
+        replies.Rule(ThrottledError, hinted=True),
+        replies.Rule(ServerError, statuses=replies.SERVER_STATUSES),
+    ),
+    # An unknown code inside a 200 is not a documented refusal: an error, but not a permanent one.
+    undocumented_envelope=MalformedResponseError,
+)
+
+# 200 carries the result; >= 400 carries ``{RequestId, Code, Message}`` (a gateway's in lower camel case);
+# a 200 whose body carries a ``Code`` is an error envelope, never data. ``x-acs-retry-after`` is in
+# milliseconds, as the official SDK reads it.
+REPLIES = replies.ReplyFormat(
+    VENDOR,
+    replies.FieldMap(
+        codes=("Code", "code"),
+        markers=("Code", "code"),
+        messages=("Message", "message"),
+        request_ids=("RequestId", "requestId"),
+        request_id_headers=("x-acs-request-id",),
+        retry_after_header="x-acs-retry-after",
+        retry_after_scale=0.001,
+    ),
+    TABLE,
+    replies.Wording(
+        refused_bare="{what} failed: answered HTTP {status}",
+        codeless="{what} answered HTTP 200 with a Code that is not a string: {message}",
+    ),
+)
+
+
+def classify(status: int, code: str, retry_after: float | None) -> type[CloudApiError]:
+    """The error class of an Alibaba error reply (``retry_after``: the server's hint, if any)."""
+    return TABLE.classify(status, code, hint=retry_after)
 
 
 class AlibabaApi(VendorApi[AlibabaCall]):
@@ -171,59 +182,9 @@ class AlibabaApi(VendorApi[AlibabaCall]):
         return HttpRequest(method, f"{base}/?{query}" if query else f"{base}/", headers, body, read_timeout)
 
     def parse(self, call: AlibabaCall, status: int, headers: httpx.Headers, body: bytes) -> ApiResponse:
-        """200 carries the result; >= 400 carries ``{RequestId, Code, Message}``; anything else is no answer.
-
-        A 200 whose body carries a ``Code`` is an error envelope, never data.
-        """
-        what = self.describe(call)
-        header_id = id_field(headers.get("x-acs-request-id"))
-        if status != 200:
-            data = try_decode_json_object(body) or {}
-            code = code_field(data.get("Code")) or code_field(data.get("code"))
-            request_id = id_field(data.get("RequestId")) or id_field(data.get("requestId")) or header_id
-            message = vendor_message(data.get("Message") or data.get("message"), self.redact)
-            retry_after = _retry_after(headers)
-            cls = classify(status, code or "", retry_after) if status >= 400 else UnexpectedStatusError
-            raise cls(
-                f"{what} failed: {message or f'answered HTTP {status}'}",
-                vendor=VENDOR,
-                code=code or f"HTTP{status}",
-                request_id=request_id,
-                http_status=status,
-                retry_after=retry_after if cls is ThrottledError else None,
-            )
-        data = decode_json_object(body, vendor=VENDOR, what=what, request_id=header_id)
-        request_id = id_field(data.get("RequestId")) or header_id
-        raw_code = data.get("Code", data.get("code"))
-        if raw_code not in (None, ""):
-            code = code_field(raw_code)
-            message = vendor_message(data.get("Message") or data.get("message"), self.redact)
-            if code is None:
-                raise MalformedResponseError(
-                    f"{what} answered HTTP 200 with a Code that is not a string: {message}",
-                    vendor=VENDOR,
-                    request_id=request_id,
-                    http_status=status,
-                )
-            cls = classify(status, code, None)
-            if cls is InvalidRequestError and not code.startswith(_INVALID_CODES):
-                # An unknown code inside a 200 is not a documented refusal: an error, but not a permanent one.
-                cls = MalformedResponseError
-            raise cls(
-                f"{what} answered HTTP 200 with an error envelope: {message}",
-                vendor=VENDOR,
-                code=code,
-                request_id=request_id,
-                http_status=status,
-            )
-        check_echo(data, call.echo, vendor=VENDOR, what=what, request_id=request_id)
-        return ApiResponse(data, request_id, status)
+        """Read as :data:`REPLIES` declares."""
+        return REPLIES.read(status, headers, body, what=self.describe(call), echo=call.echo, redact=self.redact)
 
     def describe(self, call: AlibabaCall) -> str:
         """E.g. ``fnf:DescribeExecution``."""
         return f"fnf:{call.action}"
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """``x-acs-retry-after`` is in milliseconds (as the official SDK reads it); only positive values count."""
-    return retry_after_header(headers.get("x-acs-retry-after"), scale=0.001)

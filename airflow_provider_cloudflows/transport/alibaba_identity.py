@@ -22,24 +22,22 @@ from airflow_provider_cloudflows.config_errors import ConfigurationError
 from airflow_provider_cloudflows.credentials import Credentials, CredentialSource
 from airflow_provider_cloudflows.errors import CloudApiError
 from airflow_provider_cloudflows.signing.acs import acs_timestamp
+from airflow_provider_cloudflows.transport import credential_checks as checks
 from airflow_provider_cloudflows.transport.alibaba import VENDOR, AlibabaApi, AlibabaCall
-from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
+from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host
 from airflow_provider_cloudflows.transport.identity import (
     ChainSource,
     Exchange,
     ExchangeSource,
-    MetadataApi,
-    MetadataCall,
     ProbeSource,
     TokenFile,
-    checked_credentials,
     env_value,
-    expiry_from_iso,
-    unreadable_credentials,
 )
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
+from airflow_provider_cloudflows.transport.metadata import MetadataApi, MetadataCall
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
+from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 __all__ = [
     "DEFAULT_METADATA_ENDPOINT",
@@ -84,15 +82,15 @@ EXPIRATION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z
 
 
 def _expiry(value: Any) -> float | None:
-    return expiry_from_iso(value) if isinstance(value, str) and EXPIRATION.fullmatch(value) else None
+    return checks.expiry_from_iso(value) if isinstance(value, str) and EXPIRATION.fullmatch(value) else None
 
 
 def answer_credentials(fields: Any, *, what: str, answer: ApiResponse) -> Credentials:
     """The key of an STS ``Credentials`` block or a metadata answer: ``AccessKeyId``, ``AccessKeySecret``,
     ``SecurityToken`` printable strings, ``Expiration`` a second-precise UTC time in the future."""
     if not isinstance(fields, Mapping):
-        raise unreadable_credentials(VENDOR, what, "has no 'Credentials' object", answer)
-    return checked_credentials(
+        raise checks.unreadable_credentials(VENDOR, what, "has no 'Credentials' object", answer)
+    return checks.checked_credentials(
         fields,
         names=("AccessKeyId", "AccessKeySecret", "SecurityToken"),
         expires_at=_expiry(fields.get("Expiration")),
@@ -277,10 +275,12 @@ def ecs_ram_role_source(
             answer = yield client, MetadataCall("GET", CREDENTIALS_PATH, "ram-role-name", headers, text=True)
             name = answer.body["text"]
             if not ROLE_NAME.fullmatch(name):
-                raise unreadable_credentials(VENDOR, "metadata:ram-role-name", "answered no RAM role name", answer)
+                raise checks.unreadable_credentials(
+                    VENDOR, "metadata:ram-role-name", "answered no RAM role name", answer
+                )
         answer = yield client, MetadataCall("GET", CREDENTIALS_PATH + name, "security-credentials", headers)
         if answer.body.get("Code") != "Success":
-            raise unreadable_credentials(
+            raise checks.unreadable_credentials(
                 VENDOR, "metadata:security-credentials", "answered no 'Code': 'Success'", answer
             )
         return answer_credentials(answer.body, what="metadata:security-credentials", answer=answer)

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import abc
 import asyncio
-import base64
 import functools
 import logging
 import time
 from collections.abc import Awaitable
-from typing import Any, ClassVar, Generic, TypeVar
-from urllib.parse import quote, quote_plus
+from typing import Any, Generic, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, Retrying
 
-from airflow_provider_cloudflows.credentials import CredentialProvider, Credentials, StaticCredentials
+from airflow_provider_cloudflows.credentials import CredentialProvider, Credentials
 from airflow_provider_cloudflows.errors import CloudApiError, ResponseTooLargeError, ThrottledError, TransportError
-from airflow_provider_cloudflows.limits import Quota, quota
+from airflow_provider_cloudflows.limits import Quota
 from airflow_provider_cloudflows.transport import pool
-from airflow_provider_cloudflows.transport.endpoints import resolve_endpoint
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
 from airflow_provider_cloudflows.transport.pool import DEFAULT_TIMEOUT
 from airflow_provider_cloudflows.transport.retry import (
@@ -30,6 +26,7 @@ from airflow_provider_cloudflows.transport.retry import (
     is_retryable,
 )
 from airflow_provider_cloudflows.transport.throttle import LIMITER
+from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 log = logging.getLogger(__name__)
 
@@ -44,83 +41,6 @@ MAX_BODY = 4 * 1024 * 1024
 _CLOCK_SLACK = 0.05
 
 
-class VendorApi(abc.ABC, Generic[CallT]):
-    """One vendor's wire protocol bound to an account: how a call is signed and how a reply is read.
-
-    ``prepare`` runs again for every attempt so that each retry carries a fresh timestamp and nonce. It
-    signs with ``credentials``, the provider's current key, which the client makes fresh before each
-    attempt; an API whose calls are unsigned (metadata, OIDC exchanges) has no provider.
-    """
-
-    vendor: ClassVar[str]
-
-    def __init__(self, credentials: Credentials | CredentialProvider | None, *, region: str, endpoint: str) -> None:
-        # Fail at construction, naming the setting, rather than at the first poll.
-        self.check_endpoint(endpoint, region)
-        self.provider: CredentialProvider | None = (
-            StaticCredentials(credentials) if isinstance(credentials, Credentials) else credentials
-        )
-        self.region = region
-        self.endpoint = endpoint
-
-    def check_endpoint(self, endpoint: str, region: str) -> None:
-        """Refuse an endpoint that cannot work, naming the setting (https, or http to loopback)."""
-        resolve_endpoint(endpoint, service="service", region=region or "region")
-
-    @property
-    def credentials(self) -> Credentials:
-        """The key to sign with now (no I/O: the client refreshed it before the attempt if it was due)."""
-        if self.provider is None:
-            raise TypeError(f"{type(self).__name__} sends unsigned calls: it has no credentials")
-        return self.provider.cached
-
-    @property
-    def account(self) -> str:
-        """The identity calls are made as (never a secret): what rate limits and shared waits key on."""
-        return "anonymous" if self.provider is None else self.provider.account
-
-    @abc.abstractmethod
-    def prepare(self, call: CallT, now: float) -> HttpRequest:
-        """Build the signed request for ``call`` at time ``now`` (epoch seconds)."""
-
-    @abc.abstractmethod
-    def parse(self, call: CallT, status: int, headers: httpx.Headers, body: bytes) -> ApiResponse:
-        """Decode a reply, raising a typed :class:`CloudApiError` for every failure envelope."""
-
-    @abc.abstractmethod
-    def describe(self, call: CallT) -> str:
-        """A short, secret-free name of the call for logs and errors."""
-
-    def redact(self, text: str) -> str:
-        """Remove credentials from vendor text before it becomes an error message.
-
-        Alibaba answers a bad signature with the server's string to sign, which holds the STS token.
-        """
-        for secret in () if self.provider is None else self.provider.secrets():
-            if secret:
-                for form in sorted(_encoded_forms(secret), key=len, reverse=True):
-                    text = text.replace(form, "***")
-        return text
-
-    def rate_limit(self, call: CallT) -> tuple[str, Quota | None]:
-        """The throttling key (account and action) and the documented quota, if any (a judgment the vendor
-        does not publish is the emulator's guard, not a limit to space by)."""
-        api = self.describe(call)
-        found = quota(self.vendor, api)
-        return f"{self.account} {self.region} {self.vendor} {api}", found if found and found.documented else None
-
-
-def _encoded_forms(secret: str) -> set[str]:
-    """The forms a secret takes in vendor text: as is, percent-encoded (once, twice, form-style), base64."""
-    raw = secret.encode("utf-8", "surrogatepass")
-    forms = {secret, quote(secret, safe=""), quote(quote(secret, safe=""), safe=""), quote_plus(secret)}
-    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
-        text = encoded.decode("ascii")
-        forms.update({text, text.rstrip("=")})
-    # A form shorter than 4 characters would redact ordinary text, not the secret.
-    return {form for form in forms if len(form) >= 4}
-
-
 def _scrub(text: str, request: HttpRequest) -> str:
     # A query string can carry an access key id, a signature and (Alibaba RPC) an STS token.
     query = httpx.URL(request.url).query.decode()
@@ -129,7 +49,7 @@ def _scrub(text: str, request: HttpRequest) -> str:
 
 def _parsed_url(url: str) -> httpx.URL | str:
     """The URL as httpx parses it, parsed once per URL without a query (httpx parses a string on every
-    request: ~14 us warm). A URL with a query (Alibaba RPC: a fresh signature and nonce each time) is left to
+    request). A URL with a query (Alibaba RPC: a fresh signature and nonce each time) is left to
     httpx, so the cache never fills with one-off URLs or holds a signature."""
     return url if "?" in url else _parse_url(url)
 
@@ -408,7 +328,7 @@ class CloudClient(Generic[CallT]):
         the deadline rather than before it: the trigger then reports the wait's timeout, not an error.
         """
         # The first attempt runs bare: almost every poll succeeds at once, and building tenacity's retrying
-        # objects for every poll cost more than signing it (issue 10). Only a retryable failure builds them;
+        # objects for every poll costs more than signing it. Only a retryable failure builds them;
         # the failure is replayed as their first attempt, so the retry discipline is exactly the same.
         try:
             return await self._send_async(call, deadline)

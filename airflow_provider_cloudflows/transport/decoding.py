@@ -63,7 +63,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
-# Built once: ``json.loads`` with hooks builds a decoder on every call (a few us of every poll, issue 10).
+# Built once: ``json.loads`` with hooks builds a decoder on every call, and every poll decodes.
 _DECODER = json.JSONDecoder(
     parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant, object_pairs_hook=_pairs
 )
@@ -97,8 +97,8 @@ def loads_strict(text: str | bytes) -> Any:
     elif text.startswith("\ufeff"):
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
     # Refused before decoding, so a hostile body never drives the C decoder into RecursionError in a
-    # triggerer shared by thousands of waits (under pytest-xdist, a worker whose decoder had hit it later
-    # failed an import with "SystemError: AST constructor recursion depth mismatch", CPython 3.11.7).
+    # triggerer shared by thousands of waits (CPython 3.11 can leave the interpreter's recursion counter
+    # off after one, and a later import then fails with "AST constructor recursion depth mismatch").
     # Counting brackets is C-fast; only a body with more than MAX_DEPTH of them (no documented answer has as
     # many) is scanned.
     if text.count("[") + text.count("{") > MAX_DEPTH and _nests_deeper(text, MAX_DEPTH):

@@ -84,9 +84,8 @@ def resolve_endpoint(template: str, *, service: str = "", region: str = "") -> s
 def endpoint_and_host(template: str, *, service: str = "", region: str = "") -> tuple[str, str]:
     """:func:`resolve_endpoint` and the URL's ``host[:port]`` (the signed ``Host``), checked once per template.
 
-    Every request of every wait resolves its endpoint; parsing and checking the same few templates each time
-    cost ~8 us a poll (issue 10), so the answers are cached (a bad template raises each time: errors are not
-    cached).
+    Every request of every wait resolves its endpoint, from the same few templates, so the answers are
+    cached (a bad template raises each time: errors are not cached).
     """
     if not isinstance(template, str) or not template.strip():
         raise ConfigurationError("endpoint", "is empty")

@@ -21,7 +21,6 @@ from airflow_provider_cloudflows.errors import (
     AuthError,
     CloudApiError,
     ExpiredCredentialsError,
-    InvalidRequestError,
     MalformedResponseError,
     NotFoundError,
     ServerError,
@@ -29,18 +28,10 @@ from airflow_provider_cloudflows.errors import (
     UnexpectedStatusError,
 )
 from airflow_provider_cloudflows.signing.sdk_hmac import encode_path, sdk_hmac_canonical_query, sign_sdk_hmac
-from airflow_provider_cloudflows.transport.client import VendorApi
-from airflow_provider_cloudflows.transport.decoding import (
-    check_echo,
-    code_field,
-    decode_json_object,
-    id_field,
-    retry_after_header,
-    try_decode_json_object,
-    vendor_message,
-)
+from airflow_provider_cloudflows.transport import replies
 from airflow_provider_cloudflows.transport.endpoints import check_path_segment, endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
+from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 VENDOR = "huaweicloud"
 _EU_REGIONS = frozenset({"eu-west-101"})
@@ -85,22 +76,48 @@ class HuaweiCall:
     body: Mapping[str, object] | None = None
 
 
+# The first matching row decides.
+TABLE = replies.ClassTable(
+    (
+        replies.Rule(UnexpectedStatusError, statuses=replies.NOT_ERROR_STATUSES),
+        replies.Rule(NotFoundError, codes=CLUSTER_UNKNOWN_CODES),
+        replies.Rule(ThrottledError, statuses={429}, codes={"APIG.0308"}),
+        replies.Rule(ServerError, statuses=replies.SERVER_STATUSES),
+        replies.Rule(ServerError, codes=TRY_LATER_CODES, reads_only=True),
+        replies.Rule(ExpiredCredentialsError, codes={EXPIRED_TOKEN_CODE}),
+        # APIG.0301: five bad signatures in a row lock the key for five minutes, so never retried.
+        replies.Rule(AuthError, statuses={401, 403}, prefixes=("APIG.03",)),
+        replies.Rule(NotFoundError, statuses={404}),
+    ),
+    # DWS documents errors only with 4xx/5xx: an unknown code inside a 200 is an error all the same, never
+    # data, and never read as "no such task" (a transient gateway answer must not end a wait).
+    undocumented_envelope=MalformedResponseError,
+)
+
+# 200 carries the resource; >= 400 carries ``error_code``/``error_msg`` (or the legacy names, or IAM's
+# Keystone ``{"error": {"message", "code", "title"}}``, whose numeric code only repeats the HTTP status). The
+# request id is the ``X-Request-Id`` header (IAM: ``X-IAM-Trace-Id``), else the body's ``request_id``.
+REPLIES = replies.ReplyFormat(
+    VENDOR,
+    replies.FieldMap(
+        codes=("error_code", "errCode", "code"),
+        markers=("error_code", "errCode"),
+        messages=("error_msg", "externalMessage", "message"),
+        nested_message=("error", "message"),
+        request_ids=("request_id",),
+        request_id_headers=("X-Request-Id", "X-IAM-Trace-Id"),
+        header_id_first=True,
+    ),
+    TABLE,
+    replies.Wording(refused_bare="{what} failed: HTTP {status}"),
+    throttle_retry_after=THROTTLE_RETRY_AFTER,
+    codeless_code="ErrorEnvelope",
+)
+
+
 def classify(status: int, code: str, *, write: bool = False) -> type[CloudApiError]:
     """The error class of a Huawei error reply (``write``: the call was a write; see the module doc)."""
-    if code in CLUSTER_UNKNOWN_CODES:
-        return NotFoundError
-    if code == "APIG.0308" or status == 429:
-        return ThrottledError
-    if status >= 500 or (code in TRY_LATER_CODES and not write):
-        return ServerError
-    if code == EXPIRED_TOKEN_CODE:
-        return ExpiredCredentialsError
-    if status in (401, 403) or code.startswith("APIG.03"):
-        # APIG.0301: five bad signatures in a row lock the key for five minutes, so never retried.
-        return AuthError
-    if status == 404:
-        return NotFoundError
-    return InvalidRequestError
+    return TABLE.classify(status, code, write=write)
 
 
 class HuaweiRestApi(VendorApi[HuaweiCall]):
@@ -127,54 +144,19 @@ class HuaweiRestApi(VendorApi[HuaweiCall]):
         return HttpRequest(call.method, base + path + (f"?{query}" if query else ""), signed_headers, payload)
 
     def parse(self, call: HuaweiCall, status: int, headers: httpx.Headers, body: bytes) -> ApiResponse:
-        """200 carries the resource; >= 400 carries ``error_code``/``error_msg`` (or the legacy names).
-
-        Any other status (201, 206, a redirect) is no answer, and a 200 carrying an error code is an error.
-        The request id is the ``X-Request-Id`` (IAM: ``X-IAM-Trace-Id``) header, else the body's ``request_id``.
-        """
-        what = self.describe(call)
-        write = call.method not in ("GET", "HEAD")
+        """Read as :data:`REPLIES` declares; a write's reply is classified as a write's (see the module doc)."""
         if call.body is not None and 200 <= status < 300 and not body.strip():
             # Some DWS writes (resize) answer with an empty body: nothing to read, not a garbled answer.
             body = b"{}"
-        # IAM names its answers by ``X-IAM-Trace-Id``, the APIG-fronted services by ``X-Request-Id``.
-        header_id = id_field(headers.get("X-Request-Id")) or id_field(headers.get("X-IAM-Trace-Id"))
-        if status != 200:
-            data = try_decode_json_object(body) or {}
-            code, message = _error_of(data)
-            request_id = header_id or id_field(data.get("request_id"))
-            cls = classify(status, code or f"HTTP{status}", write=write) if status >= 400 else UnexpectedStatusError
-            retry_after = None
-            if cls is ThrottledError:
-                retry_after = retry_after_header(headers.get("Retry-After")) or THROTTLE_RETRY_AFTER
-            raise cls(
-                f"{what} failed: {vendor_message(message, self.redact) or f'HTTP {status}'}",
-                vendor=VENDOR,
-                code=code or f"HTTP{status}",
-                request_id=request_id,
-                http_status=status,
-                retry_after=retry_after,
-            )
-        data = decode_json_object(body, vendor=VENDOR, what=what, request_id=header_id)
-        request_id = header_id or id_field(data.get("request_id"))
-        raw_code = next((data[k] for k in ("error_code", "errCode") if data.get(k) not in (None, "")), None)
-        if raw_code is not None:
-            code, message = _error_of(data)
-            cls = classify(status, code, write=write) if code else MalformedResponseError
-            if cls is InvalidRequestError:
-                # Not a documented refusal: DWS documents errors only with 4xx/5xx. An error all the same, never
-                # data, and never read as "no such task" (a transient gateway answer must not end a wait).
-                cls = MalformedResponseError
-            raise cls(
-                f"{what} answered HTTP 200 with an error envelope: {vendor_message(message, self.redact)}",
-                vendor=VENDOR,
-                code=code or "ErrorEnvelope",
-                request_id=request_id,
-                http_status=status,
-                retry_after=THROTTLE_RETRY_AFTER if cls is ThrottledError else None,
-            )
-        check_echo(data, call.echo, vendor=VENDOR, what=what, request_id=request_id)
-        return ApiResponse(data, request_id, status)
+        return REPLIES.read(
+            status,
+            headers,
+            body,
+            what=self.describe(call),
+            echo=call.echo,
+            redact=self.redact,
+            write=call.method not in ("GET", "HEAD"),
+        )
 
 
 class HuaweiApi(HuaweiRestApi):
@@ -201,14 +183,3 @@ class HuaweiApi(HuaweiRestApi):
     def describe(self, call: HuaweiCall) -> str:
         """E.g. ``dws:GET /v1/{project_id}/clusters/{cluster_id}/actions/{action_name}``."""
         return f"dws:{call.method} {call.path}"
-
-
-def _error_of(data: Mapping[str, object]) -> tuple[str | None, object]:
-    """The error code and message of an error body (``error_code``/``error_msg``, the legacy names, or IAM's
-    Keystone ``{"error": {"message", "code", "title"}}``, whose numeric code only repeats the HTTP status)."""
-    code = code_field(data.get("error_code")) or code_field(data.get("errCode")) or code_field(data.get("code"))
-    message = data.get("error_msg") or data.get("externalMessage") or data.get("message")
-    nested = data.get("error")
-    if message is None and isinstance(nested, Mapping):
-        message = nested.get("message")
-    return code, message

@@ -15,20 +15,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_cloudflows.credentials import Credentials
+from airflow_provider_cloudflows.transport import credential_checks as checks
 from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.huawei import VENDOR, HuaweiCall
 from airflow_provider_cloudflows.transport.huawei_iam import HuaweiIamTokenApi
 from airflow_provider_cloudflows.transport.identity import (
     Exchange,
     ExchangeSource,
-    MetadataApi,
-    MetadataCall,
     TokenFile,
-    checked_credentials,
-    expiry_from_iso,
-    unreadable_credentials,
 )
 from airflow_provider_cloudflows.transport.messages import ApiResponse
+from airflow_provider_cloudflows.transport.metadata import MetadataApi, MetadataCall
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
 
 __all__ = [
@@ -75,11 +72,11 @@ def credentials_from(answer: ApiResponse, *, what: str) -> Credentials:
     :class:`UnreadableAnswerError` naming the field (never the value)."""
     credential = answer.body.get("credential")
     if not isinstance(credential, Mapping):
-        raise unreadable_credentials(VENDOR, what, "has no 'credential' object", answer)
-    return checked_credentials(
+        raise checks.unreadable_credentials(VENDOR, what, "has no 'credential' object", answer)
+    return checks.checked_credentials(
         credential,
         names=("access", "secret", "securitytoken"),
-        expires_at=expiry_from_iso(credential.get("expires_at")),
+        expires_at=checks.expiry_from_iso(credential.get("expires_at")),
         expiry_field="expires_at",
         now=time.time(),
         vendor=VENDOR,
@@ -150,7 +147,7 @@ def oidc_source(
         answer: ApiResponse = yield (CloudClient(federation, policy), call)
         subject = answer.headers.get("X-Subject-Token")
         if not isinstance(subject, str) or not subject.isascii() or not subject.isprintable() or not subject:
-            raise unreadable_credentials(
+            raise checks.unreadable_credentials(
                 VENDOR, federation.describe(call), "answered no usable X-Subject-Token header", answer
             )
         keys = HuaweiIamTokenApi(

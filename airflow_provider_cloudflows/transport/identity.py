@@ -12,28 +12,16 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, ClassVar
-
-import httpx
+from typing import Any
 
 from airflow_provider_cloudflows.config_errors import ConfigurationError
 from airflow_provider_cloudflows.credentials import Credentials, CredentialSource
 from airflow_provider_cloudflows.errors import (
-    AuthError,
     CloudApiError,
-    NotFoundError,
-    ServerError,
-    ThrottledError,
-    UnexpectedStatusError,
-    UnreadableAnswerError,
 )
-from airflow_provider_cloudflows.transport.client import CloudClient, VendorApi
-from airflow_provider_cloudflows.transport.decoding import decode_json_object
-from airflow_provider_cloudflows.transport.endpoints import check_metadata_endpoint
-from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
+from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
 
 __all__ = [
@@ -42,15 +30,10 @@ __all__ = [
     "ChainSource",
     "ExchangeSource",
     "IdentitySettings",
-    "MetadataApi",
-    "MetadataCall",
     "ProbeSource",
     "TokenFile",
-    "checked_credentials",
     "env_value",
-    "expiry_from_iso",
     "read_token_file",
-    "unreadable_credentials",
 ]
 
 # A projected service-account token is ~1 KiB; a file far larger is not one.
@@ -258,129 +241,6 @@ class ChainSource(CredentialSource):
             return creds
         assert failure is not None
         raise failure
-
-
-def unreadable_credentials(
-    vendor: str, what: str, problem: str, answer: ApiResponse | None = None
-) -> UnreadableAnswerError:
-    """The error of an identity answer (``what``, e.g. ``sts:AssumeRole``) that holds no usable key: ``problem``
-    names the field, never its value."""
-    return UnreadableAnswerError(
-        f"{what} {problem}",
-        vendor=vendor,
-        code="UnreadableCredentials",
-        request_id=None if answer is None else answer.request_id,
-        http_status=None if answer is None else answer.http_status,
-    )
-
-
-def expiry_from_iso(value: Any) -> float | None:
-    """Epoch seconds of an ISO 8601 UTC timestamp as the vendors write expiries (``2026-12-06T10:00:00Z``,
-    fractions allowed); None when it is anything else."""
-    if not isinstance(value, str) or not value.endswith("Z") or len(value) > 40:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value[:-1])
-    except ValueError:
-        return None
-    if parsed.tzinfo is not None:
-        return None
-    return parsed.replace(tzinfo=timezone.utc).timestamp()
-
-
-def checked_credentials(
-    fields: Mapping[str, Any],
-    *,
-    names: tuple[str, str, str],
-    expires_at: float | None,
-    expiry_field: str,
-    now: float,
-    vendor: str,
-    what: str,
-    answer: ApiResponse | None = None,
-) -> Credentials:
-    """Credentials from ``fields[names]`` (key id, secret, token), each a printable string, expiring at
-    ``expires_at`` (already parsed from ``expiry_field``), which must lie in the future."""
-    values = []
-    for name in names:
-        value = fields.get(name)
-        if not isinstance(value, str) or not value or not value.isascii() or not value.isprintable():
-            problem = f"has no usable {name!r} (a non-empty printable string)"
-            raise unreadable_credentials(vendor, what, problem, answer)
-        values.append(value)
-    if expires_at is None:
-        problem = f"has no {expiry_field!r} timestamp of the documented form"
-        raise unreadable_credentials(vendor, what, problem, answer)
-    if expires_at <= now:
-        problem = f"answered credentials whose {expiry_field!r} has already passed"
-        raise unreadable_credentials(vendor, what, problem, answer)
-    key_id, secret, token = values
-    return Credentials(key_id, secret, token, expires_at=expires_at)
-
-
-@dataclass(frozen=True)
-class MetadataCall:
-    """One request to an instance metadata service: ``text`` answers are plain text (a role name, a token)."""
-
-    method: str
-    path: str
-    name: str
-    # May carry a metadata session token: kept out of repr.
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    text: bool = False
-
-
-class MetadataApi(VendorApi[MetadataCall]):
-    """An instance metadata service: unsigned HTTP on the instance's link-local address (or the
-    ``metadata_endpoint`` extra). Subclasses name the vendor."""
-
-    vendor: ClassVar[str]
-
-    def __init__(self, *, endpoint: str) -> None:
-        super().__init__(None, region="", endpoint=check_metadata_endpoint(endpoint))
-
-    def check_endpoint(self, endpoint: str, region: str) -> None:
-        """Plain http to the metadata address is how every vendor serves it (see ``check_metadata_endpoint``)."""
-
-    def prepare(self, call: MetadataCall, now: float) -> HttpRequest:
-        """The path under the endpoint, with the call's own headers only."""
-        return HttpRequest(call.method, self.endpoint + call.path, dict(call.headers))
-
-    def parse(self, call: MetadataCall, status: int, headers: httpx.Headers, body: bytes) -> ApiResponse:
-        """200: the JSON object (or ``{"text": ...}``); 404 no such role; 401/403 refused; else typed."""
-        what = self.describe(call)
-        if status == 200:
-            if call.text:
-                try:
-                    text = body.decode("ascii").strip()
-                except UnicodeDecodeError:
-                    text = ""
-                if not text or not text.isprintable() or len(text) > MAX_TOKEN_FILE:
-                    raise unreadable_credentials(self.vendor, what, "answered no printable text")
-                return ApiResponse({"text": text}, None, status)
-            return ApiResponse(decode_json_object(body, vendor=self.vendor, what=what), None, status)
-        cls: type[CloudApiError] = (
-            NotFoundError
-            if status == 404
-            else AuthError
-            if status in (401, 403)
-            else ThrottledError
-            if status == 429
-            else ServerError
-            if status >= 500
-            else UnexpectedStatusError
-        )
-        snippet = body[:200].decode("utf-8", "replace").strip()
-        raise cls(
-            f"{what} answered HTTP {status}" + (f": {snippet}" if snippet and status < 500 else ""),
-            vendor=self.vendor,
-            code=f"HTTP{status}",
-            http_status=status,
-        )
-
-    def describe(self, call: MetadataCall) -> str:
-        """E.g. ``metadata:security-credentials``."""
-        return f"metadata:{call.name}"
 
 
 def env_value(name: str) -> str | None:

@@ -9,8 +9,8 @@ each with its own connection pool (httpx keeps one pool per client, split by ori
 - **long polls** (``long_poll_client``): requests the server may hold open (CloudFlow ``DescribeExecution``
   with ``WaitTimeSeconds`` > 0, i.e. a request with a ``read_timeout`` override). Over HTTP/1.1 every
   long poll in flight owns a connection for up to a minute, so sharing a pool with short polls lets ~100
-  long polls starve every other trigger (issue 7: ``PoolTimeout`` failures across all five services). In
-  their own pool they can never take a short poll's connection. ``LONG_POLL_LIMITS`` allows 1,000
+  long polls starve every other trigger (``PoolTimeout`` failures across every service). In their own pool
+  they can never take a short poll's connection. ``LONG_POLL_LIMITS`` allows 1,000
   connections: a trigger holds at most one long poll at a time and 1,000 is the triggerer's default
   ``[triggerer] capacity``, so a triggerer at its default capacity never waits for one. Beyond that (a larger
   configured capacity), a long poll queues for a connection within its wait's deadline rather than letting
@@ -19,25 +19,23 @@ each with its own connection pool (httpx keeps one pool per client, split by ori
 Each client comes with a **gate** (an ``asyncio.Semaphore`` of its connection count) that a request passes
 before it reaches httpx, so httpx's own pool never holds a queue. httpcore re-scans its whole pool for every
 queued request and, for every idle connection, counts the idle connections again (O(connections²) per
-request, with a socket poll per idle connection): 200 requests queued on 100 connections spent 95% of the
-process's CPU there (cProfile, issue 10), which is what collapsed the loop at 200 waits a second. The gate
-queues in FIFO order at O(1), and the pool is small enough that its per-request scan stays cheap.
+request, with a socket poll per idle connection), which collapses the event loop once hundreds of requests
+queue there. The gate queues in FIFO order at O(1), and the pool is small enough that its per-request scan
+stays cheap.
 
 Keep-alive equals the connection limit in both pools: an idle kept-alive connection costs one socket, while
 closing connections above a small keep-alive cap after every burst of concurrent polls and reopening them on
-the next one (a TCP, and in production TLS, handshake each) is what collapsed the loop with 200 waits. Idle
+the next one (a TCP, and in production TLS, handshake each) costs far more than the sockets. Idle
 connections still expire after ``KEEPALIVE_EXPIRY`` (5 s, httpx's default), so the pool shrinks back to the
 concurrency in use: httpcore checks every idle connection (a socket poll each, and the quadratic idle count
-above) on every request, so connections kept from a start-up burst made each of 1,000 sparse waits' polls
-cost 1.2x a bare request's CPU with a 30 s expiry (issue 10).
+above) on every request, so connections kept long after a start-up burst would tax every later poll.
 
 Waiting at the gate (for a free connection) is bounded per attempt by ``POOL_WAIT`` and by the wait's
 deadline (see ``client.py``); a pool timeout is transient and is retried without using up an attempt.
 
 The clients keep **no cookies**: one client serves every account and vendor of the process, so a cookie one
 answer set would ride along on another account's requests; none of the five APIs sets one. It also spares
-every reply a trip through ``http.cookiejar`` (a urllib request and response built per reply, ~7% of a
-sparse poll's CPU, issue 10).
+every reply a trip through ``http.cookiejar`` (a urllib request and response built per reply).
 
 The sync client bounds every socket operation by the **deadline** of the request its thread is making
 (``SYNC_DEADLINE``, set by ``CloudClient.call``): each connect, TLS handshake, write and read gets the phase

@@ -15,27 +15,16 @@ from airflow_provider_cloudflows.errors import (
     AuthError,
     CloudApiError,
     ExpiredCredentialsError,
-    InvalidRequestError,
-    MalformedResponseError,
     NotFoundError,
     ServerError,
     ThrottledError,
     UnexpectedStatusError,
 )
 from airflow_provider_cloudflows.signing.tc3 import sign_tc3
-from airflow_provider_cloudflows.transport.client import VendorApi
-from airflow_provider_cloudflows.transport.decoding import (
-    check_echo,
-    code_field,
-    decode_json_object,
-    id_field,
-    retry_after_header,
-    text_field,
-    try_decode_json_object,
-    vendor_message,
-)
+from airflow_provider_cloudflows.transport import replies
 from airflow_provider_cloudflows.transport.endpoints import endpoint_and_host
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
+from airflow_provider_cloudflows.transport.vendor_api import VendorApi
 
 VENDOR = "tencentcloud"
 DEFAULT_ENDPOINT = "https://{service}.tencentcloudapi.com"
@@ -93,29 +82,49 @@ class TencentCall:
     echo: Mapping[str, Any] = field(default_factory=dict)
 
 
-# Order matters: the first matching prefix decides. Codes are `Family.Sub`, so classify by prefix.
-_CLASSES: tuple[tuple[str, type[CloudApiError]], ...] = (
-    ("RequestLimitExceeded", ThrottledError),
-    ("InternalError", ServerError),
-    ("ServiceUnavailable", ServerError),
-    ("AuthFailure.TokenFailure", ExpiredCredentialsError),
-    ("AuthFailure", AuthError),
-    ("UnauthorizedOperation", AuthError),
-    ("ResourceNotFound", NotFoundError),
-    ("InvalidParameterValue.FlowNotFound", NotFoundError),
-    ("FailedOperation.FlowNotFoundError", NotFoundError),
+# Codes are ``Family.Sub``, so they classify by prefix; the first matching row decides. A reply without a
+# code (a gateway's) classifies by its status alone.
+TABLE = replies.ClassTable(
+    (
+        replies.Rule(ThrottledError, prefixes=("RequestLimitExceeded",)),
+        replies.Rule(ServerError, prefixes=("InternalError", "ServiceUnavailable")),
+        replies.Rule(ExpiredCredentialsError, prefixes=("AuthFailure.TokenFailure",)),
+        replies.Rule(AuthError, prefixes=("AuthFailure", "UnauthorizedOperation")),
+        replies.Rule(
+            NotFoundError,
+            prefixes=("ResourceNotFound", "InvalidParameterValue.FlowNotFound", "FailedOperation.FlowNotFoundError"),
+        ),
+        replies.Rule(ThrottledError, statuses={429}, codeless=True),
+        replies.Rule(ServerError, statuses=replies.SERVER_STATUSES, codeless=True),
+        # 201, 206, a redirect (never followed), a 4xx from a proxy: not a documented answer.
+        replies.Rule(UnexpectedStatusError, codeless=True),
+    )
+)
+
+# Only HTTP 200 carries answers, business errors included, as ``{"Response": {"Error": {Code, Message},
+# "RequestId"}}``; any Error key, even null, makes an error envelope. A reply under another status is still
+# read for that envelope.
+REPLIES = replies.ReplyFormat(
+    VENDOR,
+    replies.FieldMap(
+        envelope="Response", error="Error", codes=("Code",), messages=("Message",), request_ids=("RequestId",)
+    ),
+    TABLE,
+    replies.Wording(
+        refused="{what} answered HTTP {status}: {message}",
+        envelope="{what} failed: {message}",
+        codeless="{what} returned an Error without a Code: {error}",
+    ),
+    envelope_status=False,
 )
 
 
 def classify(code: str) -> type[CloudApiError]:
     """The error class of a Tencent error code; unlisted codes are permanent, never silently retried."""
-    for prefix, cls in _CLASSES:
-        if code.startswith(prefix):
-            return cls
-    return InvalidRequestError
+    return TABLE.classify(200, code)
 
 
-# Built once: json.dumps with options builds an encoder on every call (a few us of every poll, issue 10).
+# Built once: json.dumps with options builds an encoder on every call, and every poll encodes.
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -159,58 +168,8 @@ class TencentApi(VendorApi[TencentCall]):
         return HttpRequest("POST", base + "/", headers, body)
 
     def parse(self, call: TencentCall, status: int, headers: httpx.Headers, body: bytes) -> ApiResponse:
-        """Only HTTP 200 carries answers (business errors included); any other status is an error.
-
-        A non-200 reply is still read for the envelope's ``Error.Code`` and ``RequestId``, so that the error
-        names them and an ``AuthFailure`` behind a gateway status is never retried.
-        """
-        what = self.describe(call)
-        if status != 200:
-            envelope = try_decode_json_object(body)
-            response = envelope.get("Response") if envelope is not None else None
-            response = response if isinstance(response, Mapping) else {}
-            request_id = id_field(response.get("RequestId"))
-            error = response.get("Error")
-            code = code_field(error.get("Code")) if isinstance(error, Mapping) else None
-            message = vendor_message(error.get("Message"), self.redact) if isinstance(error, Mapping) else ""
-            retry_after = retry_after_header(headers.get("Retry-After")) if status == 429 else None
-            cls: type[CloudApiError]
-            if code is not None:
-                cls = classify(code)
-            elif status == 429:
-                cls = ThrottledError
-            elif status >= 500:
-                cls = ServerError
-            else:
-                # 201, 206, a redirect (never followed), a 4xx from a proxy: not a documented answer.
-                cls = UnexpectedStatusError
-            raise cls(
-                f"{what} answered HTTP {status}" + (f": {message}" if message else ""),
-                vendor=VENDOR,
-                code=code or (f"HTTP{status}"),
-                request_id=request_id,
-                http_status=status,
-                retry_after=retry_after if cls is ThrottledError else None,
-            )
-        data = decode_json_object(body, vendor=VENDOR, what=what)
-        response = data.get("Response")
-        if not isinstance(response, Mapping):
-            raise MalformedResponseError(f"{what} returned no Response object", vendor=VENDOR)
-        request_id = id_field(response.get("RequestId"))
-        if "Error" in response:
-            # Any Error key, even null, makes this an error envelope: it never counts as an answer.
-            error = response.get("Error")
-            code = code_field(error.get("Code")) if isinstance(error, Mapping) else None
-            if code is None:
-                raise MalformedResponseError(
-                    f"{what} returned an Error without a Code: {text_field(error, 200)}",
-                    vendor=VENDOR,
-                    request_id=request_id,
-                )
-            message = vendor_message(error.get("Message"), self.redact) if isinstance(error, Mapping) else ""
-            raise classify(code)(f"{what} failed: {message}", vendor=VENDOR, code=code, request_id=request_id)
-        check_echo(response, call.echo, vendor=VENDOR, what=what, request_id=request_id)
-        return ApiResponse(response, request_id, status)
+        """Read as :data:`REPLIES` declares."""
+        return REPLIES.read(status, headers, body, what=self.describe(call), echo=call.echo, redact=self.redact)
 
     def describe(self, call: TencentCall) -> str:
         """E.g. ``emr:DescribeClusterFlowStatusDetail``."""

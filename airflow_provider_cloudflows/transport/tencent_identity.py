@@ -17,22 +17,19 @@ from typing import Any, ClassVar
 
 from airflow_provider_cloudflows.config_errors import ConfigurationError
 from airflow_provider_cloudflows.credentials import Credentials, CredentialSource, StaticCredentials
+from airflow_provider_cloudflows.transport import credential_checks as checks
 from airflow_provider_cloudflows.transport.client import CloudClient
 from airflow_provider_cloudflows.transport.endpoints import check_path_segment, endpoint_and_host, resolve_endpoint
 from airflow_provider_cloudflows.transport.identity import (
     ChainSource,
     Exchange,
     ExchangeSource,
-    MetadataApi,
-    MetadataCall,
     ProbeSource,
     TokenFile,
-    checked_credentials,
     env_value,
-    expiry_from_iso,
-    unreadable_credentials,
 )
 from airflow_provider_cloudflows.transport.messages import ApiResponse, HttpRequest
+from airflow_provider_cloudflows.transport.metadata import MetadataApi, MetadataCall
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
 from airflow_provider_cloudflows.transport.tencent import VENDOR, TencentApi, TencentCall, check_site, json_body
 
@@ -123,11 +120,13 @@ def _credentials(fields: Mapping[str, Any], body: Mapping[str, Any], what: str, 
     """The key in ``fields`` expiring at the earlier of ``body``'s ``ExpiredTime`` and ``Expiration``."""
     expired_time = body.get("ExpiredTime")
     if type(expired_time) is not int or not 0 < expired_time < 2**40:
-        raise unreadable_credentials(VENDOR, what, "has no 'ExpiredTime' of epoch seconds (an integer)", answer)
-    expiration = expiry_from_iso(body.get("Expiration"))
+        raise checks.unreadable_credentials(VENDOR, what, "has no 'ExpiredTime' of epoch seconds (an integer)", answer)
+    expiration = checks.expiry_from_iso(body.get("Expiration"))
     if expiration is None:
-        raise unreadable_credentials(VENDOR, what, "has no 'Expiration' timestamp of the documented form", answer)
-    return checked_credentials(
+        raise checks.unreadable_credentials(
+            VENDOR, what, "has no 'Expiration' timestamp of the documented form", answer
+        )
+    return checks.checked_credentials(
         fields,
         names=("TmpSecretId", "TmpSecretKey", "Token"),
         expires_at=min(float(expired_time), expiration),
@@ -142,7 +141,7 @@ def _credentials(fields: Mapping[str, Any], body: Mapping[str, Any], what: str, 
 def _sts_credentials(answer: ApiResponse, what: str) -> Credentials:
     fields = answer.body.get("Credentials")
     if not isinstance(fields, Mapping):
-        raise unreadable_credentials(VENDOR, what, "has no 'Credentials' object", answer)
+        raise checks.unreadable_credentials(VENDOR, what, "has no 'Credentials' object", answer)
     return _credentials(fields, answer.body, what, answer)
 
 
@@ -231,13 +230,13 @@ def _cvm_role(spec: CvmRole, client: CloudClient[MetadataCall]) -> Exchange:
         try:
             check_path_segment("role name", role)
         except ConfigurationError:
-            raise unreadable_credentials(
+            raise checks.unreadable_credentials(
                 VENDOR, "metadata:role-name", "answered no role name (a single URL path segment)", listing
             ) from None
     answer: ApiResponse = yield client, MetadataCall("GET", CVM_ROLE_PATH + role, "role-credentials")
     what = "metadata:role-credentials"
     if answer.body.get("Code") != "Success":
-        raise unreadable_credentials(VENDOR, what, "answered without 'Code': 'Success'", answer)
+        raise checks.unreadable_credentials(VENDOR, what, "answered without 'Code': 'Success'", answer)
     return _credentials(answer.body, answer.body, what, answer)
 
 
