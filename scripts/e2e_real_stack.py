@@ -15,7 +15,7 @@ but it is acceptable for this test: every component, worker and the triggerer st
 the API server exactly as in production, and there is no server to install. ``[core] parallelism`` is kept small
 (SQLite has one writer, the machine may have two cores), and the scheduler, dag-processor and triggerer
 intervals are shortened so the test runs in a few minutes. Two local DAG bundles hold ``example_dags/`` and
-``tests/e2e_dags/``. Auth is SimpleAuthManager with ``[core] simple_auth_manager_all_admins=True``; the REST
+``tests/e2e/dags/``. Auth is SimpleAuthManager with ``[core] simple_auth_manager_all_admins=True``; the REST
 calls still carry a JWT from ``GET /auth/token``. ``[core] test_connection=Enabled``. A fernet key is set, so
 connection secrets are encrypted in the DB. Connections are created in the metadata DB through the REST API;
 no ``AIRFLOW_CONN_*`` variable reaches any process.
@@ -37,7 +37,7 @@ Phases and checks (one ``PASS name`` / ``FAIL name: detail`` line each, then ``N
    through the REST API (a user's kill) has its execution stopped in the emulator within 30 s by the
    trigger's ``on_kill`` (Airflow >= 3.3); the same operator waiting in the worker with ``retries=1``,
    its task process ``kill -9``ed after the start, is retried and reattaches: one ``StartExecution``, one
-   execution, success on try 2 (the DAGs: ``tests/e2e_dags/operator_lifecycle_dag.py``). An example run
+   execution, success on try 2 (the DAGs: ``tests/e2e/dags/operator_lifecycle_dag.py``). An example run
    failed by Airflow's stale-executor-event race (apache/airflow#72716: a task that deferred and is already
    queued or running again is failed on the first process's "success") is run once more, with a NOTE line;
 6. triggerer hand-over: a deferred CloudFlow start operator and a deferred Batch submit operator run by one
@@ -45,12 +45,12 @@ Phases and checks (one ``PASS name`` / ``FAIL name: detail`` line each, then ``N
    has adopted both triggers, then resumed (SIGCONT). Airflow cancels the resumed triggerer's lost triggers
    "by user action" (``on_kill``): no ``StopExecution`` / ``TerminateJob`` may reach the emulator, its log
    must say the cancel was skipped (the task is still deferred), both tasks succeed with their scripted
-   result (the DAG: ``tests/e2e_dags/triggerer_handover_dag.py``); the second triggerer is stopped again;
+   result (the DAG: ``tests/e2e/dags/triggerer_handover_dag.py``); the second triggerer is stopped again;
 7. start resend: a ``TencentBatchSubmitJobOperator`` waiting in the worker with ``retries=1``; the emulator
    trickles its first ``SubmitJob`` answer (the job exists, the reply is in flight) and the task process is
    ``kill -9``ed meanwhile. Try 2 sends the start again under try 1's ClientToken (its log says so) and gets
    the same JobId: one Batch job, two ``SubmitJob`` requests, success on try 2 (the DAG:
-   ``tests/e2e_dags/start_resend_dag.py``);
+   ``tests/e2e/dags/start_resend_dag.py``);
 8. identity: a Tencent connection assuming a role (``role_arn``, ``sts_endpoint`` at the emulator, the
    stored key of ``tencentcloud_default``) is created through the REST API; Test is true for it, false for a
    copy with a malformed ``role_arn`` (refused before anything is sent, the message names the extra) and false
@@ -59,7 +59,7 @@ Phases and checks (one ``PASS name`` / ``FAIL name: detail`` line each, then ``N
    scripted to succeed 14 s after the triggerer's first poll: it succeeds, the wait ran in the triggerer,
    which assumed the role at least 3 times and signed its polls with at least 3 keys; the emulator's clock is
    skewed for one poll so that its key is expired (``AuthFailure.TokenFailure``): every such poll is repeated
-   at once with a fresh key and answered (the DAG: ``tests/e2e_dags/identity_dag.py``);
+   at once with a fresh key and answered (the DAG: ``tests/e2e/dags/identity_dag.py``);
 9. canary secrets: the connections' secrets and session tokens are unique canary strings (registered in the
    emulator through its control API); none appears in the metadata DB dump, under ``AIRFLOW_HOME`` (logs) or
    in any process's output.
@@ -98,7 +98,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 AIRFLOW = str(BIN / "airflow")
 EXAMPLE_DAGS = ROOT / "example_dags"
-E2E_DAGS = ROOT / "tests" / "e2e_dags"
+E2E_DAGS = ROOT / "tests" / "e2e" / "dags"
 CRASH_SPEC = json.loads((E2E_DAGS / "crash_waits.json").read_text())
 LIFECYCLE_SPEC = json.loads((E2E_DAGS / "operator_lifecycle.json").read_text())
 HANDOVER_SPEC = json.loads((E2E_DAGS / "triggerer_handover.json").read_text())
