@@ -190,12 +190,12 @@ def _finish_examples(
             break
         raced_any.update(raced)
         # Airflow 3.3 (apache/airflow#71580, #72716, open): the executor's "success" of the process that deferred,
-        # drained after the resumed try is already running, fails the task. A failed example is run again; each
-        # failure is printed in full, and a failure that is not the race fails its test.
+        # drained after the resumed try is already running, fails the task. A failed example is run again, each
+        # failure noted; a failure that is not the race fails its test with the run's details.
         for dag_id in raced:
             race = _stale_event_race(stack, dag_id, raced[dag_id], runs[dag_id])
             why = "the stale-executor-event race" if race else "unknown"
-            stack.report.note(f"{dag_id} failed ({why}): {stack.api.run_failure(dag_id, runs[dag_id])[:1500]}")
+            stack.report.note(f"{dag_id} failed ({why}); tasks that did not succeed: {failed[dag_id]}")
         stack.report.note(f"running {sorted(raced)} once more")
         again = {dag_id: stack.api.trigger(dag_id, logical_date=datetime.now(timezone.utc)) for dag_id in raced}
         runs.update(again)
