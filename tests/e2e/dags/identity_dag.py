@@ -1,4 +1,4 @@
-"""A deferrable wait on a role-based connection, for the identity phase of ``scripts/e2e_real_stack.py``.
+"""A deferrable wait on a role-based connection, for the identity phase of ``tests/e2e``.
 
 Not a pytest module (no ``test_`` prefix): the real-stack end-to-end test parses it with a real dag-processor.
 A ``TencentCynosdbFlowSensor`` whose connection assumes a role through the emulator's STS; its names and

@@ -1,4 +1,4 @@
-"""A dozen deferrable cloud waits at once, for the triggerer-crash phase of ``scripts/e2e_real_stack.py``.
+"""A dozen deferrable cloud waits at once, for the triggerer-crash phase of ``tests/e2e``.
 
 Not a pytest module (no ``test_`` prefix): the real-stack end-to-end test parses it with a real dag-processor.
 The waits, their identifiers, timeouts and expected outcomes live in ``crash_waits.json`` next to this file,

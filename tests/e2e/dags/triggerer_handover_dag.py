@@ -1,4 +1,4 @@
-"""Two deferred start operators for the triggerer hand-over phase of ``scripts/e2e_real_stack.py``.
+"""Two deferred start operators for the triggerer hand-over phase of ``tests/e2e``.
 
 Not a pytest module (no ``test_`` prefix): the real-stack end-to-end test parses it with a real dag-processor.
 A CloudFlow execution (``AlibabaCloudFlowStartExecutionOperator``) and a Batch job

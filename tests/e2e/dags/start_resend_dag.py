@@ -1,4 +1,4 @@
-"""A Batch submit operator for the start-resend phase of ``scripts/e2e_real_stack.py``.
+"""A Batch submit operator for the start-resend phase of ``tests/e2e``.
 
 Not a pytest module (no ``test_`` prefix): the real-stack end-to-end test parses it with a real dag-processor.
 A ``TencentBatchSubmitJobOperator`` waiting in the worker with ``retries=1``; its names and timings live in

@@ -1,4 +1,4 @@
-"""Two start-operator DAGs for the operators phase of ``scripts/e2e_real_stack.py``.
+"""Two start-operator DAGs for the operators phase of ``tests/e2e``.
 
 Not a pytest module (no ``test_`` prefix): the real-stack end-to-end test parses it with a real dag-processor.
 Both start a CloudFlow execution (``AlibabaCloudFlowStartExecutionOperator``) whose name, flow and scripted
