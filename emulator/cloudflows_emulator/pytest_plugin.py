@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from cloudflows_emulator.core import CloudEmulator
+    from cloudflows_emulator.cloud import CloudEmulator
     from cloudflows_emulator.server import EmulatorServer
 
 __all__ = ["cloud_emulator", "cloud_emulator_connections", "cloud_emulator_server"]

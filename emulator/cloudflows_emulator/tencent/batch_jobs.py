@@ -32,11 +32,11 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cloudflows_emulator.batch import _METRIC, JOB_ID_PATTERN, TASK_STATES, batch_task
-from cloudflows_emulator.core import CloudEmulator
-from cloudflows_emulator.handler import ApiCall, ApiError, Operation
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.handler import ApiCall, ApiError, Operation
 from cloudflows_emulator.scripting import iso_seconds, now_utc
-from cloudflows_emulator.tencent import optional_int, reject_unknown, require_object, require_str
+from cloudflows_emulator.tencent.batch import JOB_ID_PATTERN, STATE_METRICS, TASK_STATES, batch_task
+from cloudflows_emulator.tencent.protocol import optional_int, reject_unknown, require_object, require_str
 
 __all__ = ["BATCH_JOB_OPERATIONS", "DEFAULT_TASK_PHASES", "MAX_JOB_IDS", "plan_batch_job"]
 
@@ -56,7 +56,7 @@ _TAG_FILTER_PREFIX = "tag:"
 
 
 def plan_batch_job(
-    emulator: CloudEmulator,
+    emulator: Emulator,
     tasks: Mapping[str, Sequence[Any]],
     *,
     job_name: str | None = None,
@@ -72,7 +72,7 @@ def plan_batch_job(
     plans[job_name or _ANY] = {"tasks": {name: list(phases) for name, phases in tasks.items()}, "logs": logs or {}}
 
 
-def _jobs(emulator: CloudEmulator) -> dict[str, dict[str, Any]]:
+def _jobs(emulator: Emulator) -> dict[str, dict[str, Any]]:
     jobs: dict[str, dict[str, Any]] = emulator.scratch(SERVICE).setdefault("jobs", {})
     return jobs
 
@@ -81,7 +81,7 @@ def _new_job_id() -> str:
     return "job-" + "".join(random.choices(string.ascii_lowercase + string.digits, k=8))
 
 
-async def submit_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def submit_job(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``SubmitJob``: register the job's tasks (their clocks start now); a known ClientToken returns its job."""
     params = call.params
     reject_unknown(params, {"Placement", "Job", "ClientToken"})
@@ -142,7 +142,7 @@ def _tags(value: Any) -> list[dict[str, str]]:
     return [{"Key": tag["Key"], "Value": tag["Value"]} for tag in value]
 
 
-def _job(call: ApiCall, emulator: CloudEmulator) -> tuple[str, dict[str, Any]]:
+def _job(call: ApiCall, emulator: Emulator) -> tuple[str, dict[str, Any]]:
     job_id = require_str(call.params, "JobId")
     if not JOB_ID_PATTERN.fullmatch(job_id):
         raise ApiError("InvalidParameter.JobIdMalformed", f"Invalid job ID format: `{job_id}`.")
@@ -153,7 +153,7 @@ def _job(call: ApiCall, emulator: CloudEmulator) -> tuple[str, dict[str, Any]]:
     return job_id, job
 
 
-def _scripted_job(job_id: str, emulator: CloudEmulator) -> dict[str, Any] | None:
+def _scripted_job(job_id: str, emulator: Emulator) -> dict[str, Any] | None:
     """The job of tasks scripted with ``batch_task`` (never submitted): on Tencent, a task that DescribeTask
     shows always belongs to a job that DescribeJob shows."""
     tasks = sorted(
@@ -182,16 +182,16 @@ def _job_state(states: list[str]) -> str:
     return min(states, key=_WAITING_ORDER.index)
 
 
-def _describe(job_id: str, job: Mapping[str, Any], emulator: CloudEmulator) -> dict[str, Any]:
+def _describe(job_id: str, job: Mapping[str, Any], emulator: Emulator) -> dict[str, Any]:
     task_set, states = [], []
-    task_metrics = dict.fromkeys(_METRIC.values(), 0)
-    instance_metrics = dict.fromkeys(_METRIC.values(), 0)
+    task_metrics = dict.fromkeys(STATE_METRICS.values(), 0)
+    instance_metrics = dict.fromkeys(STATE_METRICS.values(), 0)
     for name in job["Tasks"]:
         view = emulator.observe(SERVICE, (job_id, name))
         payload: dict[str, Any] = view.payload if view is not None else {"TaskState": "FAILED"}
         state = str(payload["TaskState"])
         states.append(state)
-        task_metrics[_METRIC[state]] += 1
+        task_metrics[STATE_METRICS[state]] += 1
         for metric, value in (payload.get("TaskInstanceMetrics") or {}).items():
             instance_metrics[metric] = instance_metrics.get(metric, 0) + value
         task_set.append(
@@ -222,14 +222,14 @@ def _describe(job_id: str, job: Mapping[str, Any], emulator: CloudEmulator) -> d
     }
 
 
-async def describe_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def describe_job(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``DescribeJob``: the job-level state derived from its tasks."""
     reject_unknown(call.params, {"JobId"})
     job_id, job = _job(call, emulator)
     return _describe(job_id, job, emulator)
 
 
-def _job_view(job_id: str, job: Mapping[str, Any], emulator: CloudEmulator) -> dict[str, Any]:
+def _job_view(job_id: str, job: Mapping[str, Any], emulator: Emulator) -> dict[str, Any]:
     """A ``JobView``: the fields of the SDK model, read from the same derivation as ``DescribeJob``."""
     detail = _describe(job_id, job, emulator)
     return {
@@ -306,7 +306,7 @@ def _matches(view: Mapping[str, Any], filters: Sequence[tuple[str, set[str]]]) -
     return True
 
 
-async def describe_jobs(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def describe_jobs(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``DescribeJobs``: ``JobView`` of the jobs named by ``JobIds`` or matching ``Filters``, one page of them.
 
     ``TotalCount`` counts every job that matches, ``JobSet`` holds ``Offset`` .. ``Offset + Limit`` of them,
@@ -349,7 +349,7 @@ def _terminated(payload: dict[str, Any]) -> dict[str, Any]:
             )
     metrics = dict.fromkeys(payload.get("TaskInstanceMetrics") or {}, 0)
     for instance in instances:
-        metric = _METRIC[instance["TaskInstanceState"]]
+        metric = STATE_METRICS[instance["TaskInstanceState"]]
         metrics[metric] = metrics.get(metric, 0) + 1
     payload["TaskInstanceMetrics"] = metrics
     payload["TaskState"] = "FAILED"
@@ -357,7 +357,7 @@ def _terminated(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-async def terminate_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def terminate_job(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``TerminateJob``: refused while SUBMITTED, a no-op once SUCCEED, else fails unfinished tasks soon."""
     reject_unknown(call.params, {"JobId"})
     job_id, job = _job(call, emulator)
@@ -374,7 +374,7 @@ async def terminate_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any
     return {}
 
 
-async def describe_task_logs(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def describe_task_logs(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``DescribeTaskLogs``: Base64 stdout/stderr of instances (scripted, or a line naming the instance)."""
     params = call.params
     reject_unknown(params, {"JobId", "TaskName", "TaskInstanceIndexes", "Offset", "Limit"})

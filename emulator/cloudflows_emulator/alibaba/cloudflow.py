@@ -34,9 +34,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from cloudflows_emulator.core import CloudEmulator, Execution, ExecutionKey, TimedItem
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import Execution, ExecutionKey, TimedItem
+from cloudflows_emulator.core.handler import ApiCall, ApiError, EmulatedService, Operation
 from cloudflows_emulator.examples import load_example
-from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec
 from cloudflows_emulator.scripting import iso_millis, now_utc
 
 __all__ = [
@@ -250,14 +251,14 @@ def _int_param(call: ApiCall, name: str, default: int, low: int, high: int) -> i
     return value
 
 
-def _not_found(emulator: CloudEmulator, key: ExecutionKey) -> ApiError:
+def _not_found(emulator: Emulator, key: ExecutionKey) -> ApiError:
     flow, execution = key
     if emulator.has_key_prefix(SERVICE, (flow,)):
         return ApiError("ExecutionNotExists", f"Execution {execution} for flow {flow} does not exist.", 404)
     return ApiError("FlowNotExists", f"Flow {flow} does not exist.", 404)
 
 
-async def describe_execution(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def describe_execution(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``DescribeExecution``; ``WaitTimeSeconds`` > 0 holds the reply until the execution ends or the wait passes."""
     key = call.key = _names(call)
     wait = _int_param(call, "WaitTimeSeconds", 0, 0, MAX_WAIT_SECONDS)
@@ -272,7 +273,7 @@ async def describe_execution(call: ApiCall, emulator: CloudEmulator) -> dict[str
     return view.payload
 
 
-async def get_execution_history(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def get_execution_history(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``GetExecutionHistory``: the events so far, ``Limit`` per page, continued with ``NextToken``."""
     key = call.key = _names(call)
     limit = _int_param(call, "Limit", 100, 1, MAX_HISTORY_LIMIT)
@@ -324,7 +325,7 @@ def _time_param(call: ApiCall, name: str) -> datetime | None:
     return moment
 
 
-async def list_executions(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def list_executions(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``ListExecutions``: one page of the flow's executions, by ``StartedTime`` then name (CloudFlow documents
     no order), each as ``DescribeExecution`` shows it now; ``NextToken`` names the first of the next page."""
     flow = call.params.get("FlowName")
@@ -387,7 +388,7 @@ async def list_executions(call: ApiCall, emulator: CloudEmulator) -> dict[str, A
 
 
 def plan_cloudflow_execution(
-    emulator: CloudEmulator,
+    emulator: Emulator,
     phases: Sequence[tuple[float, str] | Sequence[Any]],
     *,
     flow_name: str | None = None,
@@ -401,7 +402,7 @@ def plan_cloudflow_execution(
 _DEFAULT_PLAN: tuple[list[Any], dict[str, Any]] = ([(0, "Running"), (2, "Succeeded")], {})
 
 
-async def start_execution(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def start_execution(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``StartExecution``: a new execution, the running one of that name, or ``ExecutionAlreadyExists``."""
     if not call.params.get("ExecutionName"):
         call.params["ExecutionName"] = f"exec_{uuid.uuid4().hex}"
@@ -432,7 +433,7 @@ async def start_execution(call: ApiCall, emulator: CloudEmulator) -> dict[str, A
     return view.payload
 
 
-async def stop_execution(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def stop_execution(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``StopExecution``: only while in progress; the rest of the script is dropped."""
     key = call.key = _names(call)
     view = emulator.observe(SERVICE, key)
@@ -477,7 +478,7 @@ def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
     return [(str(fields["FlowName"]), str(fields["ExecutionName"]))]
 
 
-CLOUDFLOW_SERVICE = ServiceSpec(
+CLOUDFLOW_SERVICE = EmulatedService(
     vendor="alibaba",
     service=SERVICE,
     operations=(

@@ -32,8 +32,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cloudflows_emulator.core import DEFAULT_ACCOUNT, CloudEmulator, Execution
-from cloudflows_emulator.handler import ServiceSpec
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import Execution
+from cloudflows_emulator.core.handler import EmulatedService
+from cloudflows_emulator.core.limits import DEFAULT_ACCOUNT
 
 __all__ = ["CONTROL_PREFIX", "create_app"]
 
@@ -47,7 +49,7 @@ class _BadRequest(Exception):
     """A control API request that cannot be honoured (answered 400 with the message)."""
 
 
-def create_app(emulator: CloudEmulator) -> Starlette:
+def create_app(emulator: Emulator) -> Starlette:
     """Build the ASGI app serving ``emulator``'s vendor APIs and control API."""
     control = _ControlApi(emulator)
     routes = [
@@ -65,7 +67,7 @@ def create_app(emulator: CloudEmulator) -> Starlette:
     return Starlette(routes=routes)
 
 
-def _vendor_dispatch(emulator: CloudEmulator) -> Endpoint:
+def _vendor_dispatch(emulator: Emulator) -> Endpoint:
     async def dispatch(request: Request) -> Response:
         for handler in emulator.handlers:
             if handler.claims(request):
@@ -97,11 +99,11 @@ def _guarded(endpoint: Callable[[Any, Request], Awaitable[Response]]) -> Callabl
 class _ControlApi:
     """Endpoints under ``/_emulator/``."""
 
-    def __init__(self, emulator: CloudEmulator) -> None:
+    def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
 
     @property
-    def _services(self) -> list[ServiceSpec]:
+    def _services(self) -> list[EmulatedService]:
         return [spec for handler in self.emulator.handlers for spec in handler.services]
 
     @_guarded

@@ -1,5 +1,5 @@
-"""Huawei Cloud DWS: ``ListClusterActions``, ``ListClusterDetails`` and ``ListClusters``, and the
-:func:`dws_task` / :func:`dws_cluster` builders.
+"""Huawei Cloud DWS state and rules: the :func:`dws_task` / :func:`dws_cluster` builders and what the
+``ListClusterActions``, ``ListClusterDetails`` and ``ListClusters`` operations (``dws.py``) serve from them.
 
 An execution is one cluster, keyed ``(cluster_id,)``. Each payload of its timeline holds both things the two
 APIs read, ``{"cluster": <ClusterDetail>, "actions": {<view name>: <task record>}}``, so a raw timeline posted
@@ -57,21 +57,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cloudflows_emulator.core import CloudEmulator, Execution, ExecutionKey, TimedItem
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import Execution, TimedItem
+from cloudflows_emulator.core.handler import ApiError
 from cloudflows_emulator.examples import load_example
-from cloudflows_emulator.handler import ApiCall, ApiError, ServiceSpec
-from cloudflows_emulator.huawei import RestOperation, script_error
+from cloudflows_emulator.huawei.scripted import script_error
 from cloudflows_emulator.scripting import as_phases, now_utc
 
 __all__ = [
     "ACTION_NAMES",
     "ALL_ENTERPRISE_PROJECTS",
     "ANSWER",
+    "CLUSTER_INFO_FIELDS",
     "CLUSTER_NOT_FOUND",
-    "DWS_SERVICE",
     "ENDS",
     "FAILURE_VIEWS",
+    "LIST_CLUSTERS",
+    "LIST_CLUSTER_ACTIONS",
+    "LIST_CLUSTER_DETAILS",
     "ONGOING_STATUSES",
+    "SERVICE",
     "TRY_LATER",
     "DwsPhase",
     "dws_answer",
@@ -79,6 +84,8 @@ __all__ = [
     "dws_record",
     "dws_task",
     "dws_try_later",
+    "is_uuid",
+    "served_answer",
 ]
 
 SERVICE = "dws"
@@ -131,7 +138,7 @@ _DEFAULT_ERROR_MSG = "host-172-16-47-24 FAILED: backup of the data node failed (
 _CLUSTER_NAMESPACE = uuid.UUID("6f1c1d5e-2a43-4c55-9c0e-5d0f3f1b2a90")
 # The fields of the SDK's ClusterInfo model (huaweicloudsdkdws.v2.ClusterInfo), in its order: what one item of
 # the cluster list carries.
-_CLUSTER_INFO_FIELDS = (
+CLUSTER_INFO_FIELDS = (
     "id",
     "name",
     "status",
@@ -370,7 +377,7 @@ def dws_answer(
 
 
 def dws_try_later(
-    emulator: CloudEmulator, count: int = 1, *, action_name: str | None = None, cluster_id: str | None = None
+    emulator: Emulator, count: int = 1, *, action_name: str | None = None, cluster_id: str | None = None
 ) -> None:
     """Answer the next ``count`` reads of the action views (only ``action_name``'s / ``cluster_id``'s when
     given) with 409 ``DWS.0011`` (:data:`TRY_LATER`)."""
@@ -395,7 +402,7 @@ def _check_views(views: Mapping[str, Any] | None, who: str) -> None:
             raise ValueError(f"{who}: {name!r} is not an action view; use one of {ACTION_NAMES}")
 
 
-def _serve(scripted: Mapping[str, Any]) -> dict[str, Any]:
+def served_answer(scripted: Mapping[str, Any]) -> dict[str, Any]:
     """The body of a :func:`dws_answer`, or its error raised as the vendor would answer it."""
     answer = scripted[ANSWER]
     if answer["status"] == 200:
@@ -406,11 +413,12 @@ def _serve(scripted: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_cluster_id(cluster_id: str, who: str) -> None:
     # DWS answers a non-UUID cluster id with DWS.0001, so such a scripted cluster could never be read.
-    if not _is_uuid(cluster_id):
+    if not is_uuid(cluster_id):
         raise ValueError(f"{who}: DWS cluster ids are UUIDs, got {cluster_id!r}")
 
 
-def _is_uuid(value: str) -> bool:
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` is a UUID in its canonical form (DWS cluster ids are)."""
     try:
         return str(uuid.UUID(value)) == value.lower()
     except ValueError:
@@ -628,106 +636,3 @@ class _Task:
             "resize_status": resize_status,
             "start_time": self.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-
-
-# --- the operations ---------------------------------------------------------------------------------------
-
-
-def _cluster_key(call: ApiCall) -> ExecutionKey:
-    cluster_id = call.params["cluster_id"]
-    call.key = (cluster_id,)
-    if not _is_uuid(cluster_id):
-        raise ApiError("DWS.0001", f"Incorrect parameter: cluster_id {cluster_id!r} is not a valid UUID.", 400)
-    return call.key
-
-
-async def list_cluster_actions(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
-    """``ListClusterActions``: the record in the ``action_name`` view, or 400 "No ongoing task"."""
-    action = call.params["action_name"]
-    if action not in ACTION_NAMES:
-        raise ApiError("DWS.0001", f"Incorrect parameter: action_name must be one of {', '.join(ACTION_NAMES)}.", 400)
-    key = _cluster_key(call)
-    view = emulator.observe(SERVICE, key)
-    if view is None:
-        raise ApiError(*CLUSTER_NOT_FOUND, 401)
-    record = (view.payload.get("actions") or {}).get(action)
-    if isinstance(record, Mapping) and ANSWER in record:
-        return _serve(record)
-    if not record:
-        # Judgment: DWS only documents that "some ongoing tasks" can be viewed; a task that is not (or no
-        # longer) there is answered as a bad request, which the client must not read as success or failure.
-        raise ApiError("DWS.0001", f"No ongoing task {action} on this cluster.", 400)
-    result: dict[str, Any] = dict(record)
-    return result
-
-
-async def list_cluster_details(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
-    """``ListClusterDetails``: ``{"cluster": {...}}`` as scripted for now."""
-    view = emulator.observe(SERVICE, _cluster_key(call))
-    if view is None:
-        raise ApiError(*CLUSTER_NOT_FOUND, 401)
-    if isinstance(view.payload.get("cluster_answer"), Mapping):
-        return _serve(view.payload["cluster_answer"])
-    return {"cluster": view.payload["cluster"]}
-
-
-async def list_clusters(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
-    """``ListClusters``: every known cluster as ``ListClusterDetails`` would show it now, as ClusterInfo."""
-    enterprise_project = call.request.query_params.get("enterprise_project_id")
-    clusters = []
-    for execution in emulator.executions:
-        if execution.service != SERVICE:
-            continue
-        view = emulator.observe(SERVICE, execution.key)
-        cluster = None if view is None else view.payload.get("cluster")
-        if not isinstance(cluster, Mapping):
-            continue
-        if enterprise_project not in (None, ALL_ENTERPRISE_PROJECTS) and (
-            cluster.get("enterprise_project_id") != enterprise_project
-        ):
-            continue
-        clusters.append({name: cluster[name] for name in _CLUSTER_INFO_FIELDS if name in cluster})
-    clusters.sort(key=lambda info: str(info.get("id", "")))
-    clusters.sort(key=lambda info: str(info.get("created", "")), reverse=True)
-    return {"clusters": clusters, "count": len(clusters)}
-
-
-def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
-    if not fields.get("cluster_id"):
-        raise ValueError("dws executions need cluster_id")
-    return [(str(fields["cluster_id"]),)]
-
-
-DWS_SERVICE = ServiceSpec(
-    vendor="huawei",
-    service=SERVICE,
-    operations=(
-        RestOperation(
-            SERVICE,
-            LIST_CLUSTER_ACTIONS,
-            "v1",
-            list_cluster_actions,
-            method="GET",
-            path="/v1/{project_id}/clusters/{cluster_id}/actions/{action_name}",
-        ),
-        RestOperation(
-            SERVICE,
-            LIST_CLUSTER_DETAILS,
-            "v1.0",
-            list_cluster_details,
-            method="GET",
-            path="/v1.0/{project_id}/clusters/{cluster_id}",
-        ),
-        RestOperation(
-            SERVICE,
-            LIST_CLUSTERS,
-            "v1.0",
-            list_clusters,
-            method="GET",
-            path="/v1.0/{project_id}/clusters",
-        ),
-    ),
-    execution_keys=_execution_keys,
-    builders={"dws_task": dws_task, "dws_cluster": dws_cluster},
-)
-"""DWS as served by the emulator (quotas: limits.py)."""
