@@ -17,8 +17,10 @@ API lets another process (a demo, a user's DAG run) script the emulator over HTT
   requests count against ``account``'s quotas (default: the default account).
 - ``GET  /_emulator/identity`` / ``POST``: temporary keys issued per vendor / cap their lifetime
   (``{"lifetime": seconds}``; null: as asked).
-- ``GET  /_emulator/rate-limits`` / ``POST``: list / set ``{"service", "action", "per_second"}``.
+- ``GET  /_emulator/rate-limits`` / ``POST``: list / set ``{"service", "action", "per_second", "burst"?}``.
 - ``POST /_emulator/advance``: ``{"seconds"}`` fast-forwards every execution.
+
+A service name no handler serves is a 400 naming the known ones, wherever a route takes one.
 """
 
 from __future__ import annotations
@@ -190,6 +192,7 @@ class _ControlApi:
         """The request log, optionally filtered by ``service`` and ``action`` query parameters."""
         service = request.query_params.get("service")
         action = request.query_params.get("action")
+        self.emulator.check_service(service)
         records = [
             r.to_dict()
             for r in self.emulator.requests
