@@ -22,7 +22,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cloudflows_emulator.alibaba.cloudflow import cloudflow_execution
+    from cloudflows_emulator.alibaba.cloudflow_models import cloudflow_execution
     from cloudflows_emulator.alibaba.protocol import DEFAULT_ALIBABA_CREDENTIALS
     from cloudflows_emulator.cloud import CloudEmulator
     from cloudflows_emulator.core.executions import Execution, ExecutionView
@@ -79,7 +79,7 @@ _EXPORTS = {
     "FaultKind": "core.faults",
     "RequestRecord": "core.request_log",
     "batch_task": "tencent.batch",
-    "cloudflow_execution": "alibaba.cloudflow",
+    "cloudflow_execution": "alibaba.cloudflow_models",
     "cynosdb_flow": "tencent.cynosdb",
     "dws_cluster": "huawei.dws_models",
     "dws_task": "huawei.dws_models",

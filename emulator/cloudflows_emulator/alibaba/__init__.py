@@ -1,12 +1,14 @@
 """Alibaba Cloud RPC, as the emulator serves it: CloudFlow (``fnf``), STS and the ECS metadata service.
 
-``protocol`` is the HTTP side (ACS3 / RPC signature verification, envelopes); ``cloudflow`` holds the
-builders, state rules and operations of CloudFlow; this package assembles them into handlers.
+``protocol`` is the HTTP side (ACS3 / RPC signature verification, envelopes); ``cloudflow_models`` holds the
+CloudFlow builders and state rules and ``cloudflow`` its operations; this package assembles them into
+handlers.
 """
 
 from __future__ import annotations
 
-from cloudflows_emulator.alibaba.cloudflow import CLOUDFLOW_SERVICE, cloudflow_execution, plan_cloudflow_execution
+from cloudflows_emulator.alibaba.cloudflow import CLOUDFLOW_SERVICE
+from cloudflows_emulator.alibaba.cloudflow_models import cloudflow_execution, plan_cloudflow_execution
 from cloudflows_emulator.alibaba.identity import (
     DEFAULT_ECS_ROLE,
     ECS_METADATA_SERVICE,
