@@ -55,9 +55,9 @@ def api_handler() -> VendorHandler:
     """A fresh handler of the signed APIs: each product's status reads, its write actions, and STS."""
     return TencentHandler(
         [
-            with_operations(EMR_SERVICE, EMR_ACTION_OPERATIONS),
-            with_operations(CYNOSDB_SERVICE, CYNOSDB_ACTION_OPERATIONS),
-            with_operations(BATCH_SERVICE, BATCH_JOB_OPERATIONS),
+            _with_operations(EMR_SERVICE, EMR_ACTION_OPERATIONS),
+            _with_operations(CYNOSDB_SERVICE, CYNOSDB_ACTION_OPERATIONS),
+            _with_operations(BATCH_SERVICE, BATCH_JOB_OPERATIONS),
             *IDENTITY_SERVICES,
         ]
     )
@@ -68,6 +68,6 @@ def metadata_handlers() -> list[VendorHandler]:
     return [CvmMetadataHandler([CVM_METADATA_SERVICE])]
 
 
-def with_operations(spec: EmulatedService, operations: tuple[Operation, ...]) -> EmulatedService:
-    """``spec`` serving ``operations`` too: write actions live beside the product's status reads."""
+def _with_operations(spec: EmulatedService, operations: tuple[Operation, ...]) -> EmulatedService:
+    # The write actions live in their own modules and join the product's status reads here.
     return dataclasses.replace(spec, operations=spec.operations + operations)
