@@ -29,7 +29,7 @@ from typing import Any
 
 from airflow_provider_cloudflows.limits import Quota
 from airflow_provider_cloudflows.transport import throttle
-from cloudflows_emulator.core import _RateLimiter
+from cloudflows_emulator.core.limits import RateLimiter as _RateLimiter
 
 RETRY_BACKOFF = (0.5, 1.0)  # the transport's first retry after a throttled answer: 0.5 s + U(0, 0.5) s
 

@@ -43,13 +43,8 @@ from airflow_provider_cloudflows.transport.alibaba_identity import (
 )
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
 from cloudflows_emulator import CloudEmulator, cloudflow_execution
-from cloudflows_emulator.alibaba_identity import (
-    DEFAULT_ECS_ROLE,
-    ECS_METADATA,
-    STS,
-    set_ecs_imds,
-    set_ecs_role,
-)
+from cloudflows_emulator.alibaba import DEFAULT_ECS_ROLE, set_ecs_imds, set_ecs_role
+from cloudflows_emulator.alibaba.identity import ECS_METADATA, STS
 from cloudflows_emulator.server import EmulatorServer
 from tests.fuzz_server import LoopbackServer, Reply, fuzz_settings
 from tests.identity_sources import clear_sdk_variables

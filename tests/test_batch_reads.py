@@ -14,10 +14,9 @@ from airflow_provider_cloudflows.services import get_service
 from airflow_provider_cloudflows.services.alibaba_cloudflow import AlibabaCloudFlowExecution
 from airflow_provider_cloudflows.transport.tencent import TencentCall
 from airflow_provider_cloudflows.triggers.batching import BATCHER
-from cloudflows_emulator import CloudEmulator, cloudflow_execution, dws_task
-from cloudflows_emulator.batch import batch_task
-from cloudflows_emulator.batch_jobs import plan_batch_job
+from cloudflows_emulator import CloudEmulator, batch_task, cloudflow_execution, dws_task
 from cloudflows_emulator.server import EmulatorServer
+from cloudflows_emulator.tencent import plan_batch_job
 from tests.helpers import run_trigger, use_connections
 from tests.test_huawei import run_wait
 

@@ -19,7 +19,7 @@ from airflow_provider_cloudflows.sensors.base import DEFER_TIMEOUT_MARGIN
 from airflow_provider_cloudflows.services.huawei_dws import NOT_SEEN_GRACE
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 from cloudflows_emulator import CloudEmulator, dws_cluster, dws_task
-from cloudflows_emulator.dws import dws_answer, dws_record
+from cloudflows_emulator.huawei import dws_answer, dws_record
 from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import TaskDeferred, use_connections
 from tests.test_huawei import CLUSTER, IDS, run_wait

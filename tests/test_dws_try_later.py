@@ -18,8 +18,7 @@ from airflow_provider_cloudflows.services.huawei_dws import ACTION_PATH
 from airflow_provider_cloudflows.transport.huawei import HuaweiCall, classify
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
 from cloudflows_emulator import CloudEmulator, dws_task
-from cloudflows_emulator.dws import TRY_LATER, dws_try_later
-from cloudflows_emulator.huawei import script_error
+from cloudflows_emulator.huawei import TRY_LATER, dws_try_later, script_error
 from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import dag_test, use_connections
 from tests.test_huawei import CLUSTER, IDS, run_wait

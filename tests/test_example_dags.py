@@ -37,10 +37,10 @@ from cloudflows_emulator import (
     batch_task,
     cloudflow_execution,
     cynosdb_flow,
+    dws_task,
     emr_flow,
     load_demo,
 )
-from cloudflows_emulator.dws import dws_task
 from tests.helpers import dag_test, dagbag_class
 
 AIRFLOW_3_2_PLUS = Version(importlib.metadata.version("apache-airflow")) >= Version("3.2")

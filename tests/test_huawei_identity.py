@@ -41,18 +41,23 @@ from airflow_provider_cloudflows.transport.huawei_identity import (
 )
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
 from cloudflows_emulator import CloudEmulator, dws_cluster
-from cloudflows_emulator.dws import LIST_CLUSTER_DETAILS
-from cloudflows_emulator.huawei import DEFAULT_PROJECT_ID, TOKEN_EXPIRED, script_error
-from cloudflows_emulator.huawei_iam import DOMAIN_ID, LIST_PROJECTS
-from cloudflows_emulator.huawei_identity import (
+from cloudflows_emulator.huawei import (
+    DEFAULT_PROJECT_ID,
+    DOMAIN_ID,
+    LIST_CLUSTER_DETAILS,
+    LIST_PROJECTS,
+    TOKEN_EXPIRED,
+    agencies_assumed,
+    ecs_metadata,
+    id_tokens_received,
+    script_error,
+)
+from cloudflows_emulator.huawei.identity import (
     CREATE_TEMPORARY_ACCESS_KEY,
     CREATE_TOKEN_WITH_ID_TOKEN,
     GET_SECURITY_KEY,
     METADATA_SERVICE,
     PUT_METADATA_TOKEN,
-    agencies_assumed,
-    ecs_metadata,
-    id_tokens_received,
 )
 from cloudflows_emulator.server import EmulatorServer
 from tests.fuzz_server import LoopbackServer, Reply, fuzz_settings

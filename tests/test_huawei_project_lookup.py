@@ -23,8 +23,7 @@ from airflow_provider_cloudflows.transport import huawei_iam
 from airflow_provider_cloudflows.transport.huawei import HuaweiCall
 from airflow_provider_cloudflows.transport.huawei_iam import HuaweiIamApi, default_iam_endpoint, list_projects_call
 from cloudflows_emulator import CloudEmulator, dws_cluster
-from cloudflows_emulator.huawei import DEFAULT_PROJECT_ID
-from cloudflows_emulator.huawei_iam import LIST_PROJECTS, iam_answer
+from cloudflows_emulator.huawei import DEFAULT_PROJECT_ID, LIST_PROJECTS, iam_answer
 from cloudflows_emulator.server import EmulatorServer
 from tests.helpers import use_connections
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
-from cloudflows_emulator.core import CloudEmulator
-from cloudflows_emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
+from cloudflows_emulator import CloudEmulator, cynosdb_flow
 from cloudflows_emulator.server import EmulatorServer
+from cloudflows_emulator.tencent import PROCESSING, SUCCEEDED
 from tests.identity_sources import identity_connection
 
 CONN = "identity_crowd"

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from cloudflows_emulator.cloudflow import cloudflow_execution, plan_cloudflow_execution
-from cloudflows_emulator.core import CloudEmulator
-from cloudflows_emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
-from cloudflows_emulator.dws import dws_cluster, dws_task
-from cloudflows_emulator.dws_actions import plan_dws_action
+from cloudflows_emulator import CloudEmulator, cloudflow_execution, cynosdb_flow, dws_cluster, dws_task
+from cloudflows_emulator.alibaba import plan_cloudflow_execution
+from cloudflows_emulator.huawei import plan_dws_action
 from cloudflows_emulator.server import EmulatorServer
-from cloudflows_emulator.tencent_actions import plan_cynosdb_flow
+from cloudflows_emulator.tencent import PROCESSING, SUCCEEDED, plan_cynosdb_flow
 from tests.dags import identity_dags
 from tests.dags.identity_dags import LIFETIME, SPAN
 from tests.helpers import dag_test

@@ -24,8 +24,8 @@ from airflow_provider_cloudflows.operators import (
 from airflow_provider_cloudflows.operators.records import STATE_KEY, Phase, sending_record
 from airflow_provider_cloudflows.transport.tencent import TencentCall
 from cloudflows_emulator import CloudEmulator
-from cloudflows_emulator.batch_jobs import plan_batch_job
 from cloudflows_emulator.server import EmulatorServer
+from cloudflows_emulator.tencent import plan_batch_job
 from tests.helpers import FakeStore, FakeTI, TaskDeferred, use_connections
 
 JOB = {"JobName": "unit", "Tasks": [{"TaskName": "A", "Application": {"Command": "true"}}]}

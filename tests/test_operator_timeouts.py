@@ -13,7 +13,7 @@ from airflow_provider_cloudflows.operators import TencentBatchSubmitJobOperator
 from airflow_provider_cloudflows.operators import base as operator_base
 from airflow_provider_cloudflows.operators.base import CloudExecutionTimeout
 from cloudflows_emulator import CloudEmulator
-from cloudflows_emulator.batch_jobs import plan_batch_job
+from cloudflows_emulator.tencent import plan_batch_job
 from tests.dags import operator_dags
 from tests.helpers import FakeStore, FakeTI, dag_test
 

@@ -24,10 +24,9 @@ from airflow_provider_cloudflows.operators import (
 from airflow_provider_cloudflows.operators.alibaba import default_execution_name
 from airflow_provider_cloudflows.operators.links import AlibabaCloudFlowExecutionLink, HuaweiDwsClusterLink
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
-from cloudflows_emulator import CloudEmulator
-from cloudflows_emulator.cloudflow import plan_cloudflow_execution
-from cloudflows_emulator.dws import dws_cluster
-from cloudflows_emulator.dws_actions import dws_job, plan_dws_action
+from cloudflows_emulator import CloudEmulator, dws_cluster
+from cloudflows_emulator.alibaba import plan_cloudflow_execution
+from cloudflows_emulator.huawei import dws_job, plan_dws_action
 from cloudflows_emulator.server import EmulatorServer
 from tests.dags import operator_dags_alibaba_huawei as dags
 from tests.helpers import FakeStore, FakeTI, TaskDeferred, airflow_reports, dag_test, run_trigger, use_connections

@@ -31,9 +31,8 @@ from airflow_provider_cloudflows.operators.links import (
 from airflow_provider_cloudflows.transport.tencent import TencentCall
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
 from cloudflows_emulator import BatchPhase, CloudEmulator
-from cloudflows_emulator.batch_jobs import plan_batch_job
 from cloudflows_emulator.server import EmulatorServer
-from cloudflows_emulator.tencent_actions import plan_cynosdb_flow
+from cloudflows_emulator.tencent import plan_batch_job, plan_cynosdb_flow
 from tests.dags import operator_dags
 from tests.helpers import FakeStore, FakeTI, TaskDeferred, airflow_reports, dag_test, run_trigger, use_connections
 

@@ -23,7 +23,7 @@ from cloudflows_emulator import (
     EmulatorServer,
     cynosdb_flow,
 )
-from cloudflows_emulator.tencent_actions import plan_cynosdb_flow
+from cloudflows_emulator.tencent import plan_cynosdb_flow
 
 # How late a call may end after its deadline (the bug cut a 1.5 s trickle 1 s late, a 19 s one 18 s late).
 LATE = 0.6

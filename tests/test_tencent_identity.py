@@ -41,11 +41,9 @@ from airflow_provider_cloudflows.transport.tencent_identity import (
     default_sts_endpoint,
     oidc_source,
 )
-from cloudflows_emulator.core import CloudEmulator
-from cloudflows_emulator.cynosdb import PROCESSING, cynosdb_flow
+from cloudflows_emulator import DEFAULT_TENCENT_CREDENTIALS, CloudEmulator, cynosdb_flow
 from cloudflows_emulator.server import EmulatorServer
-from cloudflows_emulator.tencent import DEFAULT_TENCENT_CREDENTIALS
-from cloudflows_emulator.tencent_identity import DEFAULT_CVM_ROLE, oidc_tokens_seen, set_cvm_role
+from cloudflows_emulator.tencent import DEFAULT_CVM_ROLE, PROCESSING, oidc_tokens_seen, set_cvm_role
 from tests.fuzz_server import LoopbackServer, Reply, fuzz_settings, seeded
 from tests.helpers import FAST
 from tests.identity_sources import clear_sdk_variables

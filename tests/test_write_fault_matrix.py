@@ -20,10 +20,9 @@ from airflow.utils.state import TaskInstanceState
 from packaging.version import Version
 
 from airflow_provider_cloudflows.transport.retry import RetryPolicy
-from cloudflows_emulator import CloudEmulator
-from cloudflows_emulator.cloudflow import plan_cloudflow_execution
-from cloudflows_emulator.dws import dws_cluster
-from cloudflows_emulator.dws_actions import plan_dws_action
+from cloudflows_emulator import CloudEmulator, dws_cluster
+from cloudflows_emulator.alibaba import plan_cloudflow_execution
+from cloudflows_emulator.huawei import plan_dws_action
 from cloudflows_emulator.server import EmulatorServer
 from tests.dags import write_fault_dags
 from tests.helpers import dag_test, use_connections

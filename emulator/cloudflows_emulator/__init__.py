@@ -22,25 +22,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cloudflows_emulator.alibaba import DEFAULT_ALIBABA_CREDENTIALS
-    from cloudflows_emulator.batch import BatchPhase, batch_task
-    from cloudflows_emulator.cloudflow import cloudflow_execution
-    from cloudflows_emulator.core import (
-        CloudEmulator,
-        Execution,
-        ExecutionView,
-        Fault,
-        FaultKind,
-        RequestRecord,
-    )
-    from cloudflows_emulator.cynosdb import cynosdb_flow
-    from cloudflows_emulator.dws import DwsPhase, dws_cluster, dws_task
-    from cloudflows_emulator.emr import EmrPhase, emr_flow
+    from cloudflows_emulator.alibaba.cloudflow_models import cloudflow_execution
+    from cloudflows_emulator.alibaba.protocol import DEFAULT_ALIBABA_CREDENTIALS
+    from cloudflows_emulator.cloud import CloudEmulator
+    from cloudflows_emulator.core.executions import Execution, ExecutionView
+    from cloudflows_emulator.core.faults import Fault, FaultKind
+    from cloudflows_emulator.core.request_log import RequestRecord
     from cloudflows_emulator.examples import load_example
-    from cloudflows_emulator.huawei import DEFAULT_HUAWEI_CREDENTIALS
+    from cloudflows_emulator.huawei.dws_models import DwsPhase, dws_cluster, dws_task
+    from cloudflows_emulator.huawei.protocol import DEFAULT_HUAWEI_CREDENTIALS
     from cloudflows_emulator.scenarios import load_demo
     from cloudflows_emulator.server import EmulatorServer
-    from cloudflows_emulator.tencent import DEFAULT_TENCENT_CREDENTIALS
+    from cloudflows_emulator.tencent.batch import BatchPhase, batch_task
+    from cloudflows_emulator.tencent.cynosdb import cynosdb_flow
+    from cloudflows_emulator.tencent.emr import EmrPhase, emr_flow
+    from cloudflows_emulator.tencent.protocol import DEFAULT_TENCENT_CREDENTIALS
 
 __all__ = [
     "DEFAULT_ALIBABA_CREDENTIALS",
@@ -69,25 +65,25 @@ __all__ = [
 # Exports load on first use: the pytest plugin imports this package in every pytest run of an environment
 # where the provider is installed, and that must not drag in the HTTP server stack.
 _EXPORTS = {
-    "DEFAULT_ALIBABA_CREDENTIALS": "alibaba",
-    "DEFAULT_HUAWEI_CREDENTIALS": "huawei",
-    "DEFAULT_TENCENT_CREDENTIALS": "tencent",
-    "BatchPhase": "batch",
-    "CloudEmulator": "core",
-    "DwsPhase": "dws",
-    "EmrPhase": "emr",
+    "DEFAULT_ALIBABA_CREDENTIALS": "alibaba.protocol",
+    "DEFAULT_HUAWEI_CREDENTIALS": "huawei.protocol",
+    "DEFAULT_TENCENT_CREDENTIALS": "tencent.protocol",
+    "BatchPhase": "tencent.batch",
+    "CloudEmulator": "cloud",
+    "DwsPhase": "huawei.dws_models",
+    "EmrPhase": "tencent.emr",
     "EmulatorServer": "server",
-    "Execution": "core",
-    "ExecutionView": "core",
-    "Fault": "core",
-    "FaultKind": "core",
-    "RequestRecord": "core",
-    "batch_task": "batch",
-    "cloudflow_execution": "cloudflow",
-    "cynosdb_flow": "cynosdb",
-    "dws_cluster": "dws",
-    "dws_task": "dws",
-    "emr_flow": "emr",
+    "Execution": "core.executions",
+    "ExecutionView": "core.executions",
+    "Fault": "core.faults",
+    "FaultKind": "core.faults",
+    "RequestRecord": "core.request_log",
+    "batch_task": "tencent.batch",
+    "cloudflow_execution": "alibaba.cloudflow_models",
+    "cynosdb_flow": "tencent.cynosdb",
+    "dws_cluster": "huawei.dws_models",
+    "dws_task": "huawei.dws_models",
+    "emr_flow": "tencent.emr",
     "load_demo": "scenarios",
     "load_example": "examples",
 }

@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from cloudflows_emulator.core import CloudEmulator
+from cloudflows_emulator.cloud import CloudEmulator
 from cloudflows_emulator.scenarios import SCENARIOS
 from cloudflows_emulator.server import EmulatorServer
 

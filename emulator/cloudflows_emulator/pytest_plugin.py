@@ -25,7 +25,7 @@ import pytest
 from cloudflows_emulator.testing import isolate_airflow_home, isolated_airflow_home, migrate_airflow_db
 
 if TYPE_CHECKING:
-    from cloudflows_emulator import CloudEmulator
+    from cloudflows_emulator.cloud import CloudEmulator
     from cloudflows_emulator.server import EmulatorServer
 
 __all__ = ["airflow_db", "cloud_emulator", "cloud_emulator_connections", "cloud_emulator_server"]

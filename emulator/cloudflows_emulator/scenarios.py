@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cloudflows_emulator.batch import batch_task
-from cloudflows_emulator.batch_jobs import plan_batch_job
-from cloudflows_emulator.cloudflow import cloudflow_execution, plan_cloudflow_execution
-from cloudflows_emulator.core import CloudEmulator
-from cloudflows_emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
-from cloudflows_emulator.dws import dws_cluster, dws_task
-from cloudflows_emulator.dws_actions import plan_dws_action
-from cloudflows_emulator.emr import EmrPhase, emr_flow
-from cloudflows_emulator.tencent_actions import plan_cynosdb_flow, plan_emr_flow
+from cloudflows_emulator.alibaba.cloudflow_models import cloudflow_execution, plan_cloudflow_execution
+from cloudflows_emulator.cloud import CloudEmulator
+from cloudflows_emulator.huawei.dws_actions import plan_dws_action
+from cloudflows_emulator.huawei.dws_models import dws_cluster, dws_task
+from cloudflows_emulator.tencent.actions import plan_cynosdb_flow, plan_emr_flow
+from cloudflows_emulator.tencent.batch import batch_task
+from cloudflows_emulator.tencent.batch_job_models import plan_batch_job
+from cloudflows_emulator.tencent.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
+from cloudflows_emulator.tencent.emr import EmrPhase, emr_flow
 
 __all__ = ["SCENARIOS", "load_demo"]
 

@@ -11,9 +11,9 @@ from types import TracebackType
 
 import uvicorn
 
-from cloudflows_emulator.app import create_app
-from cloudflows_emulator.core import CloudEmulator
-from cloudflows_emulator.handler import dropping_connection
+from cloudflows_emulator.cloud import CloudEmulator
+from cloudflows_emulator.core.app import create_app
+from cloudflows_emulator.core.responses import dropping_connection
 
 __all__ = ["EmulatorServer"]
 

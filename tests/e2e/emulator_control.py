@@ -30,7 +30,7 @@ EMULATOR_PLANS: dict[str, dict[str, list[list[Any]]]] = {
 EMULATOR_BOOT = """\
 import json, sys
 from cloudflows_emulator import __main__ as cli, scenarios
-from cloudflows_emulator.batch_jobs import plan_batch_job
+from cloudflows_emulator.tencent import plan_batch_job
 
 def e2e(emulator):
     scenarios.load_demo(emulator)

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from cloudflows_emulator import CloudEmulator, EmulatorServer, Execution, cynosdb_flow
-from cloudflows_emulator.core import CredentialCheck
+from cloudflows_emulator.core.accounts import CredentialCheck
 
 from .helpers import tc3_post, tc3_response
 

@@ -28,7 +28,7 @@ from cloudflows_emulator import (
     dws_task,
     load_example,
 )
-from cloudflows_emulator.dws import ACTION_NAMES, FAILURE_VIEWS, dws_answer, dws_record
+from cloudflows_emulator.huawei import ACTION_NAMES, FAILURE_VIEWS, dws_answer, dws_record
 
 from .helpers import HTTP
 

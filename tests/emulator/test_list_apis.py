@@ -34,9 +34,8 @@ from cloudflows_emulator import (
     dws_cluster,
     dws_task,
 )
-from cloudflows_emulator.batch_jobs import plan_batch_job
-from cloudflows_emulator.dws import TRY_LATER
-from cloudflows_emulator.huawei import DEFAULT_PROJECT_ID, script_error
+from cloudflows_emulator.huawei import DEFAULT_PROJECT_ID, TRY_LATER, script_error
+from cloudflows_emulator.tencent import plan_batch_job
 
 from .helpers import HTTP, fnf_sdk, rpc_get, tc3_error, tc3_post, tc3_response, tencent_sdk
 

@@ -9,7 +9,7 @@ import httpx
 
 from airflow_provider_cloudflows.credentials import Credentials
 from cloudflows_emulator import DEFAULT_TENCENT_CREDENTIALS, CloudEmulator, EmulatorServer
-from cloudflows_emulator.batch_jobs import plan_batch_job
+from cloudflows_emulator.tencent import plan_batch_job
 from tests.emulator.helpers import tc3_error, tc3_post, tc3_response
 
 JOB = {"Placement": {"Zone": "ap-guangzhou-3"}, "Job": {"JobName": "j", "Tasks": [{"TaskName": "A"}]}}

@@ -17,8 +17,10 @@ API lets another process (a demo, a user's DAG run) script the emulator over HTT
   requests count against ``account``'s quotas (default: the default account).
 - ``GET  /_emulator/identity`` / ``POST``: temporary keys issued per vendor / cap their lifetime
   (``{"lifetime": seconds}``; null: as asked).
-- ``GET  /_emulator/rate-limits`` / ``POST``: list / set ``{"service", "action", "per_second"}``.
+- ``GET  /_emulator/rate-limits`` / ``POST``: list / set ``{"service", "action", "per_second", "burst"?}``.
 - ``POST /_emulator/advance``: ``{"seconds"}`` fast-forwards every execution.
+
+A service name no handler serves is a 400 naming the known ones, wherever a route takes one.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cloudflows_emulator.core import DEFAULT_ACCOUNT, CloudEmulator, Execution
-from cloudflows_emulator.handler import ServiceSpec
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import Execution
+from cloudflows_emulator.core.handler import EmulatedService
+from cloudflows_emulator.core.limits import DEFAULT_ACCOUNT
 
 __all__ = ["CONTROL_PREFIX", "create_app"]
 
@@ -47,7 +51,7 @@ class _BadRequest(Exception):
     """A control API request that cannot be honoured (answered 400 with the message)."""
 
 
-def create_app(emulator: CloudEmulator) -> Starlette:
+def create_app(emulator: Emulator) -> Starlette:
     """Build the ASGI app serving ``emulator``'s vendor APIs and control API."""
     control = _ControlApi(emulator)
     routes = [
@@ -65,7 +69,7 @@ def create_app(emulator: CloudEmulator) -> Starlette:
     return Starlette(routes=routes)
 
 
-def _vendor_dispatch(emulator: CloudEmulator) -> Endpoint:
+def _vendor_dispatch(emulator: Emulator) -> Endpoint:
     async def dispatch(request: Request) -> Response:
         for handler in emulator.handlers:
             if handler.claims(request):
@@ -97,11 +101,11 @@ def _guarded(endpoint: Callable[[Any, Request], Awaitable[Response]]) -> Callabl
 class _ControlApi:
     """Endpoints under ``/_emulator/``."""
 
-    def __init__(self, emulator: CloudEmulator) -> None:
+    def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
 
     @property
-    def _services(self) -> list[ServiceSpec]:
+    def _services(self) -> list[EmulatedService]:
         return [spec for handler in self.emulator.handlers for spec in handler.services]
 
     @_guarded
@@ -188,6 +192,7 @@ class _ControlApi:
         """The request log, optionally filtered by ``service`` and ``action`` query parameters."""
         service = request.query_params.get("service")
         action = request.query_params.get("action")
+        self.emulator.check_service(service)
         records = [
             r.to_dict()
             for r in self.emulator.requests

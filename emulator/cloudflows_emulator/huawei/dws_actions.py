@@ -24,11 +24,12 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from cloudflows_emulator.core import CloudEmulator, Execution
-from cloudflows_emulator.dws import CLUSTER_NOT_FOUND, dws_task
-from cloudflows_emulator.dws import SERVICE as DWS
-from cloudflows_emulator.handler import ApiCall, ApiError
-from cloudflows_emulator.huawei import RestOperation
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import Execution
+from cloudflows_emulator.core.handler import ApiCall, ApiError
+from cloudflows_emulator.huawei.dws_models import CLUSTER_NOT_FOUND, dws_task
+from cloudflows_emulator.huawei.dws_models import SERVICE as DWS
+from cloudflows_emulator.huawei.protocol import RestOperation
 from cloudflows_emulator.scripting import now_utc
 
 __all__ = ["DWS_ACTION_OPERATIONS", "JOB_SERVICE", "dws_job", "plan_dws_action"]
@@ -40,7 +41,7 @@ _DEFAULT_PHASES: list[Any] = [(0, "RUNNING", 20), (1, "RUNNING", 60), (2, "RUNNI
 
 
 def plan_dws_action(
-    emulator: CloudEmulator,
+    emulator: Emulator,
     action_name: str,
     phases: Sequence[Any] | None = None,
     *,
@@ -65,7 +66,7 @@ def plan_dws_action(
     }
 
 
-def _plan(emulator: CloudEmulator, action: str) -> dict[str, Any]:
+def _plan(emulator: Emulator, action: str) -> dict[str, Any]:
     plans = emulator.scratch("dws_actions").get("plans", {})
     default: dict[str, Any] = {"phases": _DEFAULT_PHASES, "end": "success", "end_at": None, "job": True, "kwargs": {}}
     return dict(plans.get(action) or default)
@@ -120,7 +121,7 @@ def _body(call: ApiCall, name: str) -> Mapping[str, Any]:
     return value
 
 
-def _cluster_nodes(emulator: CloudEmulator, cluster_id: str) -> int:
+def _cluster_nodes(emulator: Emulator, cluster_id: str) -> int:
     view = emulator.observe(DWS, (cluster_id,))
     if view is None:
         raise ApiError(*CLUSTER_NOT_FOUND, 401)
@@ -129,7 +130,7 @@ def _cluster_nodes(emulator: CloudEmulator, cluster_id: str) -> int:
     return nodes if isinstance(nodes, int) else 3
 
 
-def _start_task(emulator: CloudEmulator, cluster_id: str, action: str, **extra: Any) -> dict[str, Any]:
+def _start_task(emulator: Emulator, cluster_id: str, action: str, **extra: Any) -> dict[str, Any]:
     plan = _plan(emulator, action)
     emulator.add_execution(
         dws_task(
@@ -145,7 +146,7 @@ def _start_task(emulator: CloudEmulator, cluster_id: str, action: str, **extra: 
     return plan
 
 
-async def create_snapshot(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def create_snapshot(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``CreateSnapshot``: the cluster starts SNAPSHOTTING; the snapshot's id is answered."""
     snapshot = _body(call, "snapshot")
     name, cluster_id = snapshot.get("name"), snapshot.get("cluster_id")
@@ -161,7 +162,7 @@ async def create_snapshot(call: ApiCall, emulator: CloudEmulator) -> dict[str, A
     return {"snapshot": {"id": snapshot_id}}
 
 
-async def resize_cluster(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def resize_cluster(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``ResizeCluster``: the cluster starts GROWING by ``scale_out.count`` nodes; the answer is empty."""
     cluster_id = call.params["cluster_id"]
     call.key = (cluster_id,)
@@ -173,7 +174,7 @@ async def resize_cluster(call: ApiCall, emulator: CloudEmulator) -> dict[str, An
     return {}
 
 
-async def restore_cluster(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def restore_cluster(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``RestoreCluster``: a new cluster restoring the snapshot (and a job, unless planned without)."""
     snapshot_id = call.params["snapshot_id"]
     restore = _body(call, "restore")
@@ -203,7 +204,7 @@ async def restore_cluster(call: ApiCall, emulator: CloudEmulator) -> dict[str, A
     return {"cluster": {"id": cluster_id}, "job_id": job_id}
 
 
-async def list_job_details(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def list_job_details(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``ListJobDetails``: the job as scripted for now."""
     job_id = call.params["job_id"]
     call.key = (job_id,)

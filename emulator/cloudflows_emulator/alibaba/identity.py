@@ -5,7 +5,7 @@ STS is served by the Alibaba handler, so ``AssumeRole`` is verified like CloudFl
 gets the same 403), while ``AssumeRoleWithOIDC`` arrives unsigned, as the SDK sends it. Both validate their
 parameters as STS documents them (``RoleArn`` ``acs:ram::<uid>:role/<name>``, ``RoleSessionName`` 2-64
 characters, ``DurationSeconds`` 900 to the role's maximum, 3600 by default) and answer a fresh key from
-:meth:`CloudEmulator.issue_credentials`, so the emulator's identity lifetime and ``issued`` count apply. The
+:meth:`Emulator.issue_credentials`, so the emulator's identity lifetime and ``issued`` count apply. The
 metadata service is a handler of its own (``PUT /latest/api/token`` and GETs under
 ``/latest/meta-data/ram/``), so faults can fail or hang it like any API: a GET with an unknown or expired
 metadata token is refused 401, and one without a token 403 while IMDSv1 is disabled (:func:`set_ecs_imds`).
@@ -30,9 +30,10 @@ from typing import Any
 from starlette.requests import Request
 
 from airflow_provider_cloudflows.credentials import Credentials
-from cloudflows_emulator.core import CloudEmulator, ExecutionKey
-from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
-from cloudflows_emulator.metadata import MetadataHandler, route_role
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import ExecutionKey
+from cloudflows_emulator.core.handler import ApiCall, ApiError, EmulatedService, Operation
+from cloudflows_emulator.core.metadata import MetadataHandler, route_role
 
 __all__ = [
     "DEFAULT_ECS_ROLE",
@@ -41,7 +42,6 @@ __all__ = [
     "STS",
     "STS_SERVICE",
     "EcsMetadataHandler",
-    "identity_handlers",
     "set_ecs_imds",
     "set_ecs_role",
 ]
@@ -70,12 +70,12 @@ _JWT_PART = re.compile(r"[A-Za-z0-9_-]+")
 _SCRATCH = "alibaba_identity"
 
 
-def set_ecs_role(emulator: CloudEmulator, role: str | None) -> None:
+def set_ecs_role(emulator: Emulator, role: str | None) -> None:
     """Bind ``role`` to the emulated ECS (None: no role, the role listing answers 404)."""
     emulator.scratch(_SCRATCH)["ecs_role"] = role
 
 
-def set_ecs_imds(emulator: CloudEmulator, *, v1: bool = True, v2: bool = True) -> None:
+def set_ecs_imds(emulator: Emulator, *, v1: bool = True, v2: bool = True) -> None:
     """Which metadata access modes the emulated ECS allows: ``v1=False`` refuses reads without a token
     (IMDSv2 enforced), ``v2=False`` answers the token request 404 (a service without IMDSv2)."""
     state = emulator.scratch(_SCRATCH)
@@ -122,14 +122,14 @@ def _role(params: Mapping[str, Any]) -> tuple[str, str, str, int]:
     return match.group(1), match.group(2), session, int(raw)
 
 
-def _assumed(emulator: CloudEmulator, params: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+def _assumed(emulator: Emulator, params: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     account, name, session, duration = _role(params)
     creds = emulator.issue_credentials("alibaba", duration)
     user = {"Arn": f"acs:ram::{account}:role/{name}/{session}", "AssumedRoleId": f"3{account[:17]}:{session}"}
     return {"AssumedRoleUser": user, "Credentials": _credentials(creds)}, session
 
 
-async def assume_role(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def assume_role(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """A temporary key of the role, for a caller whose signature the handler verified."""
     external_id = call.params.get("ExternalId")
     if external_id is not None and not _EXTERNAL_ID.fullmatch(str(external_id)):
@@ -152,7 +152,7 @@ def _claims(token: str) -> dict[str, Any]:
     return claims
 
 
-async def assume_role_with_oidc(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def assume_role_with_oidc(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """A temporary key of the role for the bearer of a well-formed OIDC token of a well-formed provider."""
     if not _PROVIDER_ARN.fullmatch(_required(call.params, "OIDCProviderArn")):
         raise _invalid("OIDCProviderArn")
@@ -170,7 +170,7 @@ def _no_executions(fields: Mapping[str, Any]) -> list[ExecutionKey]:
     raise ValueError("identity services have no executions to script")
 
 
-STS_SERVICE = ServiceSpec(
+STS_SERVICE = EmulatedService(
     vendor="alibaba",
     service=STS,
     operations=(
@@ -181,14 +181,14 @@ STS_SERVICE = ServiceSpec(
 )
 """STS as served by the Alibaba handler."""
 
-IDENTITY_SERVICES: tuple[ServiceSpec, ...] = (STS_SERVICE,)
+IDENTITY_SERVICES: tuple[EmulatedService, ...] = (STS_SERVICE,)
 """Services served by the vendor's API handler (signed like its other APIs)."""
 
 
 # --- ECS metadata -----------------------------------------------------------------------------------------
 
 
-def _state(emulator: CloudEmulator) -> dict[str, Any]:
+def _state(emulator: Emulator) -> dict[str, Any]:
     state = emulator.scratch(_SCRATCH)
     state.setdefault("ecs_role", DEFAULT_ECS_ROLE)
     state.setdefault("imds_v1", True)
@@ -197,7 +197,7 @@ def _state(emulator: CloudEmulator) -> dict[str, Any]:
     return state
 
 
-async def metadata_token(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def metadata_token(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``PUT /latest/api/token``: a token valid for the asked TTL (1 to 21600 seconds)."""
     state = _state(emulator)
     if not state["imds_v2"]:
@@ -210,7 +210,7 @@ async def metadata_token(call: ApiCall, emulator: CloudEmulator) -> dict[str, An
     return {"text": token}
 
 
-def _check_access(call: ApiCall, emulator: CloudEmulator) -> None:
+def _check_access(call: ApiCall, emulator: Emulator) -> None:
     state = _state(emulator)
     token = call.request.headers.get(TOKEN_HEADER)
     if token is None:
@@ -222,7 +222,7 @@ def _check_access(call: ApiCall, emulator: CloudEmulator) -> None:
         raise ApiError("Unauthorized", "Unauthorized: the metadata token is invalid or expired", 401)
 
 
-async def role_name(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def role_name(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """The role bound to the instance, as text; 404 without one."""
     _check_access(call, emulator)
     role = _state(emulator)["ecs_role"]
@@ -231,7 +231,7 @@ async def role_name(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
     return {"text": role}
 
 
-async def role_credentials(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def role_credentials(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """A fresh key of the bound role; 404 for any other role name."""
     _check_access(call, emulator)
     if call.extra["role"] != _state(emulator)["ecs_role"]:
@@ -241,7 +241,7 @@ async def role_credentials(call: ApiCall, emulator: CloudEmulator) -> dict[str, 
     return {**_credentials(creds), "LastUpdated": now, "Code": "Success"}
 
 
-METADATA_SERVICE = ServiceSpec(
+ECS_METADATA_SERVICE = EmulatedService(
     vendor="alibaba",
     service=ECS_METADATA,
     operations=(
@@ -274,8 +274,3 @@ class EcsMetadataHandler(MetadataHandler):
             call.action = "token"
         elif not route_role(call, ROLE_PATH):
             raise ApiError("NotFound", "Not Found", 404)
-
-
-def identity_handlers() -> list[VendorHandler]:
-    """Fresh handlers of what the vendor's API handler does not claim (the metadata service)."""
-    return [EcsMetadataHandler([METADATA_SERVICE])]

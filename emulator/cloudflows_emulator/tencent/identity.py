@@ -4,7 +4,7 @@ metadata service's role credentials.
 STS is served by the Tencent handler, so ``AssumeRole`` is TC3-verified exactly like EMR or CynosDB (and must
 be signed with a permanent key), while ``AssumeRoleWithWebIdentity`` arrives unsigned (``Authorization:
 SKIP``) as the SDK sends it. Both validate ``RoleArn``, ``RoleSessionName`` and ``DurationSeconds`` as STS
-documents them and answer a fresh key from :meth:`CloudEmulator.issue_credentials`, so the emulator's
+documents them and answer a fresh key from :meth:`Emulator.issue_credentials`, so the emulator's
 identity lifetime and ``issued`` count apply. The metadata service is a handler of its own (plain GETs
 under ``/latest/meta-data/cam/``), so faults can fail or hang it like any API.
 
@@ -23,10 +23,11 @@ from typing import Any
 from starlette.requests import Request
 
 from airflow_provider_cloudflows.credentials import Credentials
-from cloudflows_emulator.core import CloudEmulator, ExecutionKey
-from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
-from cloudflows_emulator.metadata import MetadataHandler, MetadataWording, route_role
-from cloudflows_emulator.tencent import optional_int, reject_unknown, require_str
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import ExecutionKey
+from cloudflows_emulator.core.handler import ApiCall, ApiError, EmulatedService, Operation
+from cloudflows_emulator.core.metadata import MetadataHandler, MetadataWording, route_role
+from cloudflows_emulator.tencent.protocol import optional_int, reject_unknown, require_str
 
 __all__ = [
     "CVM_METADATA",
@@ -35,7 +36,6 @@ __all__ = [
     "IDENTITY_SERVICES",
     "STS_SERVICE",
     "CvmMetadataHandler",
-    "identity_handlers",
     "oidc_tokens_seen",
     "set_cvm_role",
 ]
@@ -54,18 +54,18 @@ _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,128}", re.ASCII)
 _SCRATCH = "tencent_identity"
 
 
-def set_cvm_role(emulator: CloudEmulator, role: str | None) -> None:
+def set_cvm_role(emulator: Emulator, role: str | None) -> None:
     """Bind ``role`` to the emulated CVM (None: no role, the listing answers 404)."""
     emulator.scratch(_SCRATCH)["cvm_role"] = role
 
 
-def oidc_tokens_seen(emulator: CloudEmulator) -> list[str]:
+def oidc_tokens_seen(emulator: Emulator) -> list[str]:
     """The ``WebIdentityToken`` of every accepted ``AssumeRoleWithWebIdentity``, oldest first (tests)."""
     seen: list[str] = emulator.scratch(_SCRATCH).setdefault("oidc_tokens", [])
     return list(seen)
 
 
-def _cvm_role(emulator: CloudEmulator) -> str | None:
+def _cvm_role(emulator: Emulator) -> str | None:
     state = emulator.scratch(_SCRATCH)
     role: str | None = state.get("cvm_role", DEFAULT_CVM_ROLE)
     return role
@@ -106,7 +106,7 @@ def _role_request(params: Mapping[str, Any], extra: frozenset[str]) -> int:
     return duration
 
 
-def _sts_answer(emulator: CloudEmulator, duration: int) -> dict[str, Any]:
+def _sts_answer(emulator: Emulator, duration: int) -> dict[str, Any]:
     creds = emulator.issue_credentials("tencent", duration)
     return {
         "Credentials": {"Token": creds.token, "TmpSecretId": creds.key_id, "TmpSecretKey": creds.secret},
@@ -114,7 +114,7 @@ def _sts_answer(emulator: CloudEmulator, duration: int) -> dict[str, Any]:
     }
 
 
-async def assume_role(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def assume_role(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """A temporary key of the role, for a request signed with a permanent key."""
     if call.request.headers.get("x-tc-token"):
         raise ApiError(
@@ -125,7 +125,7 @@ async def assume_role(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
     return _sts_answer(emulator, duration)
 
 
-async def assume_role_with_web_identity(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def assume_role_with_web_identity(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """A temporary key of the role for an OIDC token of an identity provider (unsigned request)."""
     duration = _role_request(call.params, frozenset({"ProviderId", "WebIdentityToken"}))
     for name in ("ProviderId", "WebIdentityToken"):
@@ -139,7 +139,7 @@ def _no_executions(fields: Mapping[str, Any]) -> list[ExecutionKey]:
     raise ValueError("STS has no executions to script")
 
 
-STS_SERVICE = ServiceSpec(
+STS_SERVICE = EmulatedService(
     vendor="tencent",
     service="sts",
     operations=(
@@ -150,14 +150,14 @@ STS_SERVICE = ServiceSpec(
 )
 """STS as served by the Tencent handler, with the documented rate limits (600/s and 20/s)."""
 
-IDENTITY_SERVICES: tuple[ServiceSpec, ...] = (STS_SERVICE,)
+IDENTITY_SERVICES: tuple[EmulatedService, ...] = (STS_SERVICE,)
 """Services served by the vendor's API handler (signed like its other APIs)."""
 
 
 # --- CVM metadata ------------------------------------------------------------------------------------------
 
 
-async def role_name(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def role_name(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """The name of the role bound to the instance (text), 404 when none is."""
     role = _cvm_role(emulator)
     if role is None:
@@ -165,7 +165,7 @@ async def role_name(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
     return {"text": role}
 
 
-async def role_credentials(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def role_credentials(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """The bound role's temporary key; 404 for any other role name."""
     if call.extra["role"] != _cvm_role(emulator):
         raise ApiError("NotFound", "no such role is bound to this instance", status=404)
@@ -179,7 +179,7 @@ async def role_credentials(call: ApiCall, emulator: CloudEmulator) -> dict[str, 
     }
 
 
-METADATA_SERVICE = ServiceSpec(
+CVM_METADATA_SERVICE = EmulatedService(
     vendor="tencent",
     service=CVM_METADATA,
     operations=(
@@ -210,8 +210,3 @@ class CvmMetadataHandler(MetadataHandler):
         call.service = CVM_METADATA
         if not route_role(call, CVM_ROLE_PATH):
             raise ApiError("NotFound", "no such metadata path", status=404)
-
-
-def identity_handlers() -> list[VendorHandler]:
-    """Fresh handlers of what the vendor's API handler does not claim (the metadata service)."""
-    return [CvmMetadataHandler([METADATA_SERVICE])]

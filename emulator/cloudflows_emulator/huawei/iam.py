@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cloudflows_emulator.core import CloudEmulator, ExecutionKey
-from cloudflows_emulator.handler import ApiCall, ServiceSpec
-from cloudflows_emulator.huawei import RestOperation, script_answer, take_scripted
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import ExecutionKey
+from cloudflows_emulator.core.handler import ApiCall, EmulatedService
+from cloudflows_emulator.huawei.protocol import RestOperation
+from cloudflows_emulator.huawei.scripted import script_answer, take_scripted
 
 __all__ = ["DOMAIN_ID", "IAM_SERVICE", "LIST_PROJECTS", "iam_answer"]
 
@@ -31,7 +33,7 @@ DOMAIN_ID = "d78cbac186b744899480f25bd022f468"
 _SCRIPTED = "huawei_iam_answers"
 
 
-def iam_answer(emulator: CloudEmulator, answer: Mapping[str, Any], *, count: int = 1) -> None:
+def iam_answer(emulator: Emulator, answer: Mapping[str, Any], *, count: int = 1) -> None:
     """Answer the next ``count`` project listings with ``answer`` (HTTP 200) after the gateway's checks."""
     script_answer(emulator, _SCRIPTED, {"answer": dict(answer)}, count)
 
@@ -49,7 +51,7 @@ def _project(base: str, region: str, project_id: str) -> dict[str, Any]:
     }
 
 
-async def list_projects(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def list_projects(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """The account's projects, only the one named ``?name=`` when given."""
     entry = take_scripted(emulator, _SCRIPTED, lambda _: True)
     if entry is not None:
@@ -66,7 +68,7 @@ def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
     raise ValueError("IAM has no executions to script")
 
 
-IAM_SERVICE = ServiceSpec(
+IAM_SERVICE = EmulatedService(
     vendor="huawei",
     service=SERVICE,
     operations=(

@@ -26,8 +26,10 @@ from airflow_provider_cloudflows.signing.tc3 import (
     tc3_date,
     tc3_signature,
 )
-from cloudflows_emulator.core import CloudEmulator, CredentialCheck, Fault
-from cloudflows_emulator.handler import (
+from cloudflows_emulator.core.accounts import CredentialCheck
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.faults import Fault
+from cloudflows_emulator.core.handler import (
     ApiCall,
     ApiError,
     ConnectionSpec,
@@ -116,7 +118,7 @@ class TencentHandler(VendorHandler):
             "NoSuchVersion", f"The requested version `{call.version}` of action `{call.action}` does not exist."
         )
 
-    def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
+    def authenticate(self, call: ApiCall, emulator: Emulator) -> None:
         """Recompute the TC3 signature from Host, Content-Type, body, timestamp and the scope's service."""
         if call.extra.get("unsigned"):
             return  # an action documented as unsigned (``identify`` refused any other)

@@ -1,7 +1,7 @@
 """The contract between the vendor-neutral emulator and one vendor's wire protocol.
 
 A vendor module subclasses :class:`VendorHandler` (how requests are recognised, authenticated and answered)
-and each emulated API is an :class:`Operation` grouped in a :class:`ServiceSpec` (how the control API
+and each emulated API is an :class:`Operation` grouped in an :class:`EmulatedService` (how the control API
 addresses its executions, which builders it offers). :meth:`VendorHandler.handle` runs the shared pipeline:
 identify, inject faults, find the operation, authenticate, rate-limit, run, render, log.
 """
@@ -9,52 +9,32 @@ identify, inject faults, find the operation, authenticate, rate-limit, run, rend
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
 
 from airflow_provider_cloudflows.credentials import Credentials
-from cloudflows_emulator.core import (
-    _SIGNATURE_SKEW,
-    TRICKLE_CHUNK,
-    CloudEmulator,
-    Execution,
-    ExecutionKey,
-    Fault,
-    FaultKind,
-    RequestRecord,
-)
+from cloudflows_emulator.core.executions import Execution, ExecutionKey
+from cloudflows_emulator.core.faults import Fault, FaultKind, signature_skew
+from cloudflows_emulator.core.request_log import RequestRecord
+from cloudflows_emulator.core.responses import ResetResponse, TrickleResponse, transport_fault_reply
+
+if TYPE_CHECKING:
+    from cloudflows_emulator.core.emulator import Emulator
 
 __all__ = [
     "ApiCall",
     "ApiError",
     "ConnectionSpec",
-    "DropConnection",
-    "HangResponse",
+    "EmulatedService",
     "Operation",
-    "ResetResponse",
-    "ServiceSpec",
-    "TrickleResponse",
     "VendorHandler",
-    "dropping_connection",
 ]
-
-# A "hang" fault gives up on a client that never goes away after this long (answering 504).
-HANG_LIMIT = 600.0
-
-# Set while a "drop" fault answers, so the server's log filter can silence uvicorn's complaint about the
-# response we cut short on purpose (the contextvar is visible to uvicorn code running after the app returns
-# in the same task).
-dropping_connection: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "cloudflows_emulator_dropping", default=False
-)
 
 
 class ApiError(Exception):
@@ -97,7 +77,7 @@ class ApiCall:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-OperationFunc = Callable[[ApiCall, CloudEmulator], Awaitable[dict[str, Any]]]
+OperationFunc = Callable[[ApiCall, "Emulator"], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -120,7 +100,7 @@ class Operation:
 
 
 @dataclass(frozen=True)
-class ServiceSpec:
+class EmulatedService:
     """One product's emulated APIs plus what the control API needs to script its executions.
 
     ``execution_keys`` turns control-API key fields (e.g. ``{"JobId": ..., "TaskName": ...}``) into the
@@ -144,112 +124,20 @@ class ConnectionSpec:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
-class DropConnection(Response):
-    """Starts a reply announcing more body than it sends, then ends: the client sees the connection die.
-
-    Clients report it as a broken reply (httpx raises ``RemoteProtocolError``), the way a reset connection
-    or a crashed proxy looks in production.
-    """
-
-    def __init__(self, partial: bytes = b'{"Response": {"RequestId": "') -> None:
-        super().__init__(content=partial, status_code=200, media_type="application/json")
-        self.partial = partial
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the start of a reply and stop before its announced end."""
-        dropping_connection.set(True)
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(self.partial) + 4096).encode("ascii")),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        # more_body=True and then returning: the server must close the connection, having promised more.
-        await send({"type": "http.response.body", "body": self.partial, "more_body": True})
-
-
-async def _disconnected(receive: Receive) -> None:
-    """Return once the client has gone away (the request body was already read by the handler)."""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-class HangResponse(Response):
-    """Never answers: the request was read, no status line follows. Ends when the client goes away (or, if
-    it never does, answers 504 after ``limit`` seconds so the server's task does not live forever)."""
-
-    def __init__(self, limit: float = HANG_LIMIT) -> None:
-        super().__init__(status_code=0)
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Wait for the client to disconnect."""
-        try:
-            await asyncio.wait_for(_disconnected(receive), self.limit)
-        except asyncio.TimeoutError:
-            await PlainTextResponse("504 Gateway Timeout (hang fault of the cloudflows emulator)", 504)(
-                scope, receive, send
-            )
-
-
-class TrickleResponse(Response):
-    """``answer`` sent ``chunk`` bytes at a time, ``interval`` seconds apart, with its full Content-Length:
-    a body that keeps arriving, so no per-read timeout ever fires. Stops when the client goes away."""
-
-    def __init__(self, answer: Response, *, interval: float, chunk: int = TRICKLE_CHUNK) -> None:
-        super().__init__(content=answer.body, status_code=answer.status_code)
-        self.raw_headers = answer.raw_headers
-        self.interval = interval
-        self.chunk = chunk
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the status line and headers at once, then the body slowly."""
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        gone = asyncio.ensure_future(_disconnected(receive))
-        try:
-            for start in range(0, len(self.body), self.chunk):
-                await send(
-                    {"type": "http.response.body", "body": self.body[start : start + self.chunk], "more_body": True}
-                )
-                done, _ = await asyncio.wait({gone}, timeout=self.interval)
-                if done:
-                    return
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            gone.cancel()
-
-
-class ResetResponse(Response):
-    """``answer``'s status line, headers and the first half of its body, then the connection closes: a reset
-    in the middle of a real answer (clients see a broken reply, e.g. httpx ``RemoteProtocolError``)."""
-
-    def __init__(self, answer: Response) -> None:
-        super().__init__(content=answer.body, status_code=answer.status_code)
-        self.raw_headers = answer.raw_headers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Promise the whole body, send half of it and stop."""
-        dropping_connection.set(True)
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        half = self.body[: max(1, len(self.body) // 2)]
-        await send({"type": "http.response.body", "body": half, "more_body": True})
-
-
 class VendorHandler(ABC):
     """One vendor's wire protocol: recognise its requests, authenticate them and answer in its envelopes.
 
     Subclasses set ``vendor``, ``default_credentials`` and ``connection`` and implement the abstract
     methods; the shared :meth:`handle` pipeline does the rest. Operations come from the ``services`` passed
-    to the constructor, so adding an API to a vendor means adding a :class:`ServiceSpec`.
+    to the constructor, so adding an API to a vendor means adding a :class:`EmulatedService`.
     """
 
     vendor: ClassVar[str]
     default_credentials: ClassVar[tuple[Credentials, ...]] = ()
     connection: ClassVar[ConnectionSpec | None] = None
 
-    def __init__(self, services: Sequence[ServiceSpec] = ()) -> None:
-        self.services: tuple[ServiceSpec, ...] = tuple(services)
+    def __init__(self, services: Sequence[EmulatedService] = ()) -> None:
+        self.services: tuple[EmulatedService, ...] = tuple(services)
         for spec in self.services:
             if spec.vendor != self.vendor:
                 raise ValueError(f"service {spec.service!r} belongs to {spec.vendor!r}, not {self.vendor!r}")
@@ -282,7 +170,7 @@ class VendorHandler(ABC):
         """The operation ``call`` addresses; raise the vendor's unknown-action / bad-version ApiError."""
 
     @abstractmethod
-    def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
+    def authenticate(self, call: ApiCall, emulator: Emulator) -> None:
         """Verify the request signature, clock skew, nonce and token; raise ApiError on failure."""
 
     @abstractmethod
@@ -315,7 +203,7 @@ class VendorHandler(ABC):
 
     # --- shared pipeline --------------------------------------------------------------------------------
 
-    async def handle(self, request: Request, emulator: CloudEmulator) -> Response:
+    async def handle(self, request: Request, emulator: Emulator) -> Response:
         """Answer one request: the same pipeline for every vendor, then log it."""
         # Taken first: a long poll is answered up to a minute later, but it was *sent* now.
         received = emulator.wall_clock()
@@ -333,7 +221,7 @@ class VendorHandler(ABC):
             if fault is not None:
                 if fault.delay > 0:
                     await asyncio.sleep(fault.delay)
-                transport_reply = _transport_fault_reply(fault, call)
+                transport_reply = transport_fault_reply(fault, call.request_id)
                 if transport_reply is not None:
                     self._log(emulator, call, transport_reply.status_code, None, fault, received)
                     return transport_reply
@@ -348,11 +236,11 @@ class VendorHandler(ABC):
             operation = self.select_operation(call)
             # A skewed server clock: each vendor's own timestamp rule then rejects the signature.
             skew = fault.skew if fault is not None and fault.kind is FaultKind.CLOCK_SKEW else 0.0
-            token = _SIGNATURE_SKEW.set(skew)
+            token = signature_skew.set(skew)
             try:
                 self.authenticate(call, emulator)
             finally:
-                _SIGNATURE_SKEW.reset(token)
+                signature_skew.reset(token)
             if not emulator.admit(operation.service, operation.action, emulator.account_of(self.vendor, call.key_id)):
                 raise self.throttled(call, None)
             if fault is not None and fault.kind is FaultKind.INVALID:
@@ -372,7 +260,7 @@ class VendorHandler(ABC):
 
     def _log(
         self,
-        emulator: CloudEmulator,
+        emulator: Emulator,
         call: ApiCall,
         status: int,
         error: str | None,
@@ -393,17 +281,3 @@ class VendorHandler(ABC):
                 received=received,
             )
         )
-
-
-def _transport_fault_reply(fault: Fault, call: ApiCall) -> Response | None:
-    # Faults below the vendor protocol look the same whoever the vendor is.
-    if fault.kind is FaultKind.SERVER_ERROR:
-        return PlainTextResponse("503 Service Unavailable (injected by the cloudflows emulator)", 503)
-    if fault.kind is FaultKind.MALFORMED:
-        truncated = f'{{"RequestId": "{call.request_id}", "Sta'.encode()
-        return Response(truncated, 200, media_type="application/json")
-    if fault.kind is FaultKind.DROP:
-        return DropConnection()
-    if fault.kind is FaultKind.HANG:
-        return HangResponse()
-    return None

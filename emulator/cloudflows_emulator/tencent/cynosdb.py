@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cloudflows_emulator.core import CloudEmulator, Execution, ExecutionKey
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import Execution, ExecutionKey
+from cloudflows_emulator.core.handler import ApiCall, ApiError, EmulatedService, Operation
 from cloudflows_emulator.examples import load_example
-from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec
-from cloudflows_emulator.tencent import reject_unknown, require_int, require_region
+from cloudflows_emulator.tencent.protocol import reject_unknown, require_int, require_region
 
 __all__ = ["CYNOSDB_SERVICE", "FAILED", "PROCESSING", "SUCCEEDED", "cynosdb_flow"]
 
@@ -45,7 +46,7 @@ def cynosdb_flow(
     return Execution(service=SERVICE, key=(str(flow_id),), timeline=timeline, start_immediately=start_immediately)
 
 
-async def describe_flow(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def describe_flow(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``DescribeFlow``: the flow's current Status, or ``InvalidParameterValue.FlowNotFound``."""
     reject_unknown(call.params, {"FlowId"})
     require_region(call)
@@ -63,7 +64,7 @@ def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
     return [(str(int(fields["FlowId"])),)]
 
 
-CYNOSDB_SERVICE = ServiceSpec(
+CYNOSDB_SERVICE = EmulatedService(
     vendor="tencent",
     service=SERVICE,
     operations=(Operation(SERVICE, ACTION, VERSION, describe_flow),),

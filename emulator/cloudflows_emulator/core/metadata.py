@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from cloudflows_emulator.core import CloudEmulator, Fault
-from cloudflows_emulator.handler import ApiCall, ApiError, Operation, VendorHandler
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.faults import Fault
+from cloudflows_emulator.core.handler import ApiCall, ApiError, Operation, VendorHandler
 
 __all__ = ["MetadataHandler", "MetadataWording", "route_role"]
 
@@ -61,7 +62,7 @@ class MetadataHandler(VendorHandler):
             raise self.wrong_method()
         return self.find_operations(service=call.service, action=call.action)[0]
 
-    def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
+    def authenticate(self, call: ApiCall, emulator: Emulator) -> None:
         """Nothing signed: only the instance reaches its metadata service."""
 
     def decode_params(self, call: ApiCall) -> None:

@@ -3,8 +3,8 @@
 
 A submitted job is a set of Batch task executions (the ones ``DescribeTask`` serves, keyed
 ``(JobId, TaskName)``) whose clocks start at submission; ``DescribeJob`` derives the job-level state from
-them. What the tasks do is scripted beforehand with :func:`plan_batch_job` (by ``JobName``, or for any job);
-unplanned tasks are SUBMITTED, RUNNING after 0.5 s and SUCCEED after 2 s.
+them (``batch_job_models``). What the tasks do is scripted beforehand with :func:`plan_batch_job` (by
+``JobName``, or for any job); unplanned tasks are SUBMITTED, RUNNING after 0.5 s and SUCCEED after 2 s.
 
 Semantics kept from the documentation:
 
@@ -27,27 +27,33 @@ Semantics kept from the documentation:
 from __future__ import annotations
 
 import base64
-import random
-import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cloudflows_emulator.batch import _METRIC, JOB_ID_PATTERN, TASK_STATES, batch_task
-from cloudflows_emulator.core import CloudEmulator
-from cloudflows_emulator.handler import ApiCall, ApiError, Operation
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.handler import ApiCall, ApiError, Operation
 from cloudflows_emulator.scripting import iso_seconds, now_utc
-from cloudflows_emulator.tencent import optional_int, reject_unknown, require_object, require_str
+from cloudflows_emulator.tencent.batch import JOB_ID_PATTERN, STATE_METRICS, TASK_STATES, batch_task
+from cloudflows_emulator.tencent.batch_job_models import (
+    ANY_JOB,
+    FINAL_STATES,
+    SERVICE,
+    TERMINATED_REASON,
+    WAITING_ORDER,
+    job_detail,
+    job_view,
+    new_job_id,
+    plan_batch_job,
+    scripted_job,
+    submitted_jobs,
+)
+from cloudflows_emulator.tencent.protocol import optional_int, reject_unknown, require_object, require_str
 
 __all__ = ["BATCH_JOB_OPERATIONS", "DEFAULT_TASK_PHASES", "MAX_JOB_IDS", "plan_batch_job"]
 
-SERVICE = "batch"
 VERSION = "2017-03-12"
 DEFAULT_TASK_PHASES: tuple[tuple[float, str], ...] = ((0, "SUBMITTED"), (0.5, "RUNNING"), (2, "SUCCEED"))
 TERMINATE_DELAY = 0.5
-TERMINATED_REASON = "Terminated by user (TerminateJob)."
-_FINAL = ("SUCCEED", "FAILED", "FAILED_INTERRUPTED")
-_WAITING_ORDER = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING")
-_ANY = "*"
 MAX_JOB_IDS = 100
 """``DescribeJobs``: at most this many ``JobIds`` per request, and at most this ``Limit``."""
 _DEFAULT_JOBS_LIMIT = 20
@@ -55,33 +61,7 @@ _JOB_FILTERS = ("job-id", "job-name", "job-state", "zone", "tag-key", "tag-value
 _TAG_FILTER_PREFIX = "tag:"
 
 
-def plan_batch_job(
-    emulator: CloudEmulator,
-    tasks: Mapping[str, Sequence[Any]],
-    *,
-    job_name: str | None = None,
-    logs: Mapping[str, Mapping[int, tuple[str, str]]] | None = None,
-) -> None:
-    """Script the next jobs named ``job_name`` (None: any job without a plan of its own).
-
-    ``tasks`` maps a TaskName to its phases, as :func:`batch_task` takes them (``(at, state)`` or
-    :class:`BatchPhase`), counted from submission. ``logs`` maps TaskName -> instance index ->
-    ``(stdout, stderr)`` served by ``DescribeTaskLogs``.
-    """
-    plans = emulator.scratch(SERVICE).setdefault("plans", {})
-    plans[job_name or _ANY] = {"tasks": {name: list(phases) for name, phases in tasks.items()}, "logs": logs or {}}
-
-
-def _jobs(emulator: CloudEmulator) -> dict[str, dict[str, Any]]:
-    jobs: dict[str, dict[str, Any]] = emulator.scratch(SERVICE).setdefault("jobs", {})
-    return jobs
-
-
-def _new_job_id() -> str:
-    return "job-" + "".join(random.choices(string.ascii_lowercase + string.digits, k=8))
-
-
-async def submit_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def submit_job(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``SubmitJob``: register the job's tasks (their clocks start now); a known ClientToken returns its job."""
     params = call.params
     reject_unknown(params, {"Placement", "Job", "ClientToken"})
@@ -106,15 +86,15 @@ async def submit_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
         call.key = (tokens[token],)
         return {"JobId": tokens[token]}
     plans = scratch.get("plans", {})
-    plan = plans.get(job.get("JobName")) or plans.get(_ANY) or {"tasks": {}, "logs": {}}
-    job_id = _new_job_id()
+    plan = plans.get(job.get("JobName")) or plans.get(ANY_JOB) or {"tasks": {}, "logs": {}}
+    job_id = new_job_id()
     for task, name in zip(tasks, names, strict=True):
         count = task.get("TaskInstanceNum", 1)
         phases = plan["tasks"].get(name, DEFAULT_TASK_PHASES)
         emulator.add_execution(
             batch_task(job_id, name, phases, instance_count=int(count) if count else 1, start_immediately=True)
         )
-    _jobs(emulator)[job_id] = {
+    submitted_jobs(emulator)[job_id] = {
         "JobName": job.get("JobName", ""),
         "Priority": job.get("Priority", 0),
         "Zone": placement["Zone"],
@@ -142,107 +122,22 @@ def _tags(value: Any) -> list[dict[str, str]]:
     return [{"Key": tag["Key"], "Value": tag["Value"]} for tag in value]
 
 
-def _job(call: ApiCall, emulator: CloudEmulator) -> tuple[str, dict[str, Any]]:
+def _job(call: ApiCall, emulator: Emulator) -> tuple[str, dict[str, Any]]:
     job_id = require_str(call.params, "JobId")
     if not JOB_ID_PATTERN.fullmatch(job_id):
         raise ApiError("InvalidParameter.JobIdMalformed", f"Invalid job ID format: `{job_id}`.")
     call.key = (job_id,)
-    job = _jobs(emulator).get(job_id) or _scripted_job(job_id, emulator)
+    job = submitted_jobs(emulator).get(job_id) or scripted_job(job_id, emulator)
     if job is None:
         raise ApiError("ResourceNotFound.Job", f"The specified job does not exist: `{job_id}`.")
     return job_id, job
 
 
-def _scripted_job(job_id: str, emulator: CloudEmulator) -> dict[str, Any] | None:
-    """The job of tasks scripted with ``batch_task`` (never submitted): on Tencent, a task that DescribeTask
-    shows always belongs to a job that DescribeJob shows."""
-    tasks = sorted(
-        {e.key[1] for e in emulator.executions if e.service == SERVICE and len(e.key) == 2 and e.key[0] == job_id}
-    )
-    if not tasks:
-        return None
-    return {
-        "Tasks": tasks,
-        "JobName": job_id,
-        "Zone": "ap-guangzhou-3",
-        "Priority": 0,
-        "CreateTime": None,
-        "Dependences": [],
-        "terminated": False,
-    }
-
-
-def _job_state(states: list[str]) -> str:
-    if all(s == "SUCCEED" for s in states):
-        return "SUCCEED"
-    if all(s in _FINAL for s in states):
-        return "FAILED_INTERRUPTED" if all(s in ("SUCCEED", "FAILED_INTERRUPTED") for s in states) else "FAILED"
-    if any(s in ("RUNNING", *_FINAL) for s in states):
-        return "RUNNING"
-    return min(states, key=_WAITING_ORDER.index)
-
-
-def _describe(job_id: str, job: Mapping[str, Any], emulator: CloudEmulator) -> dict[str, Any]:
-    task_set, states = [], []
-    task_metrics = dict.fromkeys(_METRIC.values(), 0)
-    instance_metrics = dict.fromkeys(_METRIC.values(), 0)
-    for name in job["Tasks"]:
-        view = emulator.observe(SERVICE, (job_id, name))
-        payload: dict[str, Any] = view.payload if view is not None else {"TaskState": "FAILED"}
-        state = str(payload["TaskState"])
-        states.append(state)
-        task_metrics[_METRIC[state]] += 1
-        for metric, value in (payload.get("TaskInstanceMetrics") or {}).items():
-            instance_metrics[metric] = instance_metrics.get(metric, 0) + value
-        task_set.append(
-            {
-                "TaskName": name,
-                "TaskState": state,
-                "CreateTime": payload.get("CreateTime"),
-                "EndTime": payload.get("EndTime"),
-            }
-        )
-    state = _job_state(states)
-    reason = TERMINATED_REASON if job["terminated"] and state in ("FAILED", "FAILED_INTERRUPTED") else ""
-    return {
-        "JobId": job_id,
-        "JobName": job["JobName"],
-        "Zone": job["Zone"],
-        "Priority": job["Priority"],
-        "JobState": state,
-        "CreateTime": job["CreateTime"],
-        "EndTime": max((t["EndTime"] for t in task_set if t["EndTime"]), default=None) if state in _FINAL else None,
-        "TaskSet": task_set,
-        "DependenceSet": job["Dependences"],
-        "TaskMetrics": task_metrics,
-        "TaskInstanceMetrics": instance_metrics,
-        "StateReason": reason,
-        "Tags": [dict(tag) for tag in job.get("Tags", [])],
-        "NextAction": "",
-    }
-
-
-async def describe_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def describe_job(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``DescribeJob``: the job-level state derived from its tasks."""
     reject_unknown(call.params, {"JobId"})
     job_id, job = _job(call, emulator)
-    return _describe(job_id, job, emulator)
-
-
-def _job_view(job_id: str, job: Mapping[str, Any], emulator: CloudEmulator) -> dict[str, Any]:
-    """A ``JobView``: the fields of the SDK model, read from the same derivation as ``DescribeJob``."""
-    detail = _describe(job_id, job, emulator)
-    return {
-        "JobId": job_id,
-        "JobName": detail["JobName"],
-        "JobState": detail["JobState"],
-        "Priority": detail["Priority"],
-        "Placement": {"Zone": detail["Zone"], "ProjectId": 0},
-        "CreateTime": detail["CreateTime"],
-        "EndTime": detail["EndTime"],
-        "TaskMetrics": detail["TaskMetrics"],
-        "Tags": detail["Tags"],
-    }
+    return job_detail(job_id, job, emulator)
 
 
 def _job_ids(value: Any) -> list[str]:
@@ -306,7 +201,7 @@ def _matches(view: Mapping[str, Any], filters: Sequence[tuple[str, set[str]]]) -
     return True
 
 
-async def describe_jobs(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def describe_jobs(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``DescribeJobs``: ``JobView`` of the jobs named by ``JobIds`` or matching ``Filters``, one page of them.
 
     ``TotalCount`` counts every job that matches, ``JobSet`` holds ``Offset`` .. ``Offset + Limit`` of them,
@@ -329,12 +224,12 @@ async def describe_jobs(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any
             "InvalidParameterValue.LimitExceeded",
             f"The value `{limit}` of parameter `Limit` exceeds the maximum of {MAX_JOB_IDS}.",
         )
-    jobs = _jobs(emulator)
+    jobs = submitted_jobs(emulator)
     wanted = _job_ids(params["JobIds"]) if params.get("JobIds") is not None else None
     filters = _job_filters(params["Filters"]) if params.get("Filters") is not None else []
     # Newest submission first: the jobs dict keeps submission order.
     chosen = [job_id for job_id in reversed(jobs) if wanted is None or job_id in wanted]
-    views = [_job_view(job_id, jobs[job_id], emulator) for job_id in chosen]
+    views = [job_view(job_id, jobs[job_id], emulator) for job_id in chosen]
     matching = [view for view in views if _matches(view, filters)]
     return {"JobSet": matching[offset : offset + limit], "TotalCount": len(matching)}
 
@@ -342,14 +237,14 @@ async def describe_jobs(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any
 def _terminated(payload: dict[str, Any]) -> dict[str, Any]:
     instances = payload.get("TaskInstanceSet") or []
     for instance in instances:
-        if instance.get("TaskInstanceState") not in _FINAL:
+        if instance.get("TaskInstanceState") not in FINAL_STATES:
             instance.update(
                 {"TaskInstanceState": "FAILED", "ExitCode": None, "StateReason": TERMINATED_REASON}
                 | {"StateDetailedReason": TERMINATED_REASON}
             )
     metrics = dict.fromkeys(payload.get("TaskInstanceMetrics") or {}, 0)
     for instance in instances:
-        metric = _METRIC[instance["TaskInstanceState"]]
+        metric = STATE_METRICS[instance["TaskInstanceState"]]
         metrics[metric] = metrics.get(metric, 0) + 1
     payload["TaskInstanceMetrics"] = metrics
     payload["TaskState"] = "FAILED"
@@ -357,24 +252,24 @@ def _terminated(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-async def terminate_job(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def terminate_job(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``TerminateJob``: refused while SUBMITTED, a no-op once SUCCEED, else fails unfinished tasks soon."""
     reject_unknown(call.params, {"JobId"})
     job_id, job = _job(call, emulator)
-    state = _describe(job_id, job, emulator)["JobState"]
+    state = job_detail(job_id, job, emulator)["JobState"]
     if state == "SUBMITTED":
         raise ApiError("UnsupportedOperation", f"The job `{job_id}` is SUBMITTED and cannot be terminated yet.")
-    if state in _FINAL:
+    if state in FINAL_STATES:
         return {}
     job["terminated"] = True
     for name in job["Tasks"]:
         view = emulator.observe(SERVICE, (job_id, name))
-        if view is not None and view.payload["TaskState"] not in _FINAL:
+        if view is not None and view.payload["TaskState"] not in FINAL_STATES:
             emulator.stop_execution(SERVICE, (job_id, name), _terminated, after=TERMINATE_DELAY)
     return {}
 
 
-async def describe_task_logs(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def describe_task_logs(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``DescribeTaskLogs``: Base64 stdout/stderr of instances (scripted, or a line naming the instance)."""
     params = call.params
     reject_unknown(params, {"JobId", "TaskName", "TaskInstanceIndexes", "Offset", "Limit"})
@@ -431,4 +326,4 @@ BATCH_JOB_OPERATIONS = (
 )
 """The job-level Batch operations, served beside ``DescribeTask``."""
 
-assert set(_WAITING_ORDER) < set(TASK_STATES)
+assert set(WAITING_ORDER) < set(TASK_STATES)

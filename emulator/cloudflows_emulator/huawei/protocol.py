@@ -1,7 +1,7 @@
 """Huawei Cloud (APIG, SDK-HMAC-SHA256) protocol: REST path routing, AK/SK verification and the error envelope.
 
-Requests whose path starts with ``/v1/``, ``/v1.0/``, ``/v3/`` or ``/v3.0/`` (IAM: ``huawei_iam.py``,
-``huawei_identity.py``) are Huawei's.
+Requests whose path starts with ``/v1/``, ``/v1.0/``, ``/v3/`` or ``/v3.0/`` (IAM: ``iam.py``, ``identity.py``)
+are Huawei's.
 Each served API is a :class:`RestOperation` (an :class:`Operation` plus its method and path template, e.g.
 ``/v1/{project_id}/clusters/{cluster_id}/actions/{action_name}``); a path no operation matches is answered
 like an unpublished API (404 ``APIG.0101``).
@@ -25,16 +25,17 @@ Errors are ``{"error_code", "error_msg"}``; every answer the handler renders car
 (transport-level faults injected by the core, such as the plain 503, are below the gateway and do not).
 The DWS operations live in ``dws.py``.
 
-:func:`script_error` makes the backend answer the next requests of an operation with a vendor error (e.g.
-DWS's documented try-later 409 ``DWS.0011``), counted like the core's faults. It strikes after the gateway
-checks, because such an answer comes from the service behind the gateway, so a bad signature still wins.
+:func:`~cloudflows_emulator.huawei.scripted.script_error` makes the backend answer the next requests of an
+operation with a vendor error (e.g. DWS's documented try-later 409 ``DWS.0011``), counted like the core's
+faults. It strikes after the gateway checks, because such an answer comes from the service behind the
+gateway, so a bad signature still wins.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -50,15 +51,18 @@ from airflow_provider_cloudflows.signing.sdk_hmac import (
     sdk_hmac_canonical_request,
     sdk_hmac_signature,
 )
-from cloudflows_emulator.core import CloudEmulator, CredentialCheck, Fault
-from cloudflows_emulator.handler import (
+from cloudflows_emulator.core.accounts import CredentialCheck
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.faults import Fault
+from cloudflows_emulator.core.handler import (
     ApiCall,
     ApiError,
     ConnectionSpec,
+    EmulatedService,
     Operation,
-    ServiceSpec,
     VendorHandler,
 )
+from cloudflows_emulator.huawei.scripted import take_scripted_error
 
 __all__ = [
     "AUTH_FAILED",
@@ -68,9 +72,6 @@ __all__ = [
     "MAX_SKEW_SECONDS",
     "HuaweiHandler",
     "RestOperation",
-    "script_answer",
-    "script_error",
-    "take_scripted",
 ]
 
 DEFAULT_HUAWEI_CREDENTIALS = Credentials("HWEMULATORAK0000", "emulator-huawei-secret")
@@ -83,7 +84,6 @@ AUTH_FAILED = "APIG.0301"
 TOKEN_EXPIRED = "APIG.0307"
 """APIG's answer (401) to a temporary AK/SK whose security token has expired: "The token must be updated."."""
 
-_SCRIPTED = "huawei_scripted_errors"
 _PREFIXES = ("/v1/", "/v1.0/", "/v3/", "/v3.0/")
 _SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _AUTH_PREFIX = "Incorrect IAM authentication information: "
@@ -91,59 +91,6 @@ _AUTH_PREFIX = "Incorrect IAM authentication information: "
 # under a valid signature (judgment; the SDK signs every header it sends anyway).
 _MUST_SIGN_IF_SENT = ("x-project-id", "x-security-token")
 _ALWAYS_SIGNED = ("host", "x-sdk-date")
-
-
-def script_answer(emulator: CloudEmulator, queue: str, entry: Mapping[str, Any], count: int) -> None:
-    """Queue ``entry`` (what to answer, and which requests it is for) for the next ``count`` matching
-    requests; :func:`take_scripted` hands it out. Queues live in the emulator's scratch: reset with it."""
-    if count < 1:
-        raise ValueError("a scripted answer needs a count of at least 1")
-    emulator.scratch(queue).setdefault("pending", []).append({**entry, "left": count})
-
-
-def take_scripted(
-    emulator: CloudEmulator, queue: str, matches: Callable[[Mapping[str, Any]], bool]
-) -> Mapping[str, Any] | None:
-    """The first queued entry of ``queue`` that ``matches``, used up once; None when there is none."""
-    pending: list[dict[str, Any]] = emulator.scratch(queue).get("pending", [])
-    for entry in pending:
-        if matches(entry):
-            entry["left"] -= 1
-            if entry["left"] == 0:
-                pending.remove(entry)
-            return entry
-    return None
-
-
-def script_error(
-    emulator: CloudEmulator,
-    code: str,
-    message: str,
-    status: int,
-    *,
-    action: str | None = None,
-    params: Mapping[str, str] | None = None,
-    count: int = 1,
-) -> None:
-    """Answer the next ``count`` Huawei requests for ``action`` (None: any) whose path parameters include
-    ``params`` with ``{"error_code": code, "error_msg": message}`` under HTTP ``status``; reset with the
-    executions."""
-    if status < 400:
-        raise ValueError(f"script_error: an error answer needs a 4xx or 5xx status, got {status}")
-    entry = {"error": (code, message, status), "action": action, "params": dict(params or {})}
-    script_answer(emulator, _SCRIPTED, entry, count)
-
-
-def _take_scripted_error(call: ApiCall, emulator: CloudEmulator) -> ApiError | None:
-    path_params = call.extra["path_params"]
-
-    def matches(entry: Mapping[str, Any]) -> bool:
-        return entry["action"] in (None, call.action) and all(
-            path_params.get(name) == value for name, value in entry["params"].items()
-        )
-
-    entry = take_scripted(emulator, _SCRIPTED, matches)
-    return None if entry is None else ApiError(*entry["error"])
 
 
 @dataclass(frozen=True)
@@ -209,7 +156,7 @@ class HuaweiHandler(VendorHandler):
 
     def __init__(
         self,
-        services: Sequence[ServiceSpec] = (),
+        services: Sequence[EmulatedService] = (),
         *,
         project_ids: Sequence[str] = (DEFAULT_PROJECT_ID,),
         regions: Mapping[str, str] | None = None,
@@ -252,7 +199,7 @@ class HuaweiHandler(VendorHandler):
         operation: Operation = call.extra["operation"]
         return operation
 
-    def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
+    def authenticate(self, call: ApiCall, emulator: Emulator) -> None:
         """Verify SDK-HMAC-SHA256, the date, the token, then that the project is the caller's."""
         request = call.request
         headers = _header_map(request)
@@ -312,9 +259,9 @@ class HuaweiHandler(VendorHandler):
             self._check_project(call, headers)
         self._backend_checks(call, emulator)
 
-    def _backend_checks(self, call: ApiCall, emulator: CloudEmulator) -> None:
+    def _backend_checks(self, call: ApiCall, emulator: Emulator) -> None:
         # Past the gateway: a scripted backend answer replaces the operation's.
-        scripted = _take_scripted_error(call, emulator)
+        scripted = take_scripted_error(call.action, call.extra["path_params"], emulator)
         if scripted is not None:
             raise scripted
 

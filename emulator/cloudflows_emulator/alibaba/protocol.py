@@ -5,7 +5,7 @@ sends) or an ``x-acs-action`` header (V3). Errors use real HTTP statuses with a 
 ``{"RequestId", "HostId", "Code", "Message"}``. Alibaba's signatures do not name the product, so the
 service is found from the action (and version) among the registered operations.
 
-The CloudFlow operations live in ``cloudflow.py``, STS in ``alibaba_identity.py``. An expired STS token is
+The CloudFlow operations live in ``cloudflow.py``, STS in ``identity.py``. An expired STS token is
 answered 403 ``InvalidSecurityToken.Expired``, the code clients refresh on.
 """
 
@@ -33,8 +33,10 @@ from airflow_provider_cloudflows.signing.acs import (
     rpc_v2_signature,
     rpc_v2_string_to_sign,
 )
-from cloudflows_emulator.core import CloudEmulator, CredentialCheck, Fault
-from cloudflows_emulator.handler import (
+from cloudflows_emulator.core.accounts import CredentialCheck
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.faults import Fault
+from cloudflows_emulator.core.handler import (
     ApiCall,
     ApiError,
     ConnectionSpec,
@@ -122,7 +124,7 @@ class AlibabaHandler(VendorHandler):
             400,
         )
 
-    def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
+    def authenticate(self, call: ApiCall, emulator: Emulator) -> None:
         """Verify an RPC v2 or a V3 signature, the request time, the nonce and any STS token.
 
         An anonymous action (STS ``AssumeRoleWithOIDC``: the OIDC token is the proof) sent without a signature
@@ -138,7 +140,7 @@ class AlibabaHandler(VendorHandler):
         else:
             self._authenticate_v2(call, emulator)
 
-    def _authenticate_v2(self, call: ApiCall, emulator: CloudEmulator) -> None:
+    def _authenticate_v2(self, call: ApiCall, emulator: Emulator) -> None:
         signed: dict[str, str] = {**call.extra["query"], **call.extra["form"]}
         for name in ("AccessKeyId", "Signature", "SignatureMethod", "SignatureNonce", "Timestamp"):
             if not signed.get(name):
@@ -162,7 +164,7 @@ class AlibabaHandler(VendorHandler):
         self._check_nonce(emulator, signed["AccessKeyId"], signed["SignatureNonce"])
         self._check_token(emulator, signed["AccessKeyId"], signed.get("SecurityToken"))
 
-    def _authenticate_v3(self, call: ApiCall, emulator: CloudEmulator) -> None:
+    def _authenticate_v3(self, call: ApiCall, emulator: Emulator) -> None:
         auth = call.extra["auth"]
         headers = _header_map(call.request)
         for name in ("x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"):
@@ -199,13 +201,13 @@ class AlibabaHandler(VendorHandler):
         self._check_nonce(emulator, auth.key_id, headers["x-acs-signature-nonce"])
         self._check_token(emulator, auth.key_id, headers.get("x-acs-security-token"))
 
-    def _secret(self, emulator: CloudEmulator, key_id: str) -> str:
+    def _secret(self, emulator: Emulator, key_id: str) -> str:
         secret = emulator.secret_for(self.vendor, key_id)
         if secret is None:
             raise ApiError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 403)
         return secret
 
-    def _check_time(self, emulator: CloudEmulator, value: str) -> None:
+    def _check_time(self, emulator: Emulator, value: str) -> None:
         moment = _parse_time(value)
         if moment is None:
             raise ApiError(
@@ -218,12 +220,12 @@ class AlibabaHandler(VendorHandler):
                 403,
             )
 
-    def _check_nonce(self, emulator: CloudEmulator, key_id: str, nonce: str) -> None:
+    def _check_nonce(self, emulator: Emulator, key_id: str, nonce: str) -> None:
         # Checked after the signature, so that unsigned junk cannot burn a client's nonces.
         if not emulator.use_nonce(self.vendor, key_id, nonce, NONCE_TTL_SECONDS):
             raise ApiError("SignatureNonceUsed", "Specified signature nonce was used already.", 400)
 
-    def _check_token(self, emulator: CloudEmulator, key_id: str, token: str | None) -> None:
+    def _check_token(self, emulator: Emulator, key_id: str, token: str | None) -> None:
         check = emulator.check_credentials(self.vendor, key_id, token)
         if check is CredentialCheck.EXPIRED:
             raise ApiError("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.", 403)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cloudflows_emulator.core import CloudEmulator, Execution, ExecutionKey
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import Execution, ExecutionKey
+from cloudflows_emulator.core.handler import ApiCall, ApiError, EmulatedService, Operation
 from cloudflows_emulator.examples import load_example
-from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec
 from cloudflows_emulator.scripting import as_phases, local_seconds, now_utc
-from cloudflows_emulator.tencent import (
+from cloudflows_emulator.tencent.protocol import (
     optional_bool,
     reject_unknown,
     require_object,
@@ -229,7 +230,7 @@ def _timeline(
 # --- the operation ----------------------------------------------------------------------------------------
 
 
-async def describe_cluster_flow_status_detail(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def describe_cluster_flow_status_detail(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``DescribeClusterFlowStatusDetail``: the flow's current payload, or ``ResourceNotFound.InstanceNotFound``."""
     params = call.params
     reject_unknown(params, {"InstanceId", "FlowParam", "NeedExtraDetail"})
@@ -273,7 +274,7 @@ def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
     return keys
 
 
-EMR_SERVICE = ServiceSpec(
+EMR_SERVICE = EmulatedService(
     vendor="tencent",
     service=SERVICE,
     operations=(Operation(SERVICE, ACTION, VERSION, describe_cluster_flow_status_detail),),

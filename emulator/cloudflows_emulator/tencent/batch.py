@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cloudflows_emulator.core import CloudEmulator, Execution, ExecutionKey
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import Execution, ExecutionKey
+from cloudflows_emulator.core.handler import ApiCall, ApiError, EmulatedService, Operation
 from cloudflows_emulator.examples import load_example
-from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec
 from cloudflows_emulator.scripting import as_phases, iso_seconds, now_utc
-from cloudflows_emulator.tencent import optional_int, reject_unknown, require_str
+from cloudflows_emulator.tencent.protocol import optional_int, reject_unknown, require_str
 
 __all__ = ["BATCH_SERVICE", "JOB_ID_PATTERN", "TASK_STATES", "BatchPhase", "batch_task"]
 
@@ -31,7 +32,8 @@ TASK_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCE
 _TERMINAL = ("SUCCEED", "FAILED", "FAILED_INTERRUPTED")
 # How far an instance has progressed, to know which of LaunchTime / RunningTime / EndTime it has.
 _RANK = {"SUBMITTED": 0, "PENDING": 1, "RUNNABLE": 2, "STARTING": 3, "RUNNING": 4, **dict.fromkeys(_TERMINAL, 5)}
-_METRIC = {
+# The Batch metric counting tasks or instances in each state.
+STATE_METRICS = {
     "SUBMITTED": "SubmittedCount",
     "PENDING": "PendingCount",
     "RUNNABLE": "RunnableCount",
@@ -104,7 +106,7 @@ def batch_task(
             )
         metrics = dict.fromkeys(example["TaskInstanceMetrics"], 0)
         for state in states:
-            metrics[_METRIC[state]] += 1
+            metrics[STATE_METRICS[state]] += 1
         payload = {name: value for name, value in copy.deepcopy(example).items() if name != "RequestId"}
         payload.update(
             {
@@ -184,7 +186,7 @@ def _instance(
 # --- the operation ----------------------------------------------------------------------------------------
 
 
-async def describe_task(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def describe_task(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``DescribeTask``: the task's current payload, honouring Offset / Limit / Filters on the instances."""
     params = call.params
     reject_unknown(params, {"JobId", "TaskName", "Offset", "Limit", "Filters"})
@@ -241,7 +243,7 @@ def _execution_keys(fields: Mapping[str, Any]) -> list[ExecutionKey]:
     return [(str(fields["JobId"]), str(fields["TaskName"]))]
 
 
-BATCH_SERVICE = ServiceSpec(
+BATCH_SERVICE = EmulatedService(
     vendor="tencent",
     service=SERVICE,
     operations=(Operation(SERVICE, ACTION, VERSION, describe_task),),

@@ -22,7 +22,7 @@ Agency first". *Judgment*: every securitykey read issues a fresh key valid 24 h 
 lifetime), so a count of issued keys is a count of reads; the real service hands out the same key until it
 rotates it.
 
-Every key comes from ``CloudEmulator.issue_credentials("huawei", duration)``. *Judgment*: IAM's error codes
+Every key comes from ``Emulator.issue_credentials("huawei", duration)``. *Judgment*: IAM's error codes
 for a bad body (400 ``IAM.0001``) and a missing or unknown token (401 ``IAM.0002``) are placeholders in the
 handler's envelope, not verified against IAM.
 """
@@ -36,10 +36,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from cloudflows_emulator.core import CloudEmulator, ExecutionKey
-from cloudflows_emulator.handler import ApiCall, ApiError, Operation, ServiceSpec, VendorHandler
-from cloudflows_emulator.huawei import RestOperation
-from cloudflows_emulator.metadata import MetadataHandler, MetadataWording
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.executions import ExecutionKey
+from cloudflows_emulator.core.handler import ApiCall, ApiError, EmulatedService, Operation
+from cloudflows_emulator.core.metadata import MetadataHandler, MetadataWording
+from cloudflows_emulator.huawei.protocol import RestOperation
 
 __all__ = [
     "CREATE_TEMPORARY_ACCESS_KEY",
@@ -51,7 +52,6 @@ __all__ = [
     "agencies_assumed",
     "ecs_metadata",
     "id_tokens_received",
-    "identity_handlers",
 ]
 
 SERVICE = "iam"
@@ -71,7 +71,7 @@ _SECURITY_KEY_PATH = "/openstack/latest/securitykey"
 _SCRATCH = "huawei_identity"
 
 
-def _state(emulator: CloudEmulator) -> dict[str, Any]:
+def _state(emulator: Emulator) -> dict[str, Any]:
     state = emulator.scratch(_SCRATCH)
     state.setdefault("subject_tokens", {})  # token -> (idp id, expiry)
     state.setdefault("metadata_tokens", {})  # token -> expiry
@@ -82,19 +82,19 @@ def _state(emulator: CloudEmulator) -> dict[str, Any]:
     return state
 
 
-def ecs_metadata(emulator: CloudEmulator, *, agency: bool = True, token_required: bool = False) -> None:
+def ecs_metadata(emulator: Emulator, *, agency: bool = True, token_required: bool = False) -> None:
     """Script the ECS: ``agency`` False answers securitykey 401 (no agency); ``token_required`` refuses a
     read without ``X-Metadata-Token`` (401). Reset with the emulator's executions."""
     state = _state(emulator)
     state["agency"], state["token_required"] = agency, token_required
 
 
-def agencies_assumed(emulator: CloudEmulator) -> list[dict[str, Any]]:
+def agencies_assumed(emulator: Emulator) -> list[dict[str, Any]]:
     """The ``assume_role`` objects of the agency requests answered so far, oldest first."""
     return [dict(entry) for entry in _state(emulator)["assumed"]]
 
 
-def id_tokens_received(emulator: CloudEmulator) -> list[str]:
+def id_tokens_received(emulator: Emulator) -> list[str]:
     """The OIDC id tokens exchanged so far, oldest first."""
     return list(_state(emulator)["id_tokens"])
 
@@ -135,7 +135,7 @@ def _duration(parent: Mapping[str, Any]) -> int:
     return value
 
 
-def _credential(emulator: CloudEmulator, duration: float) -> dict[str, Any]:
+def _credential(emulator: Emulator, duration: float) -> dict[str, Any]:
     creds = emulator.issue_credentials("huawei", duration)
     assert creds.expires_at is not None  # issued keys always expire
     return {
@@ -148,7 +148,7 @@ def _credential(emulator: CloudEmulator, duration: float) -> dict[str, Any]:
     }
 
 
-async def create_temporary_access_key(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def create_temporary_access_key(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """A temporary key for an agency (AK/SK-signed) or for a federated token (``X-Auth-Token`` / token.id)."""
     body = call.extra["json"]
     if not isinstance(body, Mapping):
@@ -181,7 +181,7 @@ async def create_temporary_access_key(call: ApiCall, emulator: CloudEmulator) ->
     return _credential(emulator, duration)
 
 
-async def create_token_with_id_token(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def create_token_with_id_token(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """An unscoped federated token for an OIDC id token of the identity provider named by ``X-Idp-Id``."""
     idp_id = call.request.headers.get("x-idp-id", "").strip()
     if not idp_id:
@@ -217,8 +217,8 @@ def _no_executions(fields: Mapping[str, Any]) -> list[ExecutionKey]:
     raise ValueError("identity services have no executions to script")
 
 
-IDENTITY_SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec(
+IDENTITY_SERVICES: tuple[EmulatedService, ...] = (
+    EmulatedService(
         vendor="huawei",
         service=SERVICE,
         operations=(
@@ -249,21 +249,21 @@ IDENTITY_SERVICES: tuple[ServiceSpec, ...] = (
 """Services served by the vendor's API handler (signed like its other APIs)."""
 
 
-async def get_security_key(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def get_security_key(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """The ECS agency's temporary key."""
     if not _state(emulator)["agency"]:
         raise ApiError("Unauthorized", NO_AGENCY, 401)
     return _credential(emulator, METADATA_KEY_LIFETIME)
 
 
-async def put_metadata_token(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def put_metadata_token(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """A session token of the metadata service, valid for the seconds asked."""
     token = secrets.token_urlsafe(32)
     _state(emulator)["metadata_tokens"][token] = emulator.wall_clock() + call.params["ttl"]
     return {"text": token}
 
 
-METADATA_SPEC = ServiceSpec(
+METADATA_SPEC = EmulatedService(
     vendor="huawei",
     service=METADATA_SERVICE,
     operations=(
@@ -281,9 +281,6 @@ class HuaweiMetadataHandler(MetadataHandler):
     methods = {PUT_METADATA_TOKEN: "PUT"}
     wording = MetadataWording(throttled_code="TooManyRequests", page="{message}")
 
-    def __init__(self) -> None:
-        super().__init__([METADATA_SPEC])
-
     def claims(self, request: Request) -> bool:
         """The two paths of the securitykey exchange."""
         return request.url.path in (_TOKEN_PATH, _SECURITY_KEY_PATH)
@@ -298,7 +295,7 @@ class HuaweiMetadataHandler(MetadataHandler):
             raise self.wrong_method()
         call.version = "latest"
 
-    def authenticate(self, call: ApiCall, emulator: CloudEmulator) -> None:
+    def authenticate(self, call: ApiCall, emulator: Emulator) -> None:
         """A metadata token, when sent (or required), must be one issued and not expired."""
         if call.action != GET_SECURITY_KEY:
             return
@@ -320,8 +317,3 @@ class HuaweiMetadataHandler(MetadataHandler):
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_METADATA_TOKEN_TTL:
             raise ApiError("BadRequest", f"X-Metadata-Token-Ttl-Seconds must be 1 to {MAX_METADATA_TOKEN_TTL}", 400)
         call.params["ttl"] = int(raw)
-
-
-def identity_handlers() -> list[VendorHandler]:
-    """Fresh handlers of what the vendor's API handler does not claim (the metadata service)."""
-    return [HuaweiMetadataHandler()]

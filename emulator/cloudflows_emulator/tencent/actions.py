@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from cloudflows_emulator.core import CloudEmulator
-from cloudflows_emulator.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
-from cloudflows_emulator.emr import EmrPhase, emr_flow
-from cloudflows_emulator.handler import ApiCall, ApiError, Operation
-from cloudflows_emulator.tencent import (
+from cloudflows_emulator.core.emulator import Emulator
+from cloudflows_emulator.core.handler import ApiCall, ApiError, Operation
+from cloudflows_emulator.tencent.cynosdb import PROCESSING, SUCCEEDED, cynosdb_flow
+from cloudflows_emulator.tencent.emr import EmrPhase, emr_flow
+from cloudflows_emulator.tencent.protocol import (
     reject_unknown,
     require_object,
     require_region,
@@ -75,15 +75,13 @@ _CYNOSDB_FIELDS = {
 }
 
 
-def plan_emr_flow(
-    emulator: CloudEmulator, instance_id: str, phases: Sequence[Any], *, action: str | None = None
-) -> None:
+def plan_emr_flow(emulator: Emulator, instance_id: str, phases: Sequence[Any], *, action: str | None = None) -> None:
     """Script the next flows started on ``instance_id`` (by ``action``, or any) with :func:`emr_flow` phases."""
     emulator.scratch("emr").setdefault("plans", {})[(instance_id, action)] = list(phases)
 
 
 def plan_cynosdb_flow(
-    emulator: CloudEmulator, statuses: Sequence[Any], *, cluster_id: str | None = None, action: str | None = None
+    emulator: Emulator, statuses: Sequence[Any], *, cluster_id: str | None = None, action: str | None = None
 ) -> None:
     """Script the next CynosDB flows (of ``cluster_id`` / ``action``, None: any) as ``(at, Status)`` pairs."""
     emulator.scratch("cynosdb").setdefault("plans", {})[(cluster_id, action)] = list(statuses)
@@ -94,7 +92,7 @@ def _counter(scratch: dict[str, Any], first: int) -> int:
     return next(ids)
 
 
-def _emr_flow_started(call: ApiCall, emulator: CloudEmulator, instance_id: str, flow_name: str) -> dict[str, Any]:
+def _emr_flow_started(call: ApiCall, emulator: Emulator, instance_id: str, flow_name: str) -> dict[str, Any]:
     scratch = emulator.scratch("emr")
     plans = scratch.get("plans", {})
     phases = plans.get((instance_id, call.action)) or plans.get((instance_id, None)) or _DEFAULT_EMR_PHASES
@@ -108,7 +106,7 @@ def _emr_flow_started(call: ApiCall, emulator: CloudEmulator, instance_id: str, 
     return {"FlowId": flow_id, "TraceId": trace_id}
 
 
-async def scale_out_cluster(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def scale_out_cluster(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``ScaleOutCluster``: a new scale-out flow, or the same one for a ClientToken seen in the last 5 minutes."""
     params = call.params
     reject_unknown(params, _SCALE_OUT_FIELDS)
@@ -135,7 +133,7 @@ async def scale_out_cluster(call: ApiCall, emulator: CloudEmulator) -> dict[str,
     return {"InstanceId": instance_id, "ClientToken": token or "", **reply, "DealNames": [], "BillId": ""}
 
 
-async def terminate_cluster_nodes(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def terminate_cluster_nodes(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``TerminateClusterNodes``: a new scale-in flow each call (no ClientToken); only ``FlowId`` is answered."""
     params = call.params
     reject_unknown(params, _TERMINATE_FIELDS)
@@ -148,7 +146,7 @@ async def terminate_cluster_nodes(call: ApiCall, emulator: CloudEmulator) -> dic
     return {"FlowId": _emr_flow_started(call, emulator, instance_id, "Terminate Nodes")["FlowId"]}
 
 
-async def cynosdb_action(call: ApiCall, emulator: CloudEmulator) -> dict[str, Any]:
+async def cynosdb_action(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
     """``PauseServerless`` / ``ResumeServerless`` / ``CreateBackup``: a new task flow each call."""
     assert call.action is not None
     reject_unknown(call.params, _CYNOSDB_FIELDS[call.action])
