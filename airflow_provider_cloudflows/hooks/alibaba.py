@@ -19,7 +19,7 @@ class AlibabaCloudHook(CloudHook):
     Extras: ``region``, ``security_token`` (STS), ``endpoint`` (may contain ``{region}``; default
     ``https://{region}.fnf.aliyuncs.com``) and ``signature_version`` (``v2``, the default, or ``v3``).
 
-    Temporary identities (see docs/credentials-alibaba.md): ``role_arn`` (+ ``role_session_name``,
+    Temporary identities (see docs/connections/alibaba.md): ``role_arn`` (+ ``role_session_name``,
     ``duration_seconds``, ``external_id``) assumes a RAM role with the stored key; ``ecs_ram_role`` (a role name
     or ``auto``; ``disable_imds_v1``) uses the ECS instance's role; ``oidc_token_file`` +
     ``oidc_provider_arn`` + ``role_arn`` use an ACK pod's RRSA token; with nothing stored, the SDK's default

@@ -21,7 +21,7 @@ class TencentCloudHook(CloudHook):
     ``{service}`` / ``{region}``, overriding ``site``; default ``https://{service}.tencentcloudapi.com``, and
     ``https://{service}.{region}.tencentcloudapi.com`` in the financial regions ``*-fsi``); the identity
     extras ``role_arn``, ``role_session_name``, ``duration_seconds``, ``instance_role``, ``oidc_token_file``,
-    ``oidc_provider_id``, ``sts_endpoint`` and ``metadata_endpoint`` (see docs/credentials-tencent.md).
+    ``oidc_provider_id``, ``sts_endpoint`` and ``metadata_endpoint`` (see docs/connections/tencent.md).
     """
 
     conn_name_attr = "tencentcloud_conn_id"

@@ -1,7 +1,7 @@
 """Huawei Cloud DWS cluster tasks: ``GET /v1/{project_id}/clusters/{cluster_id}/actions/{action_name}``.
 
 The API shows only *ongoing* tasks, so the end of a task is decided from evidence, never guessed (the full
-decision table, and why, is docs/dws-task-end.md):
+decision table, and why, is docs/design/dws-task-end.md):
 
 1. The action view (e.g. ``SNAPSHOTTING``) answers 200 with a task record of that action: an ongoing status
    (WAITING, RUNNING, ROLLBACK_RUNNING) means the task is *seen* (its id, its submit time and the moment are
@@ -72,7 +72,7 @@ FAILURE_VIEWS = {
 }
 ACTION_NAMES = tuple(FAILURE_VIEWS) + tuple(FAILURE_VIEWS.values())
 # (HTTP status, error_code) answers that mean "no such ongoing task in this view". DWS documents none; 400
-# DWS.0001 ("Incorrect parameter") is the inferred one (docs/dws-task-end.md §1). Nothing else is read as
+# DWS.0001 ("Incorrect parameter") is the inferred one (docs/design/dws-task-end.md §1). Nothing else is read as
 # "gone": not a 404 (not a documented status here), not an APIG.* gateway code, not a code-less 400, not a
 # 409/412, not a 200 error envelope, not a 201/206/302 body.
 ACTION_GONE = frozenset({(400, "DWS.0001")})

@@ -30,7 +30,7 @@ SAFETY = 1.1
 # limit): flat near w_max, where the partners' shares meet, steep after it. With no shared store, the time to
 # regain the quota after partners left is also the time between probes while they stay: a shorter REGAIN
 # recovers faster and is throttled more often. The values are chosen on benchmarks/sim_quota.py (the real
-# bucket and the emulator's real window in virtual time); docs/quotas.md has the trade-off's numbers.
+# bucket and the emulator's real window in virtual time); docs/design/quotas.md has the trade-off's numbers.
 DECREASE = 0.75
 DECREASE_EPOCH = 1.0
 REGAIN = 60.0
