@@ -11,13 +11,14 @@ from typing import Any, ClassVar
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_cloudflows.errors import CloudApiError
-from airflow_provider_cloudflows.hooks import hook_class
 from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import arun_check
 from airflow_provider_cloudflows.status import ExecutionStatus, Verdict
 from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED
 from airflow_provider_cloudflows.triggers.batching import BATCHER
 from airflow_provider_cloudflows.triggers.coalescing import COALESCER
+from airflow_provider_cloudflows.triggers.events import WaitEvent
+from airflow_provider_cloudflows.wait_engine.hook_factory import build_hook
 from airflow_provider_cloudflows.waiting import Wait, error_event
 
 MAX_LONG_POLL = 60.0
@@ -120,19 +121,17 @@ class CloudExecutionTrigger(BaseTrigger):
                 options=self.options,
             )
         except ValueError as exc:
-            yield TriggerEvent(error_event({"error_type": "ValueError"}, str(exc)))
+            yield TriggerEvent(error_event({"error_type": "ValueError"}, str(exc)).to_payload())
             return
         if (remaining := self._remaining()) is not None and remaining <= 0:
             # Restarted past its deadline (the triggerer was down): no connection read, no request.
-            yield TriggerEvent(wait.timeout_event(self._timeout_seconds(time.time()), waiter=self.waiter))
+            yield TriggerEvent(wait.timeout_event(self._timeout_seconds(time.time()), waiter=self.waiter).to_payload())
             return
         try:
-            cls = hook_class(wait.spec.vendor)
-            kwargs: dict[str, Any] = {cls.conn_name_attr: self.conn_id, **self.hook_overrides}
             # The hook is not kept: the client (shared by waits on the same connection) is all a poll needs.
-            client = await cls(**kwargs).aget_conn()
+            client = await build_hook(wait.spec.vendor, self.conn_id, self.hook_overrides).aget_conn()
         except Exception as exc:  # a missing connection or a bad endpoint: say which, then stop
-            yield TriggerEvent(wait.error_event({"error_type": type(exc).__name__}, str(exc)))
+            yield TriggerEvent(wait.error_event({"error_type": type(exc).__name__}, str(exc)).to_payload())
             return
         shared = COALESCER.key(wait, client)
         if shared is not None:
@@ -142,6 +141,7 @@ class CloudExecutionTrigger(BaseTrigger):
             BATCHER.join(batch)
         # The polling loop is written out here, not in a coroutine of its own: every resume of a poll (about
         # seven per request, inside httpx) passes through each frame of the await chain.
+        event: WaitEvent
         try:
             started = time.time()
             outage = Outage()
@@ -150,9 +150,7 @@ class CloudExecutionTrigger(BaseTrigger):
             while True:
                 remaining = self._remaining()
                 if remaining is not None and remaining <= 0:
-                    event = TriggerEvent(
-                        wait.timeout_event(self._timeout_seconds(started), outage.describe(), waiter=self.waiter)
-                    )
+                    event = wait.timeout_event(self._timeout_seconds(started), outage.describe(), waiter=self.waiter)
                     break
                 poll_started = time.monotonic()
                 try:
@@ -184,7 +182,7 @@ class CloudExecutionTrigger(BaseTrigger):
                 except CloudApiError as exc:
                     if not exc.outage:
                         log.error("%s: %s", wait.subject, exc)
-                        event = TriggerEvent(wait.error_event(exc.to_dict(), str(exc)))
+                        event = wait.error_event(exc.to_dict(), str(exc))
                         break
                     outage.failed(log, wait.subject, exc)
                     await self._sleep(outage.backoff(self.poll_interval))
@@ -193,12 +191,12 @@ class CloudExecutionTrigger(BaseTrigger):
                     outage.recovered(log, wait.subject)
                 verdict = wait.report(log, snapshot)
                 if verdict is not Verdict.WAITING:
-                    event = TriggerEvent(wait.event(snapshot, verdict))
+                    event = wait.event(snapshot, verdict)
                     break
                 if wait.memory_changed():
                     # What this check learned (e.g. "the DWS action was seen running") would die with this process:
                     # hand it to the sensor, which defers again with it in the kwargs and the same deadline.
-                    event = TriggerEvent(wait.memory_event(deadline=self.deadline, timeout=self.timeout))
+                    event = wait.memory_event(deadline=self.deadline, timeout=self.timeout)
                     break
                 # The interval is measured from the start of the poll, so a long poll that waited server-side
                 # is followed at once by the next one.
@@ -210,7 +208,7 @@ class CloudExecutionTrigger(BaseTrigger):
                 COALESCER.leave(shared)
             if batch is not None:
                 BATCHER.leave(batch)
-        yield event
+        yield TriggerEvent(event.to_payload())
 
     async def _sleep(self, delay: float) -> None:
         remaining = self._remaining()
