@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from airflow_provider_cloudflows.services import get_service
 from airflow_provider_cloudflows.services.base import Check, CheckContext, ServiceSpec, Snapshot
 from airflow_provider_cloudflows.status import ExecutionStatus, Verdict, show
+from airflow_provider_cloudflows.triggers.events import Errored, Failed, MemoryChanged, Succeeded, TimedOut
 
 
 class LogSink(Protocol):
@@ -16,14 +17,6 @@ class LogSink(Protocol):
     def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...  # noqa: D102
 
     def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...  # noqa: D102
-
-
-# Event outcomes beyond the three verdicts: the wait's own deadline, and an API error that ended it.
-TIMEOUT = "timeout"
-ERROR = "error"
-# Not an outcome: the trigger hands the wait's changed memory back to the sensor, which defers again with it
-# in the new trigger's kwargs (kwargs are fixed at defer time, and only they survive a triggerer restart).
-MEMORY = "memory"
 
 
 class Wait:
@@ -74,15 +67,14 @@ class Wait:
         """Whether a check changed the durable memory since the kwargs were written."""
         return self.durable_memory() != self._durable_sent
 
-    def memory_event(self, *, deadline: float | None, timeout: float | None) -> dict[str, Any]:
+    def memory_event(self, *, deadline: float | None, timeout: float | None) -> MemoryChanged:
         """The trigger event handing the memory back; ``deadline`` travels so re-deferring never extends it."""
-        return {
-            "outcome": MEMORY,
-            "memory": dict(self.memory),
-            "deadline": deadline,
-            "timeout": timeout,
-            "message": f"{self.subject}: memory changed ({sorted(self.durable_memory())}), deferring again",
-        }
+        return MemoryChanged(
+            memory=dict(self.memory),
+            deadline=deadline,
+            timeout=timeout,
+            message=f"{self.subject}: memory changed ({sorted(self.durable_memory())}), deferring again",
+        )
 
     def verdict(self, vendor_status: Any) -> Verdict:
         """Success, failure or keep waiting, after the user's overrides."""
@@ -127,9 +119,12 @@ class Wait:
             **snapshot.details,
         }
 
-    def event(self, snapshot: Snapshot, verdict: Verdict) -> dict[str, Any]:
-        """The trigger event for a terminal observation."""
-        return {"outcome": verdict.value, "state": self.state(snapshot), "message": self.describe(snapshot)}
+    def event(self, snapshot: Snapshot, verdict: Verdict) -> Succeeded | Failed:
+        """The trigger event for a terminal observation (``verdict`` success or failure)."""
+        if verdict is Verdict.WAITING:
+            raise ValueError(f"{self.subject}: a waiting observation ends nothing")
+        ending = Succeeded if verdict is Verdict.SUCCESS else Failed
+        return ending(state=self.state(snapshot), message=self.describe(snapshot))
 
     def describe(self, snapshot: Snapshot) -> str:
         """One line naming the vendor status, the reason and the RequestId."""
@@ -140,7 +135,7 @@ class Wait:
             text += f": {snapshot.reason}"
         return text + f" [RequestId: {snapshot.request_id or 'none'}]"
 
-    def timeout_event(self, waited: float, outage: str | None = None, *, waiter: str = "sensor") -> dict[str, Any]:
+    def timeout_event(self, waited: float, outage: str | None = None, *, waiter: str = "sensor") -> TimedOut:
         """The trigger event when the wait's deadline passes first (``outage``: why the last polls failed;
         ``waiter``: whose timeout it is, a sensor's or an operator's)."""
         last = self.last
@@ -149,13 +144,13 @@ class Wait:
             message += f"; last seen {last.status.value} ({self.spec.table.vendor_field}={show(last.vendor_status)})"
         if outage:
             message += f"; {outage}"
-        return {"outcome": TIMEOUT, "state": self.state(last) if last else None, "message": message}
+        return TimedOut(state=self.state(last) if last else None, message=message)
 
-    def error_event(self, error: Mapping[str, Any], message: str) -> dict[str, Any]:
+    def error_event(self, error: Mapping[str, Any], message: str) -> Errored:
         """The trigger event when an API error ends the wait."""
         return error_event(error, f"{self.subject}: {message}")
 
 
-def error_event(error: Mapping[str, Any], message: str) -> dict[str, Any]:
+def error_event(error: Mapping[str, Any], message: str) -> Errored:
     """An error event; also used before a :class:`Wait` exists (invalid identifiers)."""
-    return {"outcome": ERROR, "error": dict(error), "message": message}
+    return Errored(error=dict(error), message=message)

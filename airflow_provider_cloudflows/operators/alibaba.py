@@ -74,6 +74,13 @@ class AlibabaCloudFlowStartExecutionOperator(CloudExecutionOperator):
         with a letter or ``_``). Default: derived from the task instance, see above.
     :param input: the execution's input, a dict or a JSON object text (templated).
     :param qualifier: the flow version alias (templated), if any.
+    :param alibabacloud_conn_id: the Alibaba Cloud connection (default ``alibabacloud_default``).
+    :param poll_interval: seconds between status checks (default 30; the sensors take ``poke_interval``).
+    :param timeout: start and wait must end within it (default 24 h), else the execution is cancelled
+        (where possible) and the task fails with ``CloudExecutionTimeout``.
+
+    ``region``, ``deferrable``, ``cancel_on_kill`` and ``on_retry`` are described on
+    :class:`~airflow_provider_cloudflows.operators.base.CloudExecutionOperator`.
     """
 
     start_action = "alibaba_cloudflow_start_execution"

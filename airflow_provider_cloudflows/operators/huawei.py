@@ -49,6 +49,13 @@ class HuaweiDwsCreateSnapshotOperator(_DwsOperator):
     :param snapshot_name: the snapshot's name (templated; 4-64 characters, starting with a letter).
     :param description: the snapshot's description (templated).
     :param project_id: overrides the connection's project id.
+    :param huaweicloud_conn_id: the Huawei Cloud connection (default ``huaweicloud_default``).
+    :param poll_interval: seconds between status checks (default 30; the sensors take ``poke_interval``).
+    :param timeout: start and wait must end within it (default 24 h), else the execution is cancelled
+        (where possible) and the task fails with ``CloudExecutionTimeout``.
+
+    ``region``, ``deferrable``, ``cancel_on_kill`` and ``on_retry`` are described on
+    :class:`~airflow_provider_cloudflows.operators.base.CloudExecutionOperator`.
     """
 
     start_action = "huawei_dws_create_snapshot"
@@ -80,6 +87,13 @@ class HuaweiDwsResizeClusterOperator(_DwsOperator):
     :param request: further ``ResizeClusterRequestBody`` fields (``auto_redistribute``, ``mode``,
         ``scale_out.subnet_id``...), merged last (templated).
     :param project_id: overrides the connection's project id.
+    :param huaweicloud_conn_id: the Huawei Cloud connection (default ``huaweicloud_default``).
+    :param poll_interval: seconds between status checks (default 30; the sensors take ``poke_interval``).
+    :param timeout: start and wait must end within it (default 24 h), else the execution is cancelled
+        (where possible) and the task fails with ``CloudExecutionTimeout``.
+
+    ``region``, ``deferrable``, ``cancel_on_kill`` and ``on_retry`` are described on
+    :class:`~airflow_provider_cloudflows.operators.base.CloudExecutionOperator`.
     """
 
     start_action = "huawei_dws_resize_cluster"
@@ -118,6 +132,13 @@ class HuaweiDwsRestoreClusterOperator(_DwsOperator):
     :param restore: the ``Restore`` structure: ``name`` (the new cluster's), and optionally ``subnet_id``,
         ``security_group_id``, ``vpc_id``, ``availability_zone``, ``port``, ``public_ip``... (templated).
     :param project_id: overrides the connection's project id.
+    :param huaweicloud_conn_id: the Huawei Cloud connection (default ``huaweicloud_default``).
+    :param poll_interval: seconds between status checks (default 30; the sensors take ``poke_interval``).
+    :param timeout: start and wait must end within it (default 24 h), else the execution is cancelled
+        (where possible) and the task fails with ``CloudExecutionTimeout``.
+
+    ``region``, ``deferrable``, ``cancel_on_kill`` and ``on_retry`` are described on
+    :class:`~airflow_provider_cloudflows.operators.base.CloudExecutionOperator`.
     """
 
     start_action = "huawei_dws_restore_cluster"

@@ -10,12 +10,28 @@ the task without retry instead.
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+
+from airflow_provider_cloudflows.compat import AirflowException
+
+if TYPE_CHECKING:
+    from airflow_provider_cloudflows.actions.base import StartSpec
 
 # task_state_store key of the record: survives into the next try (XComs do not).
 STATE_KEY = "cloudflows_execution"
+
+
+class TaskStateStore(Protocol):
+    """The part of Airflow's ``task_state_store`` the operators use."""
+
+    def get(self, key: str) -> Any: ...  # noqa: D102
+
+    def set(self, key: str, value: Any) -> Any: ...  # noqa: D102
+
+    def delete(self, key: str) -> Any: ...  # noqa: D102
 
 
 class Phase(str, enum.Enum):
@@ -55,12 +71,87 @@ def sending_record(
     }
 
 
-@dataclass(frozen=True)
-class Previous:
-    """What a retry does about the previous try's start: wait on its execution (``record``), adopt its
-    success (``result``), or send the same start again under the same idempotency key (``resend``: the
-    earlier try's record of it)."""
+def may_resend(spec: StartSpec, sending: Mapping[str, Any]) -> bool:
+    """Whether a later try may send an unanswered start again: the same ClientToken, still honoured."""
+    token, sent_at, ttl = sending.get("client_token"), sending.get("sent_at"), spec.client_token_ttl
+    if not spec.takes_client_token or not isinstance(token, str) or not token:
+        return False
+    if ttl is None:
+        return True
+    return isinstance(sent_at, (int, float)) and time.time() - float(sent_at) < ttl
 
-    record: dict[str, Any] | None = None
-    result: dict[str, Any] | None = None
-    resend: Mapping[str, Any] | None = None
+
+def write_sending(store: TaskStateStore, record: Mapping[str, Any], task_id: str) -> None:
+    """Record that the start is being sent, before it is; a store that cannot take it stops the start unsent."""
+    try:
+        store.set(STATE_KEY, dict(record))
+    except Exception as exc:
+        raise AirflowException(
+            f"{task_id}: could not record the start before sending it ({exc}); nothing was sent"
+        ) from None
+
+
+def mark_reported_unknown(store: TaskStateStore, sending: Mapping[str, Any], why: str, log: Any) -> None:
+    """Say in the record that the start's unknown outcome failed the task (only a user's clear comes next)."""
+    try:
+        store.set(STATE_KEY, {**dict(sending), "phase": Phase.REPORTED_UNKNOWN.value, "reason": why})
+    except Exception as exc:
+        log.warning("could not record that the start's outcome was reported unknown: %s", exc)
+
+
+def forget_refused_start(store: TaskStateStore, log: Any) -> None:
+    """Drop the record of a start refused before it was applied."""
+    try:
+        store.delete(STATE_KEY)
+    except Exception as exc:  # the next try would then refuse to start blindly: safe, and said
+        log.warning("could not clear the record of a refused start: %s", exc)
+
+
+def keep_started(store: TaskStateStore, record: Mapping[str, Any], log: Any) -> None:
+    """Keep a started execution's record for a retry to reattach to."""
+    try:
+        store.set(STATE_KEY, dict(record))
+    except Exception as exc:  # a store backend outage must not fail a started execution's wait
+        log.warning("could not keep the execution ids for a retry to reattach: %s", exc)
+
+
+def read_previous(store: TaskStateStore, task_id: str) -> Any:
+    """The previous try's record, whatever it holds; a store that cannot say fails the task (no blind start)."""
+    try:
+        return store.get(STATE_KEY)
+    except Exception as exc:
+        raise AirflowException(
+            f"{task_id}: could not read the previous try's record ({exc}); not starting blindly"
+        ) from None
+
+
+# What a retry does about the previous try's start.
+
+
+@dataclass(frozen=True)
+class StartAfresh:
+    """Nothing to follow up (first try, no record, or an execution that ended and is not adopted)."""
+
+
+@dataclass(frozen=True)
+class WaitOn:
+    """The previous try's execution is still running: wait on it (``record`` holds its ids)."""
+
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Adopt:
+    """The previous try's execution succeeded and ``on_retry="reattach"``: ``result`` is the task's return."""
+
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resend:
+    """The previous try's start was never answered: send it again under the same idempotency key."""
+
+    sending: Mapping[str, Any]
+
+
+Previous: TypeAlias = StartAfresh | WaitOn | Adopt | Resend

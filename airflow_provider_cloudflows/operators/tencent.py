@@ -48,6 +48,13 @@ class TencentBatchSubmitJobOperator(_TencentOperator):
     :param placement: the ``Placement`` structure (e.g. ``{"Zone": "ap-guangzhou-3"}``), templated.
     :param job: the ``Job`` structure (``JobName``, ``Tasks``...), templated.
     :param fetch_logs_on_failure: copy the failed instances' logs into the task log (default on).
+    :param tencentcloud_conn_id: the Tencent Cloud connection (default ``tencentcloud_default``).
+    :param poll_interval: seconds between status checks (default 30; the sensors take ``poke_interval``).
+    :param timeout: start and wait must end within it (default 24 h), else the execution is cancelled
+        (where possible) and the task fails with ``CloudExecutionTimeout``.
+
+    ``region``, ``deferrable``, ``cancel_on_kill`` and ``on_retry`` are described on
+    :class:`~airflow_provider_cloudflows.operators.base.CloudExecutionOperator`.
     """
 
     start_action = "tencent_batch_submit_job"
@@ -120,6 +127,13 @@ class TencentEmrScaleOutClusterOperator(_TencentOperator):
     :param node_flag: ``TASK`` (default), ``CORE``, ``ROUTER``...
     :param instance_charge_type: ``POSTPAID_BY_HOUR`` (default), ``PREPAID`` or ``SPOTPAID``.
     :param request: further ``ScaleOutCluster`` fields (``Tags``, ``ResourceSpec``...), merged last.
+    :param tencentcloud_conn_id: the Tencent Cloud connection (default ``tencentcloud_default``).
+    :param poll_interval: seconds between status checks (default 30; the sensors take ``poke_interval``).
+    :param timeout: start and wait must end within it (default 24 h), else the execution is cancelled
+        (where possible) and the task fails with ``CloudExecutionTimeout``.
+
+    ``region``, ``deferrable``, ``cancel_on_kill`` and ``on_retry`` are described on
+    :class:`~airflow_provider_cloudflows.operators.base.CloudExecutionOperator`.
     """
 
     start_action = "tencent_emr_scale_out_cluster"
@@ -171,6 +185,13 @@ class TencentEmrTerminateClusterNodesOperator(_TencentOperator):
     :param cvm_instance_ids: the nodes to release (templated list).
     :param node_flag: ``TASK`` (default), ``CORE``, ``ROUTER``, ``MASTER``.
     :param request: further fields (``GraceDownFlag``, ``GraceDownTime``), merged last.
+    :param tencentcloud_conn_id: the Tencent Cloud connection (default ``tencentcloud_default``).
+    :param poll_interval: seconds between status checks (default 30; the sensors take ``poke_interval``).
+    :param timeout: start and wait must end within it (default 24 h), else the execution is cancelled
+        (where possible) and the task fails with ``CloudExecutionTimeout``.
+
+    ``region``, ``deferrable``, ``cancel_on_kill`` and ``on_retry`` are described on
+    :class:`~airflow_provider_cloudflows.operators.base.CloudExecutionOperator`.
     """
 
     start_action = "tencent_emr_terminate_cluster_nodes"
@@ -228,6 +249,13 @@ class TencentCynosdbFlowActionOperator(_TencentOperator):
     :param action: the action name.
     :param cluster_id: the cluster (``cynosdbmysql-...``), sent as ``ClusterId``.
     :param request: further fields of the action (``BackupType``, ``ForcePause``...), merged last.
+    :param tencentcloud_conn_id: the Tencent Cloud connection (default ``tencentcloud_default``).
+    :param poll_interval: seconds between status checks (default 30; the sensors take ``poke_interval``).
+    :param timeout: start and wait must end within it (default 24 h), else the execution is cancelled
+        (where possible) and the task fails with ``CloudExecutionTimeout``.
+
+    ``region``, ``deferrable``, ``cancel_on_kill`` and ``on_retry`` are described on
+    :class:`~airflow_provider_cloudflows.operators.base.CloudExecutionOperator`.
     """
 
     start_action = "tencent_cynosdb_flow_action"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow_provider_cloudflows.compat import (
     AirflowException,
@@ -19,24 +18,29 @@ from airflow_provider_cloudflows.compat import (
     conf,
 )
 from airflow_provider_cloudflows.errors import CloudApiError, CloudExecutionFailed
-from airflow_provider_cloudflows.hooks import hook_class
 from airflow_provider_cloudflows.hooks.base import CloudHook
 from airflow_provider_cloudflows.services import get_service
-from airflow_provider_cloudflows.services.base import Snapshot
-from airflow_provider_cloudflows.services.driver import run_check
 from airflow_provider_cloudflows.status import Verdict
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
-from airflow_provider_cloudflows.waiting import ERROR, MEMORY, TIMEOUT, Wait
+from airflow_provider_cloudflows.wait_engine.hook_factory import build_hook
+from airflow_provider_cloudflows.wait_engine.worker import (
+    CHECK_BUDGET,
+    CheckFailed,
+    Observation,
+    check_deadline,
+    check_once,
+    conclude,
+    defer_timeout,
+    read_event,
+)
+
+# Re-exported: the margin of the sensors' deferrals.
+from airflow_provider_cloudflows.wait_engine.worker import DEFER_TIMEOUT_MARGIN as DEFER_TIMEOUT_MARGIN
+from airflow_provider_cloudflows.waiting import Wait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-# Airflow's own defer timeout fires this long after the trigger's deadline, so that the provider's timeout
-# event (naming the last state seen) wins the race; Airflow's stays the backstop when no triggerer runs.
-DEFER_TIMEOUT_MARGIN = 30.0
-# A worker-side check (the first one before deferring, or a poke) spends at most this long, retries included,
-# and never more than what is left of the sensor's timeout.
-CHECK_BUDGET = 60.0
 # Poke mode backs off during an outage as the trigger does: from the poke interval, doubling, full jitter.
 OUTAGE_MAX_BACKOFF = 300.0
 # A vendor's retry hint is honoured between pokes up to this long.
@@ -140,11 +144,7 @@ class CloudExecutionSensor(BaseSensorOperator):
     def hook(self) -> CloudHook:
         """The vendor hook, built once per task instance."""
         if self._hook is None:
-            vendor = get_service(self.service).vendor
-            cls = hook_class(vendor)
-            # Built as Airflow builds hooks: with the connection id under the hook's conn_name_attr keyword.
-            kwargs: dict[str, Any] = {cls.conn_name_attr: self.conn_id, **self.hook_overrides()}
-            self._hook = cls(**kwargs)
+            self._hook = build_hook(get_service(self.service).vendor, self.conn_id, self.hook_overrides())
         return self._hook
 
     def _wait(self) -> Wait:
@@ -162,29 +162,21 @@ class CloudExecutionSensor(BaseSensorOperator):
             raise AirflowException(f"{self.task_id}: {exc}") from None
         return self._wait_state
 
-    def _observe(self, wait: Wait) -> tuple[Snapshot, Verdict] | None:
+    def _observe(self, wait: Wait) -> Observation | None:
         """One check from the worker; ``None`` when it failed transiently (throttled, 5xx, network).
 
         A transient failure is not an outcome: a poke returns "not yet", a deferrable sensor defers anyway.
-        The worker's rate limiter knows nothing of the triggerer's traffic, so a first check may well be
-        throttled when hundreds of waits share an account.
         """
-        deadline = time.time() + min(float(self.timeout), CHECK_BUDGET)
-        if self._deadline is not None:
-            if self._deadline <= time.time():
-                return None  # the sensor's time is up: no request that could only be cut off
-            deadline = min(deadline, self._deadline)
-        try:
-            snapshot = run_check(wait.check(wait_seconds=0.0), self.hook.get_conn(), deadline=deadline)
-        except CloudApiError as exc:
-            if exc.retryable:
-                self._failed_checks += 1
-                self._last_error = exc
-                self.log.warning("%s: check failed transiently, waiting on: %s", wait.subject, exc)
-                return None
-            raise AirflowException(f"{wait.subject}: {exc}") from None
+        budget = min(float(self.timeout), CHECK_BUDGET)
+        if self._deadline is not None and self._deadline <= time.time():
+            return None  # the sensor's time is up: no request that could only be cut off
+        observed = check_once(wait, self.hook, deadline=check_deadline(self._deadline, budget=budget), log=self.log)
+        if isinstance(observed, CheckFailed):
+            self._failed_checks += 1
+            self._last_error = observed.error
+            return None
         self._failed_checks, self._last_error = 0, None
-        return snapshot, wait.report(self.log, snapshot)
+        return observed
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         """One check: done with the state, failed loudly, or not yet."""
@@ -192,11 +184,10 @@ class CloudExecutionSensor(BaseSensorOperator):
         observed = self._observe(wait)
         if observed is None:
             return False
-        snapshot, verdict = observed
-        if verdict is Verdict.FAILURE:
-            raise CloudExecutionFailed(wait.describe(snapshot))
-        if verdict is Verdict.SUCCESS:
-            return PokeReturnValue(is_done=True, xcom_value=wait.state(snapshot))
+        if observed.verdict is Verdict.FAILURE:
+            raise CloudExecutionFailed(wait.describe(observed.snapshot))
+        if observed.verdict is Verdict.SUCCESS:
+            return PokeReturnValue(is_done=True, xcom_value=wait.state(observed.snapshot))
         return False
 
     def execute(self, context: Context) -> Any:
@@ -213,11 +204,10 @@ class CloudExecutionSensor(BaseSensorOperator):
         wait = self._wait()
         observed = self._observe(wait)
         if observed is not None:
-            snapshot, verdict = observed
-            if verdict is Verdict.FAILURE:
-                raise CloudExecutionFailed(wait.describe(snapshot))
-            if verdict is Verdict.SUCCESS:
-                return wait.state(snapshot)
+            if observed.verdict is Verdict.FAILURE:
+                raise CloudExecutionFailed(wait.describe(observed.snapshot))
+            if observed.verdict is Verdict.SUCCESS:
+                return wait.state(observed.snapshot)
         self._defer(wait, deadline=time.time() + self.timeout, remaining=float(self.timeout))
 
     def _reschedule_deadline(self, context: Context) -> float | None:
@@ -298,8 +288,7 @@ class CloudExecutionSensor(BaseSensorOperator):
         outage = None
         if self._failed_checks:
             outage = f"the last {self._failed_checks} checks failed, most recently: {self._last_error}"
-        message: str = self._wait().timeout_event(float(self.timeout), outage)["message"]
-        return message
+        return self._wait().timeout_event(float(self.timeout), outage).message
 
     def _defer(self, wait: Wait, *, deadline: float, remaining: float) -> None:
         """Defer to a trigger carrying the wait's memory, ending at the absolute ``deadline`` (``remaining`` s)."""
@@ -317,40 +306,41 @@ class CloudExecutionSensor(BaseSensorOperator):
                 options=wait.trigger_options(),
             ),
             method_name="execute_complete",
-            # Airflow enforces this even if the trigger were lost, and reports it as AirflowSensorTimeout.
-            # Counted from the absolute deadline, so deferring again never extends the sensor's timeout.
-            timeout=timedelta(seconds=max(0.0, remaining) + DEFER_TIMEOUT_MARGIN),
+            # Reported by Airflow as AirflowSensorTimeout, should the trigger be lost.
+            timeout=defer_timeout(remaining),
         )
 
     def execute_complete(self, context: Context, event: Mapping[str, Any]) -> Any:
         """Turn the trigger's event into the task's outcome."""
-        outcome = event.get("outcome")
-        message = str(event.get("message", event))
-        if outcome == Verdict.SUCCESS.value:
-            self.log.info("%s", message)
-            return event["state"]
-        if outcome == Verdict.FAILURE.value:
-            raise CloudExecutionFailed(message)
-        if outcome == TIMEOUT:
-            raise AirflowSensorTimeout(message)
-        if outcome == ERROR:
-            raise AirflowException(message)
-        if outcome == MEMORY:
-            return self._defer_with_memory(event)
-        raise AirflowException(f"unexpected trigger event: {event!r}")
+        return conclude(read_event(event), _SensorEnding(self), self.log)
 
-    def _defer_with_memory(self, event: Mapping[str, Any]) -> None:
+    def _defer_with_memory(self, memory: Mapping[str, Any], deadline: float) -> None:
         """The trigger learned something its process would forget: defer again with it, same deadline.
 
         Costs one task resume (a worker slot for about a second); a spec hands memory back only when it
         changes what the wait can decide (e.g. the first time a DWS action is seen running), not per poll.
         """
-        memory = event.get("memory")
-        deadline = event.get("deadline")
-        if not isinstance(memory, Mapping) or not isinstance(deadline, (int, float)) or isinstance(deadline, bool):
-            raise AirflowException(f"unexpected trigger event: {event!r}")
         wait = self._wait()
         wait.memory.clear()
         wait.memory.update(memory)
         self.log.info("%s: deferring again with the wait's memory %s", wait.subject, sorted(memory))
-        self._defer(wait, deadline=float(deadline), remaining=float(deadline) - time.time())
+        self._defer(wait, deadline=deadline, remaining=deadline - time.time())
+
+
+class _SensorEnding:
+    """A sensor's outcomes of a deferred wait: the state as XCom, the sensor's own timeout exception."""
+
+    def __init__(self, sensor: CloudExecutionSensor) -> None:
+        self.sensor = sensor
+
+    def succeeded(self, state: dict[str, Any]) -> Any:
+        return state
+
+    def failed(self, state: dict[str, Any]) -> None:
+        return None
+
+    def timed_out(self, message: str) -> NoReturn:
+        raise AirflowSensorTimeout(message)
+
+    def defer_again(self, memory: dict[str, Any], deadline: float) -> None:
+        self.sensor._defer_with_memory(memory, deadline)

@@ -16,13 +16,26 @@ class HuaweiDwsClusterTaskSensor(CloudExecutionSensor):
 
     The API only shows ongoing tasks; once the task is gone the sensor reads the paired failure view and the
     cluster's detail, and succeeds only on evidence (see the README's "How a DWS task's end is decided").
+    ``mode="reschedule"`` is refused: the end is confirmed from what earlier checks of one process saw.
 
+    Returns (XCom) the final state: ``service``, ``identifiers``, ``status``, ``vendor_status`` (the task's
+    ``status``), ``progress``, ``reason``, ``request_id``, plus ``action_name`` and ``evidence`` (what the
+    outcome was decided on) and the failure record's fields when one was read.
+
+    Timeout: the sensor's ``timeout`` (seconds) ends the wait with ``AirflowSensorTimeout`` in poke,
+    reschedule and deferrable modes, naming the last state seen; with ``soft_fail=True`` the task is skipped
+    instead. A failed execution raises ``CloudExecutionFailed`` naming the vendor status, the reason and the
+    RequestId.
+
+    :param huaweicloud_conn_id: the Huawei Cloud connection (default ``huaweicloud_default``).
     :param cluster_id: the DWS cluster id.
     :param action_name: GROWING, RESTORING, SNAPSHOTTING or FINE_GRAINED_RESTORING.
-    :param region: overrides the connection's region.
     :param project_id: overrides the connection's project id.
+    :param region: overrides the connection's region.
     :param success_states: task ``status`` values that succeed (default SUCCESS).
     :param failure_states: task ``status`` values that fail (default FAILED, ROLLBACK_FAIL, ROLLBACK_SUCCESS).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
+        ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
     """
 
     service = "huawei_dws_cluster_task"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,15 +15,26 @@ class HuaweiDwsJobSensor(CloudExecutionSensor):
     answer.
 
     ``status`` INIT, WAITING, DELAY_SCHEDULED (pending) and RUNNING wait on; SUCCESS succeeds; FAIL fails with
-    ``failed_code: failed_detail``; STOP (the job was stopped) fails as cancelled. The returned state carries
-    ``job_name``, ``begin_time``, ``end_time`` and ``progress``.
+    ``failed_code: failed_detail``; STOP (the job was stopped) fails as cancelled.
 
+    Returns (XCom) the final state: ``service``, ``identifiers``, ``status``, ``vendor_status`` (``status``),
+    ``progress``, ``reason``, ``request_id``, plus ``job_name``, ``begin_time``, ``end_time`` and, on
+    failure, ``failed_code`` and ``failed_detail``.
+
+    Timeout: the sensor's ``timeout`` (seconds) ends the wait with ``AirflowSensorTimeout`` in poke,
+    reschedule and deferrable modes, naming the last state seen; with ``soft_fail=True`` the task is skipped
+    instead. A failed execution raises ``CloudExecutionFailed`` naming the vendor status, the reason and the
+    RequestId.
+
+    :param huaweicloud_conn_id: the Huawei Cloud connection (default ``huaweicloud_default``).
     :param job_id: the job id.
     :param cluster_id: optional, only for the console link (the job API does not name its cluster).
-    :param region: overrides the connection's region.
     :param project_id: overrides the connection's project id.
+    :param region: overrides the connection's region.
     :param success_states: ``status`` values that succeed (default SUCCESS).
     :param failure_states: ``status`` values that fail (default FAIL, STOP).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
+        ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
     """
 
     service = "huawei_dws_job"
@@ -43,10 +53,6 @@ class HuaweiDwsJobSensor(CloudExecutionSensor):
         huaweicloud_conn_id: str = HuaweiCloudHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        # The base takes the identifiers as a keyword in the sensor refactor under way; support both bases.
-        if "identifiers" in inspect.signature(CloudExecutionSensor.__init__).parameters:
-            kwargs["identifiers"] = {"job_id": job_id}
-        super().__init__(conn_id=huaweicloud_conn_id, **kwargs)
-        self.job_id = job_id
+        super().__init__(conn_id=huaweicloud_conn_id, identifiers={"job_id": job_id}, **kwargs)
         self.cluster_id = cluster_id
         self.project_id = project_id

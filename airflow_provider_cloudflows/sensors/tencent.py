@@ -20,12 +20,24 @@ class _TencentSensor(CloudExecutionSensor):
 class TencentEmrFlowSensor(_TencentSensor):
     """Wait for a Tencent Cloud EMR flow (``DescribeClusterFlowStatusDetail``).
 
+    Returns (XCom) the final state: ``service``, ``identifiers``, ``status``, ``vendor_status``
+    (``FlowTotalStatus``), ``progress``, ``reason``, ``request_id``, plus ``FlowName``, ``FlowInfo``,
+    ``FlowTotalProgress`` and ``StageDetails``.
+
+    Timeout: the sensor's ``timeout`` (seconds) ends the wait with ``AirflowSensorTimeout`` in poke,
+    reschedule and deferrable modes, naming the last state seen; with ``soft_fail=True`` the task is skipped
+    instead. A failed execution raises ``CloudExecutionFailed`` naming the vendor status, the reason and the
+    RequestId.
+
+    :param tencentcloud_conn_id: the Tencent Cloud connection (default ``tencentcloud_default``).
     :param instance_id: the EMR cluster id (``emr-...``).
     :param flow_id: the flow id, e.g. from the operation that started it; exactly one of flow_id / trace_id.
     :param trace_id: the flow's trace id.
     :param region: overrides the connection's region.
     :param success_states: ``FlowTotalStatus`` values that succeed (default 2 and 3).
     :param failure_states: ``FlowTotalStatus`` values that fail (default -1 and -3).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
+        ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
     """
 
     service = "tencent_emr_flow"
@@ -49,10 +61,21 @@ class TencentEmrFlowSensor(_TencentSensor):
 class TencentCynosdbFlowSensor(_TencentSensor):
     """Wait for a Tencent CynosDB (TDSQL-C) task flow (``DescribeFlow``).
 
+    Returns (XCom) the final state: ``service``, ``identifiers``, ``status``, ``vendor_status`` (``Status``),
+    ``progress``, ``reason`` and ``request_id``.
+
+    Timeout: the sensor's ``timeout`` (seconds) ends the wait with ``AirflowSensorTimeout`` in poke,
+    reschedule and deferrable modes, naming the last state seen; with ``soft_fail=True`` the task is skipped
+    instead. A failed execution raises ``CloudExecutionFailed`` naming the vendor status, the reason and the
+    RequestId.
+
+    :param tencentcloud_conn_id: the Tencent Cloud connection (default ``tencentcloud_default``).
     :param flow_id: the integer task flow id (a templated string is converted).
     :param region: overrides the connection's region.
     :param success_states: ``Status`` values that succeed (default 0).
     :param failure_states: ``Status`` values that fail (default 1).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
+        ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
     """
 
     service = "tencent_cynosdb_flow"
@@ -66,11 +89,23 @@ class TencentCynosdbFlowSensor(_TencentSensor):
 class TencentBatchTaskSensor(_TencentSensor):
     """Wait for a task of a Tencent Batch job (``DescribeTask``).
 
+    Returns (XCom) the final state: ``service``, ``identifiers``, ``status``, ``vendor_status``
+    (``TaskState``), ``progress``, ``reason``, ``request_id``, plus the task's ``JobId``, ``TaskName``,
+    ``CreateTime``, ``EndTime`` and instance counts; a failure names the failed instances and exit codes.
+
+    Timeout: the sensor's ``timeout`` (seconds) ends the wait with ``AirflowSensorTimeout`` in poke,
+    reschedule and deferrable modes, naming the last state seen; with ``soft_fail=True`` the task is skipped
+    instead. A failed execution raises ``CloudExecutionFailed`` naming the vendor status, the reason and the
+    RequestId.
+
+    :param tencentcloud_conn_id: the Tencent Cloud connection (default ``tencentcloud_default``).
     :param job_id: the job id (``job-...``).
     :param task_name: the task's name within the job.
     :param region: overrides the connection's region.
     :param success_states: ``TaskState`` values that succeed (default SUCCEED).
     :param failure_states: ``TaskState`` values that fail (default FAILED, FAILED_INTERRUPTED).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
+        ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
     """
 
     service = "tencent_batch_task"

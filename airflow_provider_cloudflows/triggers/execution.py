@@ -3,172 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
-import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_cloudflows.errors import CloudApiError
-from airflow_provider_cloudflows.hooks import hook_class
 from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import arun_check
 from airflow_provider_cloudflows.status import ExecutionStatus, Verdict
-from airflow_provider_cloudflows.transport.client import CloudClient, bounded
 from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED
-from airflow_provider_cloudflows.triggers.batching import BATCHER, wait_key
+from airflow_provider_cloudflows.triggers.batching import BATCHER
+from airflow_provider_cloudflows.triggers.coalescing import COALESCER
+from airflow_provider_cloudflows.triggers.events import WaitEvent
+from airflow_provider_cloudflows.wait_engine.hook_factory import build_hook
 from airflow_provider_cloudflows.waiting import Wait, error_event
 
 MAX_LONG_POLL = 60.0
 # Long polls end a little before the deadline so the timeout event is not late by a whole request.
 LONG_POLL_MARGIN = 1.0
 JITTER = 0.1
-# A coalesced answer is reused by a wait that polls within this fraction of its own interval after the shared
-# request started (see _Coalescer).
-REUSE_FRACTION = 0.5
-
-
-class _Shared:
-    """One check of an execution shared by the waits on it: its answer (a future) and when it started."""
-
-    __slots__ = ("future", "started")
-
-    def __init__(self, future: asyncio.Future[Snapshot], started: float) -> None:
-        self.future = future
-        self.started = started
-
-
-class _LeaderLeft(Exception):
-    """The wait doing a shared check left (cancelled) before it was answered: a follower asks itself."""
-
-
-class _Coalescer:
-    """K waits on the same execution (same account, region, endpoint, service, identifiers and options) in one
-    event loop cost one request per interval, not K.
-
-    A wait that polls while a check of its execution is in flight joins it; one that polls within
-    ``REUSE_FRACTION`` of its interval after a check started reuses its answer, and schedules its next poll
-    from that check's start, so identical waits fall into step and share every later check. Each wait still
-    judges the snapshot and yields its own event. Waits join through ``asyncio.shield``, and a wait's first
-    check, or any check while two or more waits on the execution are running, runs in a task of its own: a
-    wait that leaves (finished, cancelled) never cancels the others' request. Later checks of a wait alone on
-    its execution (the common case) run in its own coroutine: a task per poll (httpx's anyio backend sets up
-    state per task) cost ~30% of a poll's CPU (issue 10); should such a wait be cancelled while a newly
-    arrived one joined its check, that one is told at once and asks again. A failed check is never reused:
-    the next poll asks again. Waits whose spec keeps per-wait memory (DWS) never share.
-    """
-
-    def __init__(self) -> None:
-        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], _Shared]] = (
-            weakref.WeakKeyDictionary()
-        )
-        # Running waits per key (any loop: keys of waits on different loops never meet in _loops anyway).
-        self._members: dict[tuple[Any, ...], int] = {}
-        self.requests = 0  # checks actually run (tests and benchmarks read it)
-        self.shared = 0  # polls answered by another wait's check
-
-    @staticmethod
-    def key(wait: Wait, client: CloudClient[Any]) -> tuple[Any, ...] | None:
-        """What makes two waits the same question, or None if this wait must not share."""
-        if getattr(wait.spec, "durable_memory", ()) or wait.memory:
-            return None
-        try:
-            what = json.dumps([wait.identifiers, wait.options], sort_keys=True, default=str)
-        except (TypeError, ValueError):
-            return None
-        return wait_key(wait, client, what)
-
-    def join(self, key: tuple[Any, ...]) -> None:
-        """A wait on ``key`` starts polling."""
-        self._members[key] = self._members.get(key, 0) + 1
-
-    def leave(self, key: tuple[Any, ...]) -> None:
-        """A wait on ``key`` ended (event, error, cancellation); the last one out forgets the key's check.
-
-        No timer per poll forgets answers: at 40 polls a second a timer each woke the loop 40 more times.
-        """
-        left = self._members.get(key, 0) - 1
-        if left > 0:
-            self._members[key] = left
-            return
-        self._members.pop(key, None)
-        try:
-            table = self._loops.get(asyncio.get_running_loop())
-        except RuntimeError:
-            return
-        entry = table.pop(key, None) if table is not None else None
-        if entry is not None and entry.future.done() and not entry.future.cancelled():
-            entry.future.exception()  # retrieved: a failure every joined wait already saw is not "never retrieved"
-
-    async def check(
-        self,
-        key: tuple[Any, ...],
-        wait: Wait,
-        client: CloudClient[Any],
-        *,
-        wait_seconds: float,
-        deadline: float | None,
-        interval: float,
-        first: bool = False,
-    ) -> tuple[Snapshot, float]:
-        """The snapshot, and the monotonic time the check that produced it started."""
-        loop = asyncio.get_running_loop()
-        table = self._loops.get(loop)
-        if table is None:
-            table = self._loops[loop] = {}
-        entry = table.get(key)
-        if entry is not None:
-            future = entry.future
-            if not future.done():
-                self.shared += 1
-                try:
-                    return await _within(asyncio.shield(future), deadline), entry.started
-                except _LeaderLeft:
-                    pass  # ask ourselves
-            elif (
-                time.monotonic() - entry.started < interval * REUSE_FRACTION
-                and not future.cancelled()
-                and future.exception() is None
-            ):
-                self.shared += 1
-                return future.result(), entry.started
-        now = time.monotonic()
-        self.requests += 1
-        if first or self._members.get(key, 0) > 1:
-            # Others wait on this execution: the request is theirs too and outlives this wait.
-            task = loop.create_task(arun_check(wait.check(wait_seconds=wait_seconds), client, deadline=deadline))
-            table[key] = _Shared(task, now)
-            return await asyncio.shield(task), now
-        future = loop.create_future()
-        entry = table[key] = _Shared(future, now)
-        try:
-            snapshot = await arun_check(wait.check(wait_seconds=wait_seconds), client, deadline=deadline)
-        except asyncio.CancelledError:
-            future.set_exception(_LeaderLeft())
-            future.exception()  # retrieved: nobody may be joined
-            if table.get(key) is entry:
-                del table[key]
-            raise
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()
-            raise
-        future.set_result(snapshot)
-        return snapshot, now
-
-
-async def _within(awaitable: Any, deadline: float | None) -> Snapshot:
-    """Wait for a shared check, but never past this wait's own deadline (``asyncio.TimeoutError``)."""
-    if deadline is None:
-        result: Snapshot = await awaitable
-        return result
-    return await bounded(awaitable, max(0.0, deadline - time.time()))
-
-
-COALESCER = _Coalescer()
 
 
 def _listed(wait: Wait, snapshot: Snapshot | None) -> Snapshot | None:
@@ -265,19 +121,17 @@ class CloudExecutionTrigger(BaseTrigger):
                 options=self.options,
             )
         except ValueError as exc:
-            yield TriggerEvent(error_event({"error_type": "ValueError"}, str(exc)))
+            yield TriggerEvent(error_event({"error_type": "ValueError"}, str(exc)).to_payload())
             return
         if (remaining := self._remaining()) is not None and remaining <= 0:
             # Restarted past its deadline (the triggerer was down): no connection read, no request.
-            yield TriggerEvent(wait.timeout_event(self._timeout_seconds(time.time()), waiter=self.waiter))
+            yield TriggerEvent(wait.timeout_event(self._timeout_seconds(time.time()), waiter=self.waiter).to_payload())
             return
         try:
-            cls = hook_class(wait.spec.vendor)
-            kwargs: dict[str, Any] = {cls.conn_name_attr: self.conn_id, **self.hook_overrides}
             # The hook is not kept: the client (shared by waits on the same connection) is all a poll needs.
-            client = await cls(**kwargs).aget_conn()
+            client = await build_hook(wait.spec.vendor, self.conn_id, self.hook_overrides).aget_conn()
         except Exception as exc:  # a missing connection or a bad endpoint: say which, then stop
-            yield TriggerEvent(wait.error_event({"error_type": type(exc).__name__}, str(exc)))
+            yield TriggerEvent(wait.error_event({"error_type": type(exc).__name__}, str(exc)).to_payload())
             return
         shared = COALESCER.key(wait, client)
         if shared is not None:
@@ -286,7 +140,8 @@ class CloudExecutionTrigger(BaseTrigger):
         if batch is not None:
             BATCHER.join(batch)
         # The polling loop is written out here, not in a coroutine of its own: every resume of a poll (about
-        # seven per request, inside httpx) passes through each frame of the await chain (issue 10).
+        # seven per request, inside httpx) passes through each frame of the await chain.
+        event: WaitEvent
         try:
             started = time.time()
             outage = Outage()
@@ -295,9 +150,7 @@ class CloudExecutionTrigger(BaseTrigger):
             while True:
                 remaining = self._remaining()
                 if remaining is not None and remaining <= 0:
-                    event = TriggerEvent(
-                        wait.timeout_event(self._timeout_seconds(started), outage.describe(), waiter=self.waiter)
-                    )
+                    event = wait.timeout_event(self._timeout_seconds(started), outage.describe(), waiter=self.waiter)
                     break
                 poll_started = time.monotonic()
                 try:
@@ -329,7 +182,7 @@ class CloudExecutionTrigger(BaseTrigger):
                 except CloudApiError as exc:
                     if not exc.outage:
                         log.error("%s: %s", wait.subject, exc)
-                        event = TriggerEvent(wait.error_event(exc.to_dict(), str(exc)))
+                        event = wait.error_event(exc.to_dict(), str(exc))
                         break
                     outage.failed(log, wait.subject, exc)
                     await self._sleep(outage.backoff(self.poll_interval))
@@ -338,12 +191,12 @@ class CloudExecutionTrigger(BaseTrigger):
                     outage.recovered(log, wait.subject)
                 verdict = wait.report(log, snapshot)
                 if verdict is not Verdict.WAITING:
-                    event = TriggerEvent(wait.event(snapshot, verdict))
+                    event = wait.event(snapshot, verdict)
                     break
                 if wait.memory_changed():
                     # What this check learned (e.g. "the DWS action was seen running") would die with this process:
                     # hand it to the sensor, which defers again with it in the kwargs and the same deadline.
-                    event = TriggerEvent(wait.memory_event(deadline=self.deadline, timeout=self.timeout))
+                    event = wait.memory_event(deadline=self.deadline, timeout=self.timeout)
                     break
                 # The interval is measured from the start of the poll, so a long poll that waited server-side
                 # is followed at once by the next one.
@@ -355,7 +208,7 @@ class CloudExecutionTrigger(BaseTrigger):
                 COALESCER.leave(shared)
             if batch is not None:
                 BATCHER.leave(batch)
-        yield event
+        yield TriggerEvent(event.to_payload())
 
     async def _sleep(self, delay: float) -> None:
         remaining = self._remaining()
