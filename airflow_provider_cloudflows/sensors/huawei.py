@@ -15,7 +15,7 @@ class HuaweiDwsClusterTaskSensor(CloudExecutionSensor):
     """Wait for an ongoing Huawei Cloud DWS cluster task (scale-out, restore, snapshot, fine-grained restore).
 
     The API only shows ongoing tasks; once the task is gone the sensor reads the paired failure view and the
-    cluster's detail, and succeeds only on evidence (see the README's "How a DWS task's end is decided").
+    cluster's detail, and succeeds only on evidence (see docs/design/dws-task-end.md).
     ``mode="reschedule"`` is refused: the end is confirmed from what earlier checks of one process saw.
 
     Returns (XCom) the final state: ``service``, ``identifiers``, ``status``, ``vendor_status`` (the task's
