@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import logging
 import os
 import pathlib
+from collections.abc import Iterator
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -49,7 +51,7 @@ from cloudflows_emulator.pytest_plugin import (  # noqa: E402
 # The emulator's fixtures are opt-in: the emulator distribution registers no pytest11 plugin.
 pytest_plugins = ["cloudflows_emulator.pytest_plugin"]
 
-# Before any test starts a thread (the fuzz servers of test_properties start theirs before the emulator
+# Before any test starts a thread (the fuzz servers of the property tests start theirs before the emulator
 # fixture is first used): see serialize_ast_parse and import_provider_modules.
 serialize_ast_parse()
 import_provider_modules()
@@ -88,11 +90,30 @@ def _fresh_identities() -> None:
 
 
 @pytest.fixture
-def emulator_connections(airflow_db: None, monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: Any) -> None:
-    """A migrated metadata DB, and the three default connections pointing at this worker's emulator."""
+def connected_emulator(monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: Any, cloud_emulator: Any) -> None:
+    """This worker's emulator, reset, and the three default connections pointing at it (fast retries).
+
+    Modules whose every test talks to the emulator through the default connections use it with
+    ``pytestmark = pytest.mark.usefixtures("connected_emulator")``."""
     from tests.helpers import use_connections
 
     use_connections(monkeypatch, cloud_emulator_server)
+
+
+@pytest.fixture
+def emulator_connections(airflow_db: None, connected_emulator: None) -> None:
+    """A migrated metadata DB, and the three default connections pointing at this worker's emulator, reset."""
+
+
+@pytest.fixture
+def quiet_provider_logs() -> Iterator[None]:
+    """The provider's warnings raised to ERROR for one test: tests that serve thousands of retried or refused
+    answers check the outcome, and their warnings would only fill the output."""
+    logger = logging.getLogger("airflow_provider_cloudflows")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)
 
 
 # Tests whose outcome does not depend on the Airflow version: one run of them, at the latest, is enough. The

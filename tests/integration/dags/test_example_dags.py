@@ -45,7 +45,7 @@ from tests.helpers import dag_test, dagbag_class
 
 AIRFLOW_3_2_PLUS = Version(importlib.metadata.version("apache-airflow")) >= Version("3.2")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 DAGS_FOLDER = ROOT / "example_dags"
 TRIGGER_CLASSPATH = "airflow_provider_cloudflows.triggers.execution.CloudExecutionTrigger"
 # Scripted executions turn terminal this long after their first read: long enough for the sensor's own check

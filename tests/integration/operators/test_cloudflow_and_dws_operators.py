@@ -28,9 +28,8 @@ from cloudflows_emulator import CloudEmulator
 from cloudflows_emulator.cloudflow import plan_cloudflow_execution
 from cloudflows_emulator.dws import dws_cluster
 from cloudflows_emulator.dws_actions import dws_job, plan_dws_action
-from cloudflows_emulator.server import EmulatorServer
 from tests.dags import operator_dags_alibaba_huawei as dags
-from tests.helpers import FakeStore, FakeTI, TaskDeferred, airflow_reports, dag_test, run_trigger, use_connections
+from tests.helpers import FakeStore, FakeTI, TaskDeferred, airflow_reports, dag_test, run_trigger
 
 DEFER_LINE = "running trigger in line"
 
@@ -40,13 +39,7 @@ RUNNING_LONG = [(0, "Running"), (60, "Succeeded")]
 
 
 @pytest.fixture(autouse=True)
-def _env(
-    airflow_db: None,
-    monkeypatch: pytest.MonkeyPatch,
-    cloud_emulator_server: EmulatorServer,
-    cloud_emulator: CloudEmulator,
-) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+def _cluster(emulator_connections: None, cloud_emulator: CloudEmulator) -> None:
     cloud_emulator.add_execution(dws_cluster(CLUSTER))
     for action in ("SNAPSHOTTING", "GROWING", "RESTORING"):
         plan_dws_action(cloud_emulator, action, [(0, "RUNNING", 30), (0.6, "RUNNING", 70)], end_at=1.2)
@@ -461,7 +454,7 @@ def test_example_operator_dags_run_on_the_demo_scenario(
 
     cloud_emulator.reset()
     load_demo(cloud_emulator)
-    bag = dagbag_class()(str(Path(__file__).resolve().parent.parent / "example_dags" / f"{dag_id}.py"))
+    bag = dagbag_class()(str(Path(__file__).resolve().parents[3] / "example_dags" / f"{dag_id}.py"))
     assert not bag.import_errors, bag.import_errors
     run = dag_test(bag.dags[dag_id])
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}

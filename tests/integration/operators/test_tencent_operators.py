@@ -32,10 +32,9 @@ from airflow_provider_cloudflows.transport.tencent import TencentCall
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
 from cloudflows_emulator import BatchPhase, CloudEmulator
 from cloudflows_emulator.batch_jobs import plan_batch_job
-from cloudflows_emulator.server import EmulatorServer
 from cloudflows_emulator.tencent_actions import plan_cynosdb_flow
 from tests.dags import operator_dags
-from tests.helpers import FakeStore, FakeTI, TaskDeferred, airflow_reports, dag_test, run_trigger, use_connections
+from tests.helpers import FakeStore, FakeTI, TaskDeferred, airflow_reports, dag_test, run_trigger
 
 DEFER_LINE = "running trigger in line"
 AIRFLOW_HAS_TASK_STATE_STORE = Version(importlib.metadata.version("apache-airflow")) >= Version("3.3")
@@ -49,14 +48,7 @@ START_ACTIONS["cynosdb"] = "PauseServerless"
 RUNNING_LONG = [(0, "RUNNING"), (60, "SUCCEED")]
 
 
-@pytest.fixture(autouse=True)
-def _env(
-    airflow_db: None,
-    monkeypatch: pytest.MonkeyPatch,
-    cloud_emulator_server: EmulatorServer,
-    cloud_emulator: CloudEmulator,
-) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+pytestmark = pytest.mark.usefixtures("emulator_connections")
 
 
 class Output:
@@ -451,7 +443,7 @@ def test_example_operator_dags_run_on_the_demo_scenario(
     from tests.helpers import dagbag_class
 
     load_demo(cloud_emulator)
-    bag = dagbag_class()(str(Path(__file__).resolve().parent.parent / "example_dags" / f"{dag_id}.py"))
+    bag = dagbag_class()(str(Path(__file__).resolve().parents[3] / "example_dags" / f"{dag_id}.py"))
     assert not bag.import_errors, bag.import_errors
     run = dag_test(bag.dags[dag_id])
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}

@@ -294,7 +294,7 @@ def _arrange(
     use_connections(monkeypatch, server, secret="not-the-secret" if case.wrong_secret else None, **case.extra)
     # A fresh client-side rate limiter per case: what one case taught it (a rate lowered by throttled
     # answers) must not slow the next. It starts at the documented rate: the slow start that protects a
-    # restarting HA pair (tests/test_scale.py) would leave a 5 s Batch case (3/s) only a few requests.
+    # restarting HA pair (triggers/test_scale.py) would leave a 5 s Batch case (3/s) only a few requests.
     monkeypatch.setattr(throttle_module, "START_FRACTION", 1.0)
     monkeypatch.setattr(client_module, "LIMITER", RateLimiter())
     for service in SERVICES:

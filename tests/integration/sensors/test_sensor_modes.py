@@ -10,21 +10,13 @@ from airflow.utils.state import TaskInstanceState
 
 from airflow_provider_cloudflows.sensors import TencentEmrFlowSensor
 from cloudflows_emulator import CloudEmulator, EmrPhase, emr_flow
-from cloudflows_emulator.server import EmulatorServer
 from tests.dags import sensor_dags
-from tests.helpers import TaskDeferred, dag_test, use_connections
+from tests.helpers import TaskDeferred, dag_test
 
 DEFER_LINE = "running trigger in line"
 
 
-@pytest.fixture(autouse=True)
-def _env(
-    airflow_db: None,
-    monkeypatch: pytest.MonkeyPatch,
-    cloud_emulator_server: EmulatorServer,
-    cloud_emulator: CloudEmulator,
-) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+pytestmark = pytest.mark.usefixtures("emulator_connections")
 
 
 class Output:

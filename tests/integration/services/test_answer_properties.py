@@ -21,7 +21,8 @@ The properties:
 CI runs a fixed seed (``derandomize=True``) and ``CLOUDFLOWS_FUZZ_EXAMPLES`` examples per service (default
 2,000; about 60-90 s for the five services on two cores). For a longer local search with fresh randomness::
 
-    CLOUDFLOWS_FUZZ_EXAMPLES=50000 CLOUDFLOWS_FUZZ_SEED=random .venv/bin/python -m pytest tests/test_properties.py -q
+    CLOUDFLOWS_FUZZ_EXAMPLES=50000 CLOUDFLOWS_FUZZ_SEED=random \
+        .venv/bin/python -m pytest tests/integration/services/test_answer_properties.py -q
 
 (``CLOUDFLOWS_FUZZ_SEED=<int>`` replays one seed; hypothesis prints the falsifying example and a
 ``@reproduce_failure`` line when a property fails.)
@@ -30,7 +31,6 @@ CI runs a fixed seed (``derandomize=True``) and ``CLOUDFLOWS_FUZZ_EXAMPLES`` exa
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from collections.abc import Iterator
@@ -463,14 +463,7 @@ def _clients(server: LoopbackServer) -> dict[str, Any]:
     return _CLIENTS[id(server)]
 
 
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    # Thousands of retried or refused answers: their warnings are the point, not worth printing.
-    logger = logging.getLogger("airflow_provider_cloudflows")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_provider_logs")
 
 
 test_tencent_emr_flow_answers = _property_test("tencent_emr_flow")

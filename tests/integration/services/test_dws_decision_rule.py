@@ -21,11 +21,7 @@ CLUSTER = "9f76c502-fc9c-4a52-8656-65d0da6e3d57"
 IDS = {"cluster_id": CLUSTER, "action_name": "SNAPSHOTTING"}
 
 
-@pytest.fixture(autouse=True)
-def _conns(
-    monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer, cloud_emulator: CloudEmulator
-) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+pytestmark = pytest.mark.usefixtures("connected_emulator")
 
 
 async def run_wait(

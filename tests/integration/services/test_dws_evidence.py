@@ -20,19 +20,14 @@ from airflow_provider_cloudflows.services.huawei_dws import NOT_SEEN_GRACE
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
 from cloudflows_emulator import CloudEmulator, dws_cluster, dws_task
 from cloudflows_emulator.dws import dws_answer, dws_record
-from cloudflows_emulator.server import EmulatorServer
-from tests.helpers import TaskDeferred, use_connections
-from tests.test_huawei import CLUSTER, IDS, run_wait
+from tests.helpers import TaskDeferred
+from tests.integration.services.test_dws_decision_rule import CLUSTER, IDS, run_wait
 
 FAILURE_VIEW = "SNAPSHOTTING_FAILED"
 NOW = dt.datetime.now(dt.timezone.utc)
 
 
-@pytest.fixture(autouse=True)
-def _conns(
-    monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer, cloud_emulator: CloudEmulator
-) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+pytestmark = pytest.mark.usefixtures("connected_emulator")
 
 
 def _details(emulator: CloudEmulator) -> int:

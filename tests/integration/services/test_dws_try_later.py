@@ -20,19 +20,14 @@ from airflow_provider_cloudflows.transport.retry import RetryPolicy
 from cloudflows_emulator import CloudEmulator, dws_task
 from cloudflows_emulator.dws import TRY_LATER, dws_try_later
 from cloudflows_emulator.huawei import script_error
-from cloudflows_emulator.server import EmulatorServer
-from tests.helpers import dag_test, use_connections
-from tests.test_huawei import CLUSTER, IDS, run_wait
+from tests.helpers import dag_test
+from tests.integration.services.test_dws_decision_rule import CLUSTER, IDS, run_wait
 
 # More than one check's worth of transport attempts: the wait itself must poll through the outage.
 BEYOND_RETRIES = RetryPolicy().max_attempts + 2
 
 
-@pytest.fixture(autouse=True)
-def _conns(
-    monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer, cloud_emulator: CloudEmulator
-) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+pytestmark = pytest.mark.usefixtures("connected_emulator")
 
 
 def _try_later_answers(emulator: CloudEmulator) -> int:

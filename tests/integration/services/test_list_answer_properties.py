@@ -32,14 +32,13 @@ The properties:
 Adding a spec with a batch read is one entry in ``CASES`` (``test_every_batch_read_is_searched`` fails until
 it has one; an entry whose spec has no batch read yet is skipped). Examples per spec: a quarter of
 ``CLOUDFLOWS_FUZZ_EXAMPLES`` (default 2,000, so 500; about 30 s for four specs on one core), seeded and
-derandomized as in ``test_properties`` (``CLOUDFLOWS_FUZZ_SEED``); the lowest Airflow runs fewer.
+derandomized as in ``test_answer_properties`` (``CLOUDFLOWS_FUZZ_SEED``); the lowest Airflow runs fewer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -744,14 +743,7 @@ def _client(server: LoopbackServer, vendor: str) -> Any:
     return _CLIENTS[key]
 
 
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    # Thousands of refused answers: their warnings are the point, not worth printing.
-    logger = logging.getLogger("airflow_provider_cloudflows")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_provider_logs")
 
 
 def read(

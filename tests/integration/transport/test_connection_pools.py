@@ -36,7 +36,7 @@ from cloudflows_emulator import (
     emr_flow,
 )
 from cloudflows_emulator.server import EmulatorServer
-from tests.helpers import run_trigger, use_connections
+from tests.helpers import run_trigger
 
 CLOUDFLOW = "alibaba_cloudflow_execution"
 # More long polls than the old shared pool's 100 connections.
@@ -49,11 +49,7 @@ def _unlimited_cloudflow_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(QUOTAS["alibabacloud"], "fnf:DescribeExecution", Quota(1_000_000))
 
 
-@pytest.fixture(autouse=True)
-def _conns(
-    monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer, cloud_emulator: CloudEmulator
-) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+pytestmark = pytest.mark.usefixtures("connected_emulator")
 
 
 class Connects:

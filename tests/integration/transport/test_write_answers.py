@@ -13,14 +13,13 @@ real transport and the real write driver; the properties:
 (c) bounded time.
 
 Examples per spec: a tenth of ``CLOUDFLOWS_FUZZ_EXAMPLES`` (default 2,000, so 200; ten specs keep the file
-under ~40 s on two cores), seeded as in ``test_properties`` (``CLOUDFLOWS_FUZZ_SEED``).
+under ~40 s on two cores), seeded as in ``test_answer_properties`` (``CLOUDFLOWS_FUZZ_SEED``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -422,13 +421,7 @@ def server() -> Iterator[LoopbackServer]:
     instance.close()
 
 
-@pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    logger = logging.getLogger("airflow_provider_cloudflows")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_provider_logs")
 
 
 def _run(server: LoopbackServer, vendor: str, action: Any, replies: tuple[Served, ...]) -> Any:

@@ -17,16 +17,12 @@ from airflow_provider_cloudflows.triggers.batching import BATCHER
 from cloudflows_emulator import CloudEmulator, cloudflow_execution, dws_task
 from cloudflows_emulator.batch import batch_task
 from cloudflows_emulator.batch_jobs import plan_batch_job
-from cloudflows_emulator.server import EmulatorServer
-from tests.helpers import run_trigger, use_connections
-from tests.test_huawei import run_wait
+from tests.helpers import run_trigger
+from tests.integration.services.test_dws_decision_rule import run_wait
 
 
 @pytest.fixture(autouse=True)
-def _conns(
-    monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer, cloud_emulator: CloudEmulator
-) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+def _unlimited_submits(connected_emulator: None, cloud_emulator: CloudEmulator) -> None:
     # Submitting is not what is measured here.
     cloud_emulator.set_rate_limit("batch", "SubmitJob", None)
 

@@ -18,15 +18,9 @@ from airflow_provider_cloudflows.transport import throttle
 from airflow_provider_cloudflows.transport.throttle import RateLimiter
 from airflow_provider_cloudflows.triggers.execution import COALESCER
 from cloudflows_emulator import CloudEmulator, cynosdb_flow
-from cloudflows_emulator.server import EmulatorServer
-from tests.helpers import run_trigger, use_connections
+from tests.helpers import run_trigger
 
-BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-@pytest.fixture
-def _conns(monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[3] / "benchmarks"
 
 
 def test_scale_triggerer_runs_at_small_n() -> None:
@@ -74,7 +68,7 @@ def test_bench_triggers_runs_quick() -> None:
     assert "Targets (issue 10)" in out
 
 
-@pytest.mark.usefixtures("_conns")
+@pytest.mark.usefixtures("connected_emulator")
 async def test_identical_waits_share_one_request_each_gets_its_event(cloud_emulator: CloudEmulator) -> None:
     cloud_emulator.add_execution(cynosdb_flow(5, statuses=[(0, 2), (2.0, 0)]))
     before = COALESCER.requests
@@ -88,7 +82,7 @@ async def test_identical_waits_share_one_request_each_gets_its_event(cloud_emula
     assert COALESCER.requests - before == requests
 
 
-@pytest.mark.usefixtures("_conns")
+@pytest.mark.usefixtures("connected_emulator")
 async def test_a_waiter_that_leaves_does_not_cancel_the_shared_request(cloud_emulator: CloudEmulator) -> None:
     cloud_emulator.add_execution(cynosdb_flow(6, statuses=[(0, 0)]))
     # The one request takes 1 s: the first waiter leaves while it is in flight.

@@ -19,11 +19,7 @@ from tests.helpers import run_trigger, use_connections
 EMR_IDS = {"instance_id": "emr-123", "flow_id": "42"}
 
 
-@pytest.fixture(autouse=True)
-def _conns(
-    monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer, cloud_emulator: CloudEmulator
-) -> None:
-    use_connections(monkeypatch, cloud_emulator_server)
+pytestmark = pytest.mark.usefixtures("connected_emulator")
 
 
 def _emr(emulator: CloudEmulator, *phases: EmrPhase, **kwargs: object) -> None:
