@@ -423,7 +423,7 @@ def observe(case: Case, server: LoopbackServer, client: Any, answer: Answer) -> 
         json.dumps(wait.event(snapshot, verdict), allow_nan=False)
         outcome = snapshot
     elapsed = time.monotonic() - started
-    assert elapsed < TIME_BOUND + 1.0, f"one check took {elapsed:.1f}s"
+    assert elapsed < TIME_BOUND + 3.0, f"one check took {elapsed:.1f}s"
     return outcome
 
 

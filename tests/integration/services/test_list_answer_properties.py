@@ -765,7 +765,7 @@ def read(
         outcome = exc
         assert str(outcome)
     elapsed = time.monotonic() - started
-    assert elapsed < TIME_BOUND + 1.0, f"one batch read took {elapsed:.1f}s"
+    assert elapsed < TIME_BOUND + 3.0, f"one batch read took {elapsed:.1f}s"
     sent = len(server.requests)
     assert sent <= case.max_pages, f"a batch read sent {sent} requests"
     if not isinstance(outcome, CloudApiError):

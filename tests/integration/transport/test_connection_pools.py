@@ -250,7 +250,7 @@ async def test_a_full_pool_is_waited_out_never_an_error(
     elapsed = time.monotonic() - started
     print(f"starved wait: {starved['outcome']} after {elapsed:.2f}s")
     assert starved["outcome"] == "timeout", starved
-    assert 1.3 <= elapsed < 3.0
+    assert 1.3 <= elapsed < 1.5 + 2.0
     assert cloud_emulator.count("batch") == 0  # it never had a connection
     assert [e["outcome"] for e in await asyncio.gather(*holders)] == ["success", "success"]
 
@@ -262,7 +262,7 @@ async def test_the_deadline_bounds_a_request_in_flight(cloud_emulator: CloudEmul
     event = await run_trigger("tencent_emr_flow", {"instance_id": "emr-123", "flow_id": 42}, timeout=1.5)
     elapsed = time.monotonic() - started
     assert event["outcome"] == "timeout", event
-    assert 1.3 <= elapsed < 3.0  # not the 5 s the reply takes, nor the 30 s read timeout
+    assert 1.3 <= elapsed < 4.0  # not the 5 s the reply takes, nor the 30 s read timeout
 
 
 async def _bursts(server: EmulatorServer, bursts: int, size: int) -> None:

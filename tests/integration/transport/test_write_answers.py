@@ -436,7 +436,7 @@ def _run(server: LoopbackServer, vendor: str, action: Any, replies: tuple[Served
         outcome = exc
         assert str(outcome)
     elapsed = time.monotonic() - started
-    assert elapsed < TIME_BOUND + 1.0, f"one write took {elapsed:.1f}s"
+    assert elapsed < TIME_BOUND + 3.0, f"one write took {elapsed:.1f}s"
     return outcome
 
 

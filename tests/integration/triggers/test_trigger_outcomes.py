@@ -99,7 +99,7 @@ async def test_persistent_malformed_body_is_an_outage_ending_in_the_timeout(
     cloud_emulator.inject("malformed", service="emr", count=None)
     started = time.monotonic()
     event = await run_trigger("tencent_emr_flow", EMR_IDS, timeout=3, poll_interval=0.1)
-    assert time.monotonic() - started < 4.0
+    assert time.monotonic() - started < 3 + 2.0
     assert event["outcome"] == "timeout", event
     assert "polls failed, most recently" in event["message"]
     assert "not JSON" in event["message"]
@@ -192,7 +192,7 @@ async def test_deadline_is_honoured(cloud_emulator: CloudEmulator) -> None:
     elapsed = time.monotonic() - started
     assert event["outcome"] == "timeout"
     assert "did not finish" in event["message"]
-    assert 1.3 <= elapsed < 3.0
+    assert 1.3 <= elapsed < 1.5 + 2.0
 
 
 async def test_cynosdb_success_and_failure(cloud_emulator: CloudEmulator) -> None:
@@ -219,8 +219,9 @@ async def test_batch_failure_reports_instances(cloud_emulator: CloudEmulator) ->
     event = await run_trigger("tencent_batch_task", {"job_id": "job-97zcl3wt", "task_name": "A"})
     assert event["outcome"] == "failure"
     assert "instance 1 FAILED (ExitCode 137): OOMKilled" in event["message"]
-    # The emulator, like Batch, also sets StateDetailedReason to "ExitCode: 137": said once, not twice.
-    assert event["message"].count("137") == 1, event["message"]
+    # The emulator, like Batch, also sets StateDetailedReason to "ExitCode: 137": said once, not twice. (The
+    # exit code is counted by its label: the message also carries a random RequestId, which may hold "137".)
+    assert event["message"].count("ExitCode") == 1, event["message"]
     assert event["state"]["TaskInstanceMetrics"]["FailedCount"] == 1
 
 
