@@ -51,7 +51,7 @@ from cloudflows_emulator.pytest_plugin import (  # noqa: E402
 # The emulator's fixtures are opt-in: the emulator distribution registers no pytest11 plugin.
 pytest_plugins = ["cloudflows_emulator.pytest_plugin"]
 
-# Before any test starts a thread (the fuzz servers of the property tests start theirs before the emulator
+# Before any test starts a thread (the fuzz servers of test_properties start theirs before the emulator
 # fixture is first used): see serialize_ast_parse and import_provider_modules.
 serialize_ast_parse()
 import_provider_modules()
