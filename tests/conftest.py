@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import logging
 import os
 import pathlib
+from collections.abc import Iterator
 from typing import Any
+
+from cloudflows_emulator.testing import isolate_airflow_home
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # One home (and SQLite DB) per Airflow version: the suite runs at the latest and at the lowest supported
@@ -14,11 +18,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Under pytest-xdist each worker gets its own home too: SQLite does not take concurrent migrations and writers.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 _HOME = ROOT / ".airflow_home" / f"tests-airflow-{importlib.metadata.version('apache-airflow')}" / _WORKER
-_HOME.mkdir(parents=True, exist_ok=True)
-os.environ["AIRFLOW_HOME"] = str(_HOME)
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# The users' testing kit sets the home, its config and its SQLite DB, before anything imports Airflow.
+isolate_airflow_home(_HOME)
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "example_dags"))
-os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_HOME / 'airflow.db'}")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 # dag.test() only runs DAGs found in a bundle: the examples, and the DAGs the tests build in tests/dags.
 os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
@@ -36,9 +38,6 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 )
 
 
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
 import pytest  # noqa: E402
 
 from tests.ast_guard import import_provider_modules, serialize_ast_parse  # noqa: E402
@@ -50,18 +49,6 @@ pytest_plugins = ["cloudflows_emulator.pytest_plugin"]
 # fixture is first used): see serialize_ast_parse and import_provider_modules.
 serialize_ast_parse()
 import_provider_modules()
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """A migrated SQLite metadata DB in the tests' AIRFLOW_HOME (``dag.test()`` needs one; ~6 s once)."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-        timeout=300,
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -85,18 +72,38 @@ def _fresh_identities() -> None:
 
 
 @pytest.fixture
-def emulator_connections(airflow_db: None, monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: Any) -> None:
-    """A migrated metadata DB, and the three default connections pointing at this worker's emulator."""
+def connected_emulator(monkeypatch: pytest.MonkeyPatch, cloud_emulator_server: Any, cloud_emulator: Any) -> None:
+    """This worker's emulator, reset, and the three default connections pointing at it (fast retries).
+
+    Modules whose every test talks to the emulator through the default connections use it with
+    ``pytestmark = pytest.mark.usefixtures("connected_emulator")``."""
     from tests.helpers import use_connections
 
     use_connections(monkeypatch, cloud_emulator_server)
 
 
+@pytest.fixture
+def emulator_connections(airflow_db: None, connected_emulator: None) -> None:
+    """A migrated metadata DB, and the three default connections pointing at this worker's emulator, reset."""
+
+
+@pytest.fixture
+def quiet_provider_logs() -> Iterator[None]:
+    """The provider's warnings raised to ERROR for one test: tests that serve thousands of retried or refused
+    answers check the outcome, and their warnings would only fill the output."""
+    logger = logging.getLogger("airflow_provider_cloudflows")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)
+
+
 # Tests whose outcome does not depend on the Airflow version: one run of them, at the latest, is enough. The
 # emulator and the signers import no Airflow; the benchmarks' smoke runs check that a script still runs (what
-# they drive is tested at every version by the tests of its own behaviour).
+# they drive is tested at every version by the tests of its own behaviour); the wheels' contents, the docs'
+# quotes and the AST guard do not involve Airflow.
 _LATEST_ONLY_DIRS = ("emulator", "signing")
-_LATEST_ONLY_MODULES = ("test_quota_model.py",)
+_LATEST_ONLY_MODULES = ("test_quota_model.py", "test_wheels.py", "test_docs_examples.py", "test_ast_guard.py")
 _LATEST_ONLY_TESTS = (
     "test_scale_triggerer_runs_at_small_n",
     "test_bench_triggers_runs_quick",

@@ -185,7 +185,7 @@ def _bound_by_deadline(client: httpx.Client) -> httpx.Client:
     """Install ``_DeadlineBackend`` in every connection pool of ``client`` (its own and any proxy's).
 
     httpx offers no public way to pass a network backend; a changed internal layout fails loudly here (and
-    in tests/test_sync_deadline.py) rather than leaving the deadline unbounded.
+    in tests/integration/transport/test_sync_deadline.py) rather than leaving the deadline unbounded.
     """
     transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
     for transport in transports:

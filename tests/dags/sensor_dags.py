@@ -32,8 +32,8 @@ with DAG("sensor_bad_render", schedule=None, start_date=dt.datetime(2026, 1, 1),
     TencentEmrFlowSensor(task_id="wait", instance_id="{{ params.cluster }}", flow_id="42", deferrable=True, timeout=5)
 sensor_bad_render = dag
 
-# The poke-mode deadline (tests/test_fault_matrix.py): the outcome within a second of the timeout, whatever the
-# poke interval, through Airflow's task runner.
+# The poke-mode deadline (tests/integration/sensors/test_fault_matrix.py): the outcome within a second of the
+# timeout, whatever the poke interval, through Airflow's task runner.
 DEADLINE_VARIANTS: dict[str, dict[str, object]] = {
     "sensor_poke_timeout": {"mode": "poke", "timeout": 2, "poke_interval": 5},
     "sensor_poke_soft_fail": {"mode": "poke", "timeout": 2, "poke_interval": 5, "soft_fail": True},
