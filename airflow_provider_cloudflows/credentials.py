@@ -36,8 +36,8 @@ MAX_SHARED_IDENTITIES = 256
 def check_secret_text(name: str, value: str | None) -> None:
     """Refuse a credential that would garble a signature or an HTTP header, without ever printing it.
 
-    A trailing space or line break pasted with a key used to reach an HTTP library whose error text printed
-    the raw value, retried into several log lines: refuse it here, naming the field only.
+    A trailing space or line break pasted with a key would otherwise reach the HTTP library, whose error text
+    prints the raw header value (and each retry logs it again): refuse it here, naming the field only.
     """
     if value is None:
         return

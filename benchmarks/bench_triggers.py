@@ -736,7 +736,7 @@ def _run(args: argparse.Namespace) -> int:
         quota_section(processes, quota_window, verdicts)
     if "longpoll" not in skip:
         long_poll_section(reps, verdicts)
-    print(f"\nTargets (issue 10), {time.monotonic() - started:.0f}s:")
+    print(f"\nTargets, {time.monotonic() - started:.0f}s:")
     for name, met, value in verdicts:
         print(f"   {'MET    ' if met else 'NOT MET'}  {name}: {value}")
     return 0

@@ -1,4 +1,4 @@
-"""The fault matrix (issue 8): every service under every fault, through the trigger and through the poke path.
+"""The fault matrix: every service under every fault, through the trigger and through the poke path.
 
 Each row of ``CASES`` is one fault scripted in the emulator (real HTTP on 127.0.0.1) for all five services at
 once, run concurrently so the matrix stays fast:
@@ -216,7 +216,7 @@ CASES = (
     ),
     Case("5xx-short", "success", ROOMY, (4, 12), short("server_error"), per_service=DWS_SUCCESS),
     Case("5xx-storm", "timeout", STORM, STORM_REQUESTS, storm("server_error")),
-    # Issue 8: "in poke mode with a large max_attempts and a 5xx storm it never ends" (20 is the hook's cap).
+    # A poke with a large max_attempts under a 5xx storm must still end (20 is the hook's cap).
     Case("5xx-storm-20-attempts", "timeout", STORM, STORM_REQUESTS, storm("server_error"), extra={"max_attempts": 20}),
     Case("reset-short", "success", ROOMY, (4, 12), short("reset"), per_service=DWS_SUCCESS),
     Case("reset-storm", "timeout", STORM, STORM_REQUESTS, storm("reset")),

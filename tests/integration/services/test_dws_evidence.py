@@ -1,4 +1,4 @@
-"""Huawei DWS, issue 8: no end inferred from noise, failure records judged on evidence, memory that survives a
+"""Huawei DWS: no end inferred from noise, failure records judged on evidence, memory that survives a
 triggerer restart. Over real HTTP against the emulator; ``run_wait`` re-defers on every memory hand-back with a
 trigger rebuilt from the previous one's serialized kwargs, as a restarted triggerer would build it."""
 

@@ -1,4 +1,4 @@
-"""Connection pools under load (issue 7): long polls never starve short polls, a full pool is never an error.
+"""Connection pools under load: long polls never starve short polls, a full pool is never an error.
 
 Real HTTP against the emulator. New TCP connections are counted at the socket layer httpx uses
 (``anyio.connect_tcp``); long polls in flight are counted where the emulator holds them (``wait_for``).

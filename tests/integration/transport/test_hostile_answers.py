@@ -1,4 +1,4 @@
-"""Deterministic hostile answers over real loopback HTTP: one example per defect class of issue 8.
+"""Deterministic hostile answers over real loopback HTTP: one example per defect class.
 
 Each test serves canned replies from ``tests/fuzz_server`` and runs a real check (or call) through the real
 transport. The property tests (``services/test_answer_properties.py``) search the same space at random; these pin
