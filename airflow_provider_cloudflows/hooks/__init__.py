@@ -1,8 +1,14 @@
-"""Hooks: an Airflow connection turned into credentials, a region, an endpoint and a shared-pool client."""
+"""Hooks: an Airflow connection turned into credentials, a region, an endpoint and a shared-pool client.
+
+Airflow builds a hook as ``Hook(**{conn_name_attr: conn_id})`` (connection tests, ``Connection.get_hook``);
+the sensors, the operators and the triggers build theirs the same way (:func:`build_hook`), so a vendor's
+connection keyword is written once, on its hook class.
+"""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,6 +29,13 @@ def hook_class(vendor: str) -> type[CloudHook]:
         raise ValueError(f"unknown vendor {vendor!r}; known: {sorted(_HOOKS)}") from None
     cls: type[CloudHook] = _load(path)
     return cls
+
+
+def build_hook(vendor: str, conn_id: str, overrides: Mapping[str, Any]) -> CloudHook:
+    """The vendor's hook on ``conn_id``, with per-task connection ``overrides`` (region, project id)."""
+    cls = hook_class(vendor)
+    kwargs: dict[str, Any] = {cls.conn_name_attr: conn_id, **overrides}
+    return cls(**kwargs)
 
 
 def _load(path: str) -> Any:

@@ -31,6 +31,7 @@ from airflow_provider_cloudflows.actions import get_start
 from airflow_provider_cloudflows.actions.base import StartSpec
 from airflow_provider_cloudflows.compat import AirflowException, conf
 from airflow_provider_cloudflows.errors import CloudApiError, CloudExecutionFailed, NotFoundError
+from airflow_provider_cloudflows.hooks import build_hook
 from airflow_provider_cloudflows.hooks.base import CloudHook
 from airflow_provider_cloudflows.operators.cancelling import CancelReport, cancel_execution
 from airflow_provider_cloudflows.operators.links import XCOM_EXECUTION
@@ -51,7 +52,6 @@ from airflow_provider_cloudflows.services.driver import run_check
 from airflow_provider_cloudflows.status import Verdict
 from airflow_provider_cloudflows.triggers.events import Failed, Succeeded, TimedOut
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
-from airflow_provider_cloudflows.wait_engine.hook_factory import build_hook
 from airflow_provider_cloudflows.wait_engine.worker import (
     CheckFailed,
     Observation,

@@ -18,11 +18,11 @@ from airflow_provider_cloudflows.compat import (
     conf,
 )
 from airflow_provider_cloudflows.errors import CloudApiError, CloudExecutionFailed
+from airflow_provider_cloudflows.hooks import build_hook
 from airflow_provider_cloudflows.hooks.base import CloudHook
 from airflow_provider_cloudflows.services import get_service
 from airflow_provider_cloudflows.status import Verdict
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
-from airflow_provider_cloudflows.wait_engine.hook_factory import build_hook
 from airflow_provider_cloudflows.wait_engine.worker import (
     CHECK_BUDGET,
     CheckFailed,

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_cloudflows.errors import CloudApiError
+from airflow_provider_cloudflows.hooks import build_hook
 from airflow_provider_cloudflows.services.base import Snapshot
 from airflow_provider_cloudflows.services.driver import arun_check
 from airflow_provider_cloudflows.status import ExecutionStatus, Verdict
@@ -18,7 +19,6 @@ from airflow_provider_cloudflows.transport.retry import DEADLINE_EXCEEDED
 from airflow_provider_cloudflows.triggers.batching import BATCHER
 from airflow_provider_cloudflows.triggers.coalescing import COALESCER
 from airflow_provider_cloudflows.triggers.events import WaitEvent
-from airflow_provider_cloudflows.wait_engine.hook_factory import build_hook
 from airflow_provider_cloudflows.waiting import Wait, error_event
 
 MAX_LONG_POLL = 60.0

@@ -24,8 +24,8 @@ from typing import Any
 from airflow_provider_cloudflows.actions import get_cancel
 from airflow_provider_cloudflows.actions.driver import acancel_until_accepted
 from airflow_provider_cloudflows.compat import atask_instance_state
+from airflow_provider_cloudflows.hooks import build_hook
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
-from airflow_provider_cloudflows.wait_engine.hook_factory import build_hook
 
 # Airflow bounds on_kill by [triggerer] on_kill_timeout (30 s by default); stop a little before it.
 ON_KILL_BUDGET = 25.0
