@@ -73,7 +73,11 @@ class Emulator:
             initial[handler.vendor] = initial.get(handler.vendor, ()) + tuple(handler.default_credentials)
         for vendor, creds in (credentials or {}).items():
             initial[vendor_names.get(vendor, vendor)] = tuple(creds)
-        self._accounts = Accounts(vendor_names, initial, clock=clock, wall_clock=wall_clock)
+        # The components read the facade's clocks at each use, so that a test replacing ``clock`` or
+        # ``wall_clock`` on the emulator moves every component's time at once.
+        self._accounts = Accounts(
+            vendor_names, initial, clock=lambda: self.clock(), wall_clock=lambda: self.wall_clock()
+        )
         self._initial_rate_limits = {
             key: None if limit is None else Quota(limit) for key, limit in (rate_limits or {}).items()
         }
@@ -85,7 +89,7 @@ class Emulator:
                     conn_type, f"{operation.service}:{operation.quota_name}"
                 )
         self._rate.overrides = dict(self._initial_rate_limits)
-        self._executions = ExecutionStore(clock, wall_clock)
+        self._executions = ExecutionStore(lambda: self.clock(), lambda: self.wall_clock())
         self._faults = FaultQueue()
         self._log = RequestLog()
 
