@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Lint, type-check and test at every Airflow version CI supports:
-#   bootstrap the latest venv -> ruff check . -> ruff format --check . -> mypy (package, config in pyproject)
-#   -> pytest -q at the LATEST Airflow (.venv) -> bootstrap the lowest venv -> pytest -q at the LOWEST Airflow
+#   bootstrap both venvs -> ruff check . -> ruff format --check . -> mypy (package, config in pyproject)
+#   -> pytest -q at the LATEST Airflow (.venv) and, at the same time, at the LOWEST Airflow
 #   (.venv-airflow-<version>) -> scripts/e2e.sh, if present.
+# The two pytest runs overlap: most tests wait on scripted timelines, so one run's waits leave the CPU to the
+# other (the suite passes next to busy-loop CPU hogs). PYTEST_TOGETHER=0 runs them one after the other.
 # Every step that can still run runs: a failing check does not hide the others' results. A step is skipped
 # only when what it needs is missing (its venv did not bootstrap) or it is switched off. The end is a summary
 # of every step (ok / FAILED / skipped and why, with its seconds); the exit status is non-zero if any failed.
@@ -19,6 +21,16 @@ LOWEST="$(locked_versions | head -n 1)"
 SUMMARY=()
 FAILURES=0
 
+# record NAME STATUS SECONDS: report a finished step and add it to the summary; the status is the step's.
+record() {
+    printf '<== %s (%ss): %s\n' "$2" "$3" "$1"
+    SUMMARY+=("$(printf '%-7s %6ss  %s' "$2" "$3" "$1")")
+    if [[ $2 != ok ]]; then
+        FAILURES=$((FAILURES + 1))
+        return 1
+    fi
+}
+
 # step NAME COMMAND [ARGS...]: run the command, report and record its outcome; the status is the command's.
 step() {
     local name=$1
@@ -26,13 +38,7 @@ step() {
     local started=$SECONDS status=ok
     printf '\n==> %s\n' "$name"
     "$@" || status=FAILED
-    local took=$((SECONDS - started))
-    printf '<== %s (%ss): %s\n' "$status" "$took" "$name"
-    SUMMARY+=("$(printf '%-7s %6ss  %s' "$status" "$took" "$name")")
-    if [[ $status != ok ]]; then
-        FAILURES=$((FAILURES + 1))
-        return 1
-    fi
+    record "$name" "$status" "$((SECONDS - started))"
 }
 
 # skip NAME WHY: record a step that did not run, and why.
@@ -50,11 +56,11 @@ run_pytest() {
     if "$venv/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("pytest_timeout") is None)'; then
         pytest_args+=(--timeout=300)
     fi
-    # Most tests wait on scripted execution timelines (the CPU is idle ~60% of a serial run), so 4 workers on 2
-    # cores cut the wall time ~3x. Each worker has its own AIRFLOW_HOME and emulator (tests/conftest.py).
+    # Most tests wait on scripted execution timelines (the CPU is idle ~60% of a serial run), so several workers
+    # on 2 cores cut the wall time ~3x. Each worker has its own AIRFLOW_HOME and emulator (tests/conftest.py).
     # PYTEST_WORKERS=0 runs serially.
     if "$venv/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("xdist") is None)'; then
-        pytest_args+=(-n "${PYTEST_WORKERS:-4}")
+        pytest_args+=(-n "${PYTEST_WORKERS:-$DEFAULT_WORKERS}")
     fi
     printf 'pytest with apache-airflow %s (%s)\n' \
         "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')" "$venv"
@@ -64,31 +70,67 @@ run_pytest() {
 LATEST_VENV_OK=
 if step "bootstrap .venv (Airflow $LATEST)" env AIRFLOW_LOCK="$LATEST" VENV=.venv bash scripts/bootstrap.sh; then
     LATEST_VENV_OK=1
+fi
+
+# The lowest Airflow's run, if it can run: why not otherwise.
+LOWEST_VENV=".venv-airflow-$LOWEST"
+LOWEST_RUN=
+if [[ "$LOWEST" == "$LATEST" ]]; then
+    LOWEST_SKIP="one Airflow version is locked ($LATEST)"
+elif [[ -n "${SKIP_LOWEST:-}" ]]; then
+    LOWEST_SKIP="SKIP_LOWEST is set"
+elif step "bootstrap $LOWEST_VENV (Airflow $LOWEST)" env AIRFLOW_LOCK="$LOWEST" VENV="$LOWEST_VENV" bash scripts/bootstrap.sh; then
+    LOWEST_RUN=1
+else
+    LOWEST_SKIP="$LOWEST_VENV did not bootstrap"
+fi
+
+if [[ -n "$LATEST_VENV_OK" ]]; then
     step "ruff check" .venv/bin/ruff check .
     step "ruff format --check" .venv/bin/ruff format --check .
     step "mypy" .venv/bin/mypy
-    step "pytest at Airflow $LATEST" run_pytest .venv "$@"
 else
-    for name in "ruff check" "ruff format --check" "mypy" "pytest at Airflow $LATEST"; do
+    for name in "ruff check" "ruff format --check" "mypy"; do
         skip "$name" ".venv did not bootstrap"
     done
 fi
 
-if [[ "$LOWEST" == "$LATEST" ]]; then
-    skip "pytest at the lowest Airflow" "one Airflow version is locked ($LATEST)"
-elif [[ -n "${SKIP_LOWEST:-}" ]]; then
-    skip "pytest at Airflow $LOWEST" "SKIP_LOWEST is set"
+# The property tests exercise the provider's own readers, which do not depend on Airflow: their 2,000 examples
+# per service run at the latest version; the lowest runs them too, with fewer examples. Tests whose outcome does
+# not depend on the Airflow version (marker latest_only: the emulator, the signers, the benchmarks' smoke runs)
+# run at the latest only.
+run_lowest() {
+    CLOUDFLOWS_FUZZ_EXAMPLES="${CLOUDFLOWS_FUZZ_EXAMPLES_LOWEST:-300}" \
+        run_pytest "$LOWEST_VENV" -m "not latest_only" "$@"
+}
+
+if [[ -n "$LATEST_VENV_OK" && -n "$LOWEST_RUN" && "${PYTEST_TOGETHER:-1}" != 0 ]]; then
+    # Both at once, 3 workers each; the lowest's output follows the latest's.
+    DEFAULT_WORKERS=3
+    LOWEST_LOG="$(mktemp)"
+    lowest_started=$SECONDS
+    (run_lowest "$@" >"$LOWEST_LOG" 2>&1; echo $? >"$LOWEST_LOG.status") &
+    lowest_pid=$!
+    step "pytest at Airflow $LATEST" run_pytest .venv "$@"
+    wait "$lowest_pid"
+    lowest_took=$((SECONDS - lowest_started))
+    printf '\n==> pytest at Airflow %s (ran beside the latest)\n' "$LOWEST"
+    cat "$LOWEST_LOG"
+    lowest_status=FAILED
+    [[ "$(cat "$LOWEST_LOG.status")" == 0 ]] && lowest_status=ok
+    rm -f "$LOWEST_LOG" "$LOWEST_LOG.status"
+    record "pytest at Airflow $LOWEST" "$lowest_status" "$lowest_took"
 else
-    LOWEST_VENV=".venv-airflow-$LOWEST"
-    if step "bootstrap $LOWEST_VENV (Airflow $LOWEST)" env AIRFLOW_LOCK="$LOWEST" VENV="$LOWEST_VENV" bash scripts/bootstrap.sh; then
-        # The property tests exercise the provider's own readers, which do not depend on Airflow: their 2,000
-        # examples per service run at the latest version; the lowest runs them too, with fewer examples. Tests
-        # whose outcome does not depend on the Airflow version (marker latest_only: the emulator, the signers,
-        # the benchmarks' smoke runs) run at the latest only.
-        CLOUDFLOWS_FUZZ_EXAMPLES="${CLOUDFLOWS_FUZZ_EXAMPLES_LOWEST:-300}" \
-            step "pytest at Airflow $LOWEST" run_pytest "$LOWEST_VENV" -m "not latest_only" "$@"
+    DEFAULT_WORKERS=4
+    if [[ -n "$LATEST_VENV_OK" ]]; then
+        step "pytest at Airflow $LATEST" run_pytest .venv "$@"
     else
-        skip "pytest at Airflow $LOWEST" "$LOWEST_VENV did not bootstrap"
+        skip "pytest at Airflow $LATEST" ".venv did not bootstrap"
+    fi
+    if [[ -n "$LOWEST_RUN" ]]; then
+        step "pytest at Airflow $LOWEST" run_lowest "$@"
+    else
+        skip "pytest at Airflow $LOWEST" "$LOWEST_SKIP"
     fi
 fi
 
