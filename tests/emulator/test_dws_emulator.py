@@ -138,7 +138,8 @@ def test_sdk_reads_an_ongoing_task_and_the_cluster(server: EmulatorServer, task:
     cluster = details(client).cluster
     assert (cluster.id, cluster.status, cluster.task_status) == (CLUSTER, "AVAILABLE", "SNAPSHOTTING")
     assert cluster.action_progress == {"SNAPSHOTTING": "35%"}
-    assert [(r.service, r.action, r.key, r.status) for r in task.requests] == [
+    # Only this test's services: a late poll of an earlier test on this worker's server may be logged too.
+    assert [(r.service, r.action, r.key, r.status) for r in task.requests if r.service == "dws"] == [
         ("dws", "ListClusterActions", (CLUSTER,), 200),
         ("dws", "ListClusterDetails", (CLUSTER,), 200),
     ]
@@ -453,7 +454,7 @@ def test_faults(server: EmulatorServer, task: CloudEmulator) -> None:
     started = time.monotonic()
     assert hw_get(server, DETAIL_PATH, cluster_id=CLUSTER).status_code == 200
     assert time.monotonic() - started >= 0.3
-    faults = [(r.action, r.fault) for r in task.requests]
+    faults = [(r.action, r.fault) for r in task.requests if r.service == "dws"]
     assert faults == [
         ("ListClusterActions", "throttle"),
         ("ListClusterDetails", "internal_error"),

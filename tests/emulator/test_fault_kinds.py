@@ -126,7 +126,8 @@ def test_nonce_reuse(server: EmulatorServer, executions: CloudEmulator) -> None:
     assert (reused.status_code, reused.json()["Code"]) == (400, "SignatureNonceUsed")
     # TC3 carries no nonce: the fault is used up and the request answered normally.
     assert tc3_response(_describe_flow(server))["Status"] == 2
-    assert [r.fault for r in executions.requests] == ["nonce_reuse", "nonce_reuse"]
+    # Only this test's services: a late poll of an earlier test on this worker's server may be logged too.
+    assert [r.fault for r in executions.requests if r.service in {"fnf", "cynosdb"}] == ["nonce_reuse", "nonce_reuse"]
     assert rpc_get(server, "DescribeExecution", NAMES).status_code == 200
 
 
@@ -152,7 +153,7 @@ def test_invalid_is_each_vendors_invalid_parameter_error_after_the_signature_che
     assert (refused.status_code, refused.json()["Code"]) == (400, "InvalidArgument")
     status, code, _ = error_of(hw_get(server, ACTIONS_PATH, cluster_id=CLUSTER, action_name="SNAPSHOTTING"))
     assert (status, code) == (400, "DWS.0001")
-    assert [r.fault for r in executions.requests] == ["invalid"] * 3
+    assert [r.fault for r in executions.requests if r.service in {"fnf", "cynosdb", "dws"}] == ["invalid"] * 3
     # A bad signature is still refused for what it is: the fault strikes only signed requests.
     executions.inject("invalid", count=1)
     unsigned = HTTP.post(server.url + "/", content=b"{}", headers={"X-TC-Action": "DescribeFlow"})
