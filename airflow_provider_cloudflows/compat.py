@@ -39,10 +39,19 @@ Airflow name; it imports it from here. Each shim says which versions need it and
   it. Airflow 3.3.0-3.3.2 call ``on_kill()`` on every trigger handed over to another triggerer
   (apache/airflow#73454), so the run trigger confirms the task left its deferral before cancelling. Keep it
   while a supported version lacks that fix; switch to a public async API when the SDK has one.
+- :data:`STARTS_FROM_TRIGGER`: ``start_from_trigger`` (the scheduler hands the task straight to the
+  triggerer, which renders its templated fields) works from Airflow 3.3.0; 3.1 and 3.2 ignore it (their
+  scheduler disabled it) and run the task on a worker, which then defers as usual. Drop once the floor is 3.3.
+- :data:`TASK_END_EVENTS_RETRY`: a trigger may end its task itself (``TaskSuccessEvent`` /
+  ``TaskFailedEvent``) on every supported version, but before Airflow 3.3.1 a ``TaskFailedEvent`` ignored the
+  task's ``retries``; the provider ends tasks in the trigger only from 3.3.1. Drop once the floor is 3.3.1.
+- :data:`HAS_ASSET_STATE_STORE`: the triggerer hands an event trigger its asset state store from Airflow
+  3.3.0; before that a watcher keeps its state in memory. Drop once the floor is 3.3.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -70,6 +79,23 @@ except ImportError:  # Airflow 3.1
         AirflowSkipException,
         AirflowTaskTimeout,
     )
+
+
+def _airflow_version() -> tuple[int, int, int]:
+    """The running Airflow's release as three numbers (a pre-release such as 3.3.1rc1 counts as its release)."""
+    from airflow import __version__
+
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", __version__)
+    if found is None:
+        raise RuntimeError(f"cannot read Airflow's version {__version__!r}")
+    major, minor, patch = (int(n) for n in found.groups())
+    return major, minor, patch
+
+
+AIRFLOW_VERSION = _airflow_version()
+STARTS_FROM_TRIGGER = AIRFLOW_VERSION >= (3, 3, 0)
+TASK_END_EVENTS_RETRY = AIRFLOW_VERSION >= (3, 3, 1)
+HAS_ASSET_STATE_STORE = AIRFLOW_VERSION >= (3, 3, 0)
 
 
 def _masks_asynchronously() -> bool:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_cloudflows.actions.base import CancelSpec, StartSpec
     from airflow_provider_cloudflows.services.base import ServiceSpec
+    from airflow_provider_cloudflows.services.watching import WatchSpec
 
 
 class Kind(enum.Enum):
@@ -24,6 +25,7 @@ class Kind(enum.Enum):
     SERVICE = "service"
     START = "start action"
     CANCEL = "cancel action"
+    WATCH = "watch"
 
 
 _PACKAGE = "airflow_provider_cloudflows"
@@ -47,6 +49,7 @@ _TABLE: dict[str, tuple[Kind, str]] = {
     "huawei_dws_restore_cluster": (Kind.START, "actions.huawei.DwsRestoreCluster"),
     "tencent_batch_terminate_job": (Kind.CANCEL, "actions.tencent.BatchTerminateJob"),
     "alibaba_cloudflow_stop_execution": (Kind.CANCEL, "actions.alibaba.CloudFlowStopExecution"),
+    # Watches (lists read for executions that finished): added with their specs.
 }
 
 
@@ -58,7 +61,8 @@ def _of(kind: Kind) -> Mapping[str, str]:
 SERVICES = _of(Kind.SERVICE)
 STARTS = _of(Kind.START)
 CANCELS = _of(Kind.CANCEL)
-_BY_KIND = {Kind.SERVICE: SERVICES, Kind.START: STARTS, Kind.CANCEL: CANCELS}
+WATCHES = _of(Kind.WATCH)
+_BY_KIND = {Kind.SERVICE: SERVICES, Kind.START: STARTS, Kind.CANCEL: CANCELS, Kind.WATCH: WATCHES}
 
 
 def names(kind: Kind) -> list[str]:
@@ -91,4 +95,10 @@ def get_start(name: str) -> StartSpec:
 def get_cancel(name: str) -> CancelSpec:
     """The cancel spec registered under ``name``."""
     spec: CancelSpec = build(Kind.CANCEL, name)
+    return spec
+
+
+def get_watch(name: str) -> WatchSpec:
+    """The watch spec registered under ``name``."""
+    spec: WatchSpec = build(Kind.WATCH, name)
     return spec
