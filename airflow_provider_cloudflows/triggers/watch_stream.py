@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Hashable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -106,8 +106,25 @@ class Sweeper:
         await asyncio.sleep(delay)
 
 
-async def follow_in_memory(sweeper: Sweeper, statuses: FinalStatus) -> AsyncIterator[Finished]:
+SweeperFactory = Callable[[], Awaitable[Sweeper]]
+
+
+async def ready_sweeper(factory: SweeperFactory, logger: logging.Logger | Any = log) -> Sweeper:
+    """The watch's sweeper, once its connection can be read (a missing connection or a bad endpoint is logged
+    and tried again with backoff: a watcher has no task to fail)."""
+    failures = 0
+    while True:
+        try:
+            return await factory()
+        except Exception as exc:
+            failures += 1
+            logger.error("the watch cannot read its connection (try %d): %s: %s", failures, type(exc).__name__, exc)
+            await asyncio.sleep(min(MAX_BACKOFF, 2.0**failures))
+
+
+async def follow_in_memory(factory: SweeperFactory, statuses: FinalStatus) -> AsyncIterator[Finished]:
     """Every execution that finishes from now on, once while this process runs (Airflow < 3.3)."""
+    sweeper = await ready_sweeper(factory)
     state = WatchState.starting_at(time.time())
     while True:
         sweep = await sweeper.sweep(state)
@@ -187,7 +204,7 @@ class WatchProducer:
     the trigger wraps it in that class, which exists only from 3.3.
     """
 
-    def __init__(self, key: Hashable, watch: str, sweeper_factory: Any, statuses: FinalStatus) -> None:
+    def __init__(self, key: Hashable, watch: str, sweeper_factory: SweeperFactory, statuses: FinalStatus) -> None:
         self.key = key
         self.watch = watch
         self.sweeper_factory = sweeper_factory
@@ -213,7 +230,7 @@ class WatchProducer:
 
     async def open_stream(self) -> AsyncIterator[tuple[dict[str, Any], str]]:
         """``(event payload, execution id)`` for each execution that finished, forever."""
-        sweeper: Sweeper = await self.sweeper_factory()
+        sweeper = await ready_sweeper(self.sweeper_factory)
         self.state = await load_state(subscribers(self.key), time.time(), sweeper.log)
         self.committed = self.state.to_json()
         while True:

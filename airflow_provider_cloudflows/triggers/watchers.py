@@ -84,7 +84,7 @@ class FinishedExecutionsTrigger(BaseEventTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Airflow < 3.3 (or no asset state store): report what finishes from now on, in memory."""
-        async for item in follow_in_memory(await self._sweeper(), self.statuses):
+        async for item in follow_in_memory(self._sweeper, self.statuses):
             yield TriggerEvent(item.payload(self.watch))
 
     # --- Airflow >= 3.3: a shared stream in ack mode ----------------------------------------------------------

@@ -258,3 +258,28 @@ def test_kwargs_round_trip_and_name_the_bad_parameter() -> None:
         Watcher(flow_name="etl", poll_interval=0)
     with pytest.raises(ValueError, match="Watcher: flow_name is required"):
         Watcher(flow_name="")
+
+
+async def test_a_watch_whose_connection_cannot_be_read_logs_it_and_tries_again(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from airflow_provider_cloudflows.triggers import watch_stream
+
+    monkeypatch.setattr(watch_stream, "MAX_BACKOFF", 0.01)
+    sweeper = ScriptedSweeper(Sweep())
+    calls = 0
+
+    async def factory() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise LookupError("The conn_id `alibabacloud_default` isn't defined")
+        return sweeper
+
+    with caplog.at_level(logging.ERROR):
+        assert await watch_stream.ready_sweeper(factory) is sweeper
+    assert calls == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        f"the watch cannot read its connection (try {n}): LookupError: The conn_id `alibabacloud_default` isn't defined"
+        for n in (1, 2)
+    ]
