@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from airflow_provider_cloudflows.errors import MalformedResponseError
-from airflow_provider_cloudflows.services.base import Listing, number, require_text, text
+from airflow_provider_cloudflows.services.base import Listing, integer, number, require_text, text
 from airflow_provider_cloudflows.services.watching import Finished, Sweep, WatchSpec
 from airflow_provider_cloudflows.status import ExecutionStatus as S
 from airflow_provider_cloudflows.status import StateTable, show
@@ -49,6 +49,8 @@ TABLE = StateTable(
 )
 _FINISHED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 PARAMS = ("cluster_id", "name_prefix")
+# Reasons for leaving items out shown in a sweep's one warning line.
+MAX_REASONS = 5
 
 
 def finished_at(value: Any) -> float | None:
@@ -99,20 +101,24 @@ class HuaweiDwsSnapshots(WatchSpec):
         listing = Listing(None, "id")
         listing.add(items)
         once = listing.once()
+        # Why items prove nothing, logged once per sweep (a snapshot stays listed for days: one line each
+        # per sweep would flood the triggerer's log).
+        left_out: list[str] = []
         if len(once) < len(items):
-            log.warning(
-                "%s: %d of %d listed snapshots prove nothing (not an object, no string id, or an id listed twice)",
-                self.name,
-                len(items) - len(once),
-                len(items),
-            )
+            left_out.append(f"{len(items) - len(once)} not an object, without a string id, or an id listed twice")
+        count = response.body.get("count")
+        if integer(count) is not None and count != len(items):
+            left_out.append(f"count is {count} but {len(items)} are listed")
         finished: list[Finished] = []
         for snapshot_id, item in once.items():
             if not self._wanted(item, params):
                 continue
-            found = self._finished(snapshot_id, item)
+            found = self._finished(snapshot_id, item, left_out)
             if found is not None and found.finished_at >= since:
                 finished.append(found)
+        if left_out:
+            shown = "; ".join(left_out[:MAX_REASONS]) + ("; ..." if len(left_out) > MAX_REASONS else "")
+            log.warning("%s: some listed snapshots prove nothing: %s", self.name, shown)
         return Sweep(finished=tuple(finished), resume_from=None)
 
     def _wanted(self, item: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
@@ -123,23 +129,21 @@ class HuaweiDwsSnapshots(WatchSpec):
         name = item.get("name")
         return prefix is None or (isinstance(name, str) and name.startswith(prefix))
 
-    def _finished(self, snapshot_id: str, item: Mapping[str, Any]) -> Finished | None:
-        """The snapshot as a finished execution, or None (logged) when the item does not prove it ended."""
+    def _finished(self, snapshot_id: str, item: Mapping[str, Any], left_out: list[str]) -> Finished | None:
+        """The snapshot as a finished execution, or None when the item does not prove it ended (the reason is
+        added to ``left_out`` unless the status is a documented unfinished one)."""
         raw = item.get("status")
         vendor_status, status = TABLE.exact_key(raw), TABLE.status_of(raw)
         if vendor_status is None:
-            log.warning("%s: snapshot %s has no documented status (%s)", self.name, snapshot_id, show(raw))
+            left_out.append(f"snapshot {show(snapshot_id)} has no documented status ({show(raw)})")
             return None
         if not status.is_final:
             return None
         ended = finished_at(item.get("finished"))
         if ended is None:
-            log.warning(
-                "%s: snapshot %s is %s without a finished time in the documented format (%s)",
-                self.name,
-                snapshot_id,
-                vendor_status,
-                show(item.get("finished")),
+            left_out.append(
+                f"snapshot {show(snapshot_id)} is {vendor_status} without a finished time in the documented "
+                f"format ({show(item.get('finished'))})"
             )
             return None
         return Finished(

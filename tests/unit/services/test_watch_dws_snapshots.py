@@ -4,6 +4,7 @@ nothing about an item (it is left out), which are not the documented list (a typ
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timezone
 from typing import Any
 
@@ -251,3 +252,34 @@ def test_each_ended_snapshot_is_taken_once_across_sweeps_and_filtered_by_final_s
     assert taken == []  # b failed: handled, not reported to a successes-only watch
     taken, _ = state.take(sweep(second, since=state.since()), FinalStatus.ANY)
     assert taken == []
+
+
+# --- what is logged ---------------------------------------------------------------------------------------------
+
+LOGGER = "airflow_provider_cloudflows.services.huawei_dws_snapshots_watch"
+
+
+def test_items_that_prove_nothing_are_named_in_one_warning_per_sweep(caplog: pytest.LogCaptureFixture) -> None:
+    items = [snapshot(id=f"s{i}", status="DELETING") for i in range(8)] + [snapshot(id="late", finished="soon")]
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert sweep(listing(*items, "noise")).finished == ()
+    assert len(caplog.records) == 1
+    line = caplog.records[0].getMessage()
+    assert "1 not an object" in line and "snapshot 's0' has no documented status ('DELETING')" in line
+    assert line.endswith("; ...")  # bounded: ten reasons, five shown
+
+
+def test_a_count_other_than_the_items_listed_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert len(sweep(ok({"snapshots": [snapshot()], "count": 3})).finished) == 1
+    assert ["count is 3 but 1 are listed" in r.getMessage() for r in caplog.records] == [True]
+
+
+def test_a_clean_answer_with_snapshots_still_being_created_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        sweep(
+            listing(
+                snapshot(id="a"), snapshot(id="b", status="CREATING", finished=None), snapshot(id="c", status="FROZEN")
+            )
+        )
+    assert caplog.records == []
