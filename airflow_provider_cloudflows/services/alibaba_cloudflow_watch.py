@@ -12,6 +12,7 @@ read once per process and execution, newest ends first, a bounded number per swe
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -81,8 +82,8 @@ def ending_of(events: Sequence[Mapping[str, Any]]) -> Ending:
 
 def rfc3339(epoch: float) -> str:
     """``epoch`` as CloudFlow's UTC RFC 3339 time with milliseconds, rounded down (a lower bound stays one)."""
-    moment = datetime.fromtimestamp(int(epoch * 1000) / 1000, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    moment = datetime.fromtimestamp(math.floor(epoch * 1000) / 1000, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def output_of(value: Any) -> Any:

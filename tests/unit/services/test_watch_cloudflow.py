@@ -14,6 +14,7 @@ from airflow_provider_cloudflows.services.alibaba_cloudflow_watch import (
     MAX_FAILURE_READS,
     MAX_SWEEP_PAGES,
     AlibabaCloudFlowExecutions,
+    rfc3339,
 )
 from airflow_provider_cloudflows.services.utc_times import epoch_seconds
 from airflow_provider_cloudflows.services.watching import Sweep
@@ -150,6 +151,12 @@ def test_a_known_resume_from_lists_from_the_earlier_of_it_and_since() -> None:
     assert run.calls[0].params["StartedTimeBegin"] == "2026-12-06T08:50:00.000Z"
     assert "Status" not in run.calls[0].params
     assert sweep([page()], resume_from=SINCE + 60).calls[0].params["StartedTimeBegin"] == "2026-12-06T09:50:00.000Z"
+
+
+def test_the_listing_start_is_cloudflows_utc_time_rounded_down_to_the_millisecond() -> None:
+    assert rfc3339(epoch_seconds("2026-12-06T10:00:00.0009Z") or 0.0) == "2026-12-06T10:00:00.000Z"
+    assert rfc3339(epoch_seconds("2026-12-06T18:00:00.5+08:00") or 0.0) == "2026-12-06T10:00:00.500Z"
+    assert rfc3339(epoch_seconds("0001-01-01T00:00:00Z") or 0.0) == "0001-01-01T00:00:00.000Z"
 
 
 def test_a_first_sweep_lists_running_executions_first_and_starts_from_the_oldest() -> None:
