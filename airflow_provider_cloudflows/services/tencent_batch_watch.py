@@ -129,7 +129,9 @@ class TencentBatchJobs(WatchSpec):
         if (job_name is not None and view.get("JobName") != job_name) or any(
             listed_tags.get(key) != value for key, value in tags.items()
         ):
-            log.warning("DescribeJobs listed job %s, which does not match the watch's filters: left out", job_id)
+            # Tencent documents the filters, not how job-name matches: a job it lists under another name
+            # (or without the tags asked) is not the one watched.
+            log.info("DescribeJobs listed job %s, which does not match the watch's filters: left out", job_id)
             return None
         ended = epoch_seconds(view.get("EndTime"))
         if ended is None:
