@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_cloudflows.errors import NotFoundError
 from airflow_provider_cloudflows.hooks.alibaba import AlibabaCloudHook
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
 from airflow_provider_cloudflows.registry import get_watch
-from airflow_provider_cloudflows.services.driver import drive
+from airflow_provider_cloudflows.services.driver import adrive, drive
 from airflow_provider_cloudflows.services.watching import FinalStatus, Finished, WatchSpec, WatchState
 from airflow_provider_cloudflows.status import ExecutionStatus as S
 from cloudflows_emulator import CloudEmulator, cloudflow_execution
@@ -94,6 +95,8 @@ def test_cloudflow_executions_are_reported_once_each_including_one_started_befor
     # three sweeps list from the old start while it runs, then from its end (2 each); the last one, with
     # nothing running, lists the running ones (1) and then from since (2). Each failure's history once.
     assert cloud_emulator.count("fnf", "ListExecutions") == 4 + 2 + 2 + 2 + 3
+    # Spaced within the documented buckets: the emulator, which enforces them, refused nothing.
+    assert cloud_emulator.count("fnf", ok=False) == 0
     assert cloud_emulator.count("fnf", "GetExecutionHistory") == len(failing)
 
 
@@ -122,6 +125,7 @@ def test_batch_jobs_of_a_tag_are_reported_once_each_over_two_pages(cloud_emulato
     assert by_id[slow].details["tags"] == {"team": "etl", "size": "big"}
     assert by_id[slow].details["job_name"] == "etl_slow"
     assert cloud_emulator.count("batch", "DescribeJobs") == 1 + 2 + 2 + 2 + 2
+    assert cloud_emulator.count("batch", "DescribeJobs", ok=False) == 0
 
 
 def test_a_batch_watch_by_name_reports_only_that_name(cloud_emulator: CloudEmulator) -> None:
@@ -132,3 +136,26 @@ def test_a_batch_watch_by_name_reports_only_that_name(cloud_emulator: CloudEmula
     cloud_emulator.advance(10)
     reported = watcher.sweep()
     assert [(item.id, item.status, item.vendor_status) for item in reported] == [(wanted, S.FAILED, "FAILED")]
+
+
+async def test_an_async_sweep_as_the_triggerer_runs_it_reports_the_same(cloud_emulator: CloudEmulator) -> None:
+    for name in ("a", "b"):
+        cloud_emulator.add_execution(cloudflow_execution(FLOW, name, [(0, "Running"), (1, "Succeeded")]))
+    spec = get_watch("alibaba_cloudflow_executions")
+    params = spec.normalize({"flow_name": FLOW})
+    state = WatchState.starting_at(time.time())
+    cloud_emulator.advance(2)
+    client = await AlibabaCloudHook().aget_conn()
+    result = await adrive(spec.sweep(params, state.since(), state.resume_from), client)
+    new, _ = state.take(result, FinalStatus.SUCCEEDED)
+    assert sorted(item.id for item in new) == ["a", "b"]
+
+
+def test_a_watch_of_a_flow_that_does_not_exist_fails_typed(cloud_emulator: CloudEmulator) -> None:
+    cloud_emulator.add_execution(cloudflow_execution(FLOW, "a", [(0, "Succeeded")]))
+    watcher = Watcher(
+        get_watch("alibaba_cloudflow_executions"), {"flow_name": "no_such_flow"}, AlibabaCloudHook().get_conn()
+    )
+    with pytest.raises(NotFoundError) as raised:
+        watcher.sweep()
+    assert raised.value.code == "FlowNotExists"
