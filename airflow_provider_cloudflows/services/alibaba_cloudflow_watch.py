@@ -124,14 +124,10 @@ class AlibabaCloudFlowExecutions(WatchSpec):
         prefix: str = params.get("execution_name_prefix") or ""
         begin = since if resume_from is None else min(resume_from, since)
         if resume_from is None:
-            running = yield from self._list(flow, prefix, {"Status": RUNNING, "MetadataOnly": "true"})
-            starts = [
-                epoch_seconds(item.get("StartedTime")) for item in running.values() if item.get("Status") == RUNNING
-            ]
-            begin = min([begin, *(start for start in starts if start is not None)])
-        listed = yield from self._list(flow, prefix, {"StartedTimeBegin": rfc3339(begin)})
+            _, running = yield from self._list(flow, prefix, {"Status": RUNNING, "MetadataOnly": "true"})
+            begin = min([begin, *self._running_starts(flow, running)])
+        listed, items = yield from self._list(flow, prefix, {"StartedTimeBegin": rfc3339(begin)})
         ended: list[tuple[str, Mapping[str, Any], ExecutionStatus, float]] = []
-        running_starts: list[float] = []
         for name, item in listed.items():
             status = self.table.status_of(item.get("Status"))
             if status.is_final:
@@ -140,32 +136,51 @@ class AlibabaCloudFlowExecutions(WatchSpec):
                     log.warning("CloudFlow execution %s of flow %s ended without a readable StoppedTime", name, flow)
                     continue
                 ended.append((name, item, status, stopped))
-            elif status in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING):
-                started = epoch_seconds(item.get("StartedTime"))
-                if started is None:
-                    log.warning("CloudFlow execution %s of flow %s runs without a readable StartedTime", name, flow)
-                    continue
-                running_starts.append(started)
         failed = [(name, stopped) for name, _, status, stopped in ended if status is not ExecutionStatus.SUCCEEDED]
         yield from self._read_endings(flow, failed)
         finished = tuple(self._finished(flow, name, item, status, stopped) for name, item, status, stopped in ended)
-        return Sweep(finished=finished, resume_from=min(running_starts, default=None))
+        return Sweep(finished=finished, resume_from=min(self._running_starts(flow, items), default=None))
+
+    def _running_starts(self, flow: str, items: list[Mapping[str, Any]]) -> list[float]:
+        """The starts of the items in progress (Starting or Running). Every item counts, one listed twice too:
+        an earlier start only widens the next listing, while a start missed could leave an ending unlisted."""
+        starts = []
+        for item in items:
+            if self.table.status_of(item.get("Status")) in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING):
+                started = epoch_seconds(item.get("StartedTime"))
+                if started is None:
+                    log.warning(
+                        "CloudFlow execution %s of flow %s runs without a readable StartedTime",
+                        text(item.get("Name"), 200),
+                        flow,
+                    )
+                    continue
+                starts.append(started)
+        return starts
 
     def _list(
         self, flow: str, prefix: str, filters: Mapping[str, str]
-    ) -> Generator[Any, ApiResponse, dict[str, Mapping[str, Any]]]:
-        """Every page of one listing: the items of the flow (and prefix) named exactly once."""
+    ) -> Generator[Any, ApiResponse, tuple[dict[str, Mapping[str, Any]], list[Mapping[str, Any]]]]:
+        """Every page of one listing: the items of the flow (and prefix) named exactly once, by name, and
+        every item of the flow (and prefix) with a string name, as listed."""
         listing = Listing(None, "Name")
+        items: list[Mapping[str, Any]] = []
         base = {"FlowName": flow, "Limit": str(LIST_PAGE), **filters}
         if prefix:
             base["ExecutionNamePrefix"] = prefix
         token = ""
         for _ in range(MAX_SWEEP_PAGES):
             page = yield AlibabaCall("ListExecutions", VERSION, {**base, "NextToken": token} if token else base)
-            listing.add(listed_executions(page.body, flow))
+            found = [
+                item
+                for item in listed_executions(page.body, flow)
+                if isinstance(item.get("Name"), str) and item["Name"].startswith(prefix)
+            ]
+            listing.add(found)
+            items += found
             token = text(page.body.get("NextToken"), 1000) or ""
             if not token:
-                return {name: item for name, item in listing.once().items() if name.startswith(prefix)}
+                return listing.once(), items
         raise CloudApiError(
             f"ListExecutions of flow {flow} still had pages after {MAX_SWEEP_PAGES} pages of {LIST_PAGE}: the watch "
             "cannot read every execution that may have ended (narrow it with execution_name_prefix)",

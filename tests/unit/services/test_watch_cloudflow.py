@@ -211,6 +211,13 @@ def test_a_running_item_without_a_readable_start_does_not_set_resume_from() -> N
     assert sweep([page(execution("x", "Running", StartedTime="yesterday"))]).result.resume_from is None
 
 
+def test_a_running_execution_listed_twice_still_moves_the_listing_start_earlier() -> None:
+    old = execution("old", "Running", StartedTime="2026-12-01T00:00:00.000Z")
+    run = sweep([page(old, next_token="n"), page(old), page(old, next_token="m"), page(old)], resume_from=None)
+    assert run.calls[2].params["StartedTimeBegin"] == "2026-12-01T00:00:00.000Z"
+    assert run.result.resume_from == epoch_seconds("2026-12-01T00:00:00.000Z")
+
+
 def test_an_execution_listed_twice_proves_nothing() -> None:
     run = sweep([page(execution("dup", "Succeeded"), next_token="n"), page(execution("dup", "Failed"))])
     assert run.result.finished == ()
