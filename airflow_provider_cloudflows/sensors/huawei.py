@@ -67,6 +67,8 @@ class HuaweiDwsClusterTaskSensor(CloudExecutionSensor):
                 "from what earlier checks saw); use deferrable=True or mode='poke'"
             )
         super().__init__(
-            conn_id=huaweicloud_conn_id, identifiers={"cluster_id": cluster_id, "action_name": action_name}, **kwargs
+            conn_id=huaweicloud_conn_id,
+            identifiers={"cluster_id": cluster_id, "action_name": action_name},
+            fields={"project_id": project_id},
+            **kwargs,
         )
-        self.project_id = project_id

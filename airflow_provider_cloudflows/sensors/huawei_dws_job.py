@@ -53,6 +53,9 @@ class HuaweiDwsJobSensor(CloudExecutionSensor):
         huaweicloud_conn_id: str = HuaweiCloudHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        super().__init__(conn_id=huaweicloud_conn_id, identifiers={"job_id": job_id}, **kwargs)
-        self.cluster_id = cluster_id
-        self.project_id = project_id
+        super().__init__(
+            conn_id=huaweicloud_conn_id,
+            identifiers={"job_id": job_id},
+            fields={"cluster_id": cluster_id, "project_id": project_id},
+            **kwargs,
+        )
