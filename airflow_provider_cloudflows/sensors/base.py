@@ -259,6 +259,12 @@ class CloudExecutionSensor(BaseSensorOperator):
             failure_states=self.failure_states,
             # soft_fail and never_fail skip a failed wait: only the worker turns a failure into a skip.
             end_failures_in_trigger=not (self.soft_fail or getattr(self, "never_fail", False)),
+            # The console links a worker would resolve in finalize(), which a task ended there never runs.
+            links=[
+                console_link().to_json()
+                for link in self.operator_extra_links
+                if (console_link := getattr(link, "console_link", None)) is not None
+            ],
             **fields,
         )
         classpath, kwargs = trigger.serialize()

@@ -18,11 +18,16 @@ from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
-from airflow_provider_cloudflows.compat import TASK_END_EVENTS_RETRY
+from airflow_provider_cloudflows.compat import TASK_END_EVENTS_RETRY, aextra_dejson, aget_connection
+from airflow_provider_cloudflows.consoles import ConsoleLink
+from airflow_provider_cloudflows.hooks import build_hook
+from airflow_provider_cloudflows.hooks.base import extra_value
+from airflow_provider_cloudflows.services import get_service
 from airflow_provider_cloudflows.triggers.events import (
     Errored,
     EventPayloadError,
     Failed,
+    Succeeded,
     WaitEvent,
     event_from_payload,
 )
@@ -49,6 +54,9 @@ class StartedWaitTrigger(CloudExecutionTrigger):
     comes first; without it (a trigger run by hand) it is ``timeout`` seconds from the start of :meth:`run`.
     A failed execution ends the task in the triggerer unless ``end_failures_in_trigger`` is False (a sensor
     whose ``soft_fail`` or ``never_fail`` turns the failure into a skip, which only the worker does).
+    A task ended here is never finalized on a worker, where Airflow resolves extra links: ``links``
+    (:class:`~airflow_provider_cloudflows.consoles.ConsoleLink` as JSON) are computed from the rendered fields
+    and the connection's extras, as the sensor's links are, and written with the task's end.
     """
 
     def __init__(
@@ -64,6 +72,7 @@ class StartedWaitTrigger(CloudExecutionTrigger):
         success_states: list[str] | None = None,
         failure_states: list[str] | None = None,
         end_failures_in_trigger: bool = True,
+        links: Iterable[Mapping[str, Any]] = (),
         **fields: Any,
     ) -> None:
         identifier_fields, override_fields = list(identifier_fields), list(override_fields)
@@ -80,17 +89,18 @@ class StartedWaitTrigger(CloudExecutionTrigger):
             success_states=success_states,
             failure_states=failure_states,
         )
-        clashing = sorted(name for name in fields if hasattr(self, name))
-        if clashing:
-            raise ValueError(f"StartedWaitTrigger: the field(s) {clashing} would hide attributes of the trigger")
-        for name, value in fields.items():
-            setattr(self, name, value)
-        self.field_names = tuple(fields)
         self.identifier_fields = identifier_fields
         self.conn_id_field = conn_id_field
         self.override_fields = override_fields
         self.deadline_margin = float(deadline_margin)
         self.end_failures_in_trigger = end_failures_in_trigger
+        self.links = [ConsoleLink.from_json(link) for link in links]
+        clashing = sorted(name for name in fields if hasattr(self, name) or name in ("timeout_after", "field_names"))
+        if clashing:
+            raise ValueError(f"StartedWaitTrigger: the field(s) {clashing} would hide attributes of the trigger")
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.field_names = tuple(fields)
         # Set by the triggerer before run(): the trigger's absolute timeout (the task's ``trigger_timeout``).
         self.timeout_after: datetime | None = None
 
@@ -113,6 +123,7 @@ class StartedWaitTrigger(CloudExecutionTrigger):
                 "success_states": self.success_states,
                 "failure_states": self.failure_states,
                 "end_failures_in_trigger": self.end_failures_in_trigger,
+                "links": [link.to_json() for link in self.links],
                 **self.fields(),
             },
         )
@@ -162,13 +173,40 @@ class StartedWaitTrigger(CloudExecutionTrigger):
             except EventPayloadError:
                 yield event
             else:
-                yield self.ending(ended)
+                xcoms = await self.console_links() if self.ends_in_trigger(ended) else {}
+                yield self.ending(ended, xcoms)
 
-    def ending(self, event: WaitEvent) -> TriggerEvent:
-        """The task's end in the triggerer (success; failure unless it may be skipped), else the wait's event."""
-        ends_in_trigger = TASK_END_EVENTS_RETRY and (self.end_failures_in_trigger or not isinstance(event, Failed))
-        return ending_event(event, self.log, xcoms=self.links(event), ends_in_trigger=ends_in_trigger)
+    def ends_in_trigger(self, event: WaitEvent) -> bool:
+        """Whether ``event`` ends the task here: success, and failure unless the sensor may skip it."""
+        if not TASK_END_EVENTS_RETRY:
+            return False
+        return isinstance(event, Succeeded) or (isinstance(event, Failed) and self.end_failures_in_trigger)
 
-    def links(self, event: WaitEvent) -> Mapping[str, Any]:
-        """XComs written with the task's end besides its return value (none here)."""
-        return {}
+    def ending(self, event: WaitEvent, xcoms: Mapping[str, Any] | None = None) -> TriggerEvent:
+        """The task's end in the triggerer with ``xcoms``, or the wait's event for the worker."""
+        return ending_event(event, self.log, xcoms=xcoms, ends_in_trigger=self.ends_in_trigger(event))
+
+    async def console_links(self) -> dict[str, str]:
+        """The links' XComs, as a worker's ``finalize()`` would write them for the sensor (empty ones left out;
+        none when the connection cannot be read: a link never fails the task)."""
+        if not self.links:
+            return {}
+        vendor = get_service(self.service).vendor
+        hook = build_hook(vendor, self.conn_id, self.hook_overrides)
+        try:
+            extra = await aextra_dejson(await aget_connection(hook, self.conn_id))
+        except Exception as exc:  # a link must render (or be absent), never fail the task
+            self.log.info("console links left out: connection %s not read (%s)", self.conn_id, type(exc).__name__)
+            return {}
+        fields = self.fields()
+        urls = {
+            link.xcom_key: link.url(
+                fields,
+                region=fields.get("region") or extra_value(extra, hook.conn_type, "region"),
+                endpoint=extra_value(extra, hook.conn_type, "endpoint"),
+                console=extra_value(extra, hook.conn_type, "console"),
+                site=extra_value(extra, hook.conn_type, "site"),
+            )
+            for link in self.links
+        }
+        return {key: url for key, url in urls.items() if url}
