@@ -30,6 +30,7 @@ from airflow_provider_cloudflows.compat import (
     AirflowSensorTimeout,
     AirflowSkipException,
 )
+from airflow_provider_cloudflows.operators.links import AlibabaCloudFlowExecutionLink
 from airflow_provider_cloudflows.sensors import AlibabaCloudFlowExecutionSensor, TencentBatchJobSensor
 from airflow_provider_cloudflows.sensors.base import DEFER_TIMEOUT_MARGIN
 from airflow_provider_cloudflows.triggers.started import StartedWaitTrigger
@@ -211,6 +212,16 @@ def test_the_triggerer_renders_the_ids_and_ends_the_task_with_its_xcom(cloud_emu
     assert (state["status"], state["vendor_status"], state["Output"]) == ("SUCCEEDED", "Succeeded", {"rows": 3})
     assert state["identifiers"] == {"flow_name": FLOW, "execution_name": EXECUTION}
     assert cloud_emulator.count("fnf", "DescribeExecution") >= 1
+    # The console link, which the worker's finalize() would have resolved from the rendered sensor.
+    link = AlibabaCloudFlowExecutionLink()
+    started.sensor.render_template_fields(started.context)
+    from airflow.models.taskinstancekey import TaskInstanceKey
+
+    ti = started.runtime_ti
+    key = TaskInstanceKey(ti.dag_id, ti.task_id, ti.run_id, ti.try_number, ti.map_index)
+    expected = link.get_link(started.sensor, ti_key=key)
+    assert expected.endswith(f"/flows/{FLOW}/executions/{EXECUTION}")
+    assert event.xcoms[link.xcom_key] == expected
 
 
 @starts_from_trigger
@@ -224,6 +235,7 @@ def test_a_failed_execution_ends_the_task_failed_after_logging_the_vendor_status
     )
     event = asyncio.run(Started(_dag()).first_event())
     assert isinstance(event, TaskFailedEvent)
+    assert event.xcoms is not None and AlibabaCloudFlowExecutionLink().xcom_key in event.xcoms  # the console link
     logged = caplog.text + capsys.readouterr().out
     failure = next(line for line in logged.splitlines() if "is FAILED" in line)
     assert "error" in failure
