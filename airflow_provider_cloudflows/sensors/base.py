@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.triggers.base import StartTriggerArgs
@@ -253,7 +254,7 @@ class CloudExecutionSensor(BaseSensorOperator):
             conn_id_field=self.conn_id_param,
             override_fields=self.hook_override_fields,
             timeout=float(self.timeout),
-            deadline_margin=DEFER_TIMEOUT_MARGIN,
+            deadline_margin=started_deadline_margin(float(self.timeout), self.execution_timeout),
             poll_interval=self.poke_interval,
             success_states=self.success_states,
             failure_states=self.failure_states,
@@ -390,6 +391,21 @@ class CloudExecutionSensor(BaseSensorOperator):
         wait.memory.update(memory)
         self.log.info("%s: deferring again with the wait's memory %s", wait.subject, sorted(memory))
         self._defer(wait, deadline=deadline, remaining=deadline - time.time())
+
+
+def started_deadline_margin(timeout: float, execution_timeout: timedelta | None) -> float:
+    """How long before the trigger's own timeout a started wait's deadline falls.
+
+    Airflow times the trigger out at the start plus the start args' timeout (the sensor's timeout plus
+    :data:`DEFER_TIMEOUT_MARGIN`), or plus ``execution_timeout`` when that is shorter. The wait ends at the
+    sensor's timeout, and always a little before Airflow's own: by the margin, or by a tenth of a shorter
+    ``execution_timeout``, so that a short one does not end the wait before its first poll.
+    """
+    airflow_timeout = timeout + DEFER_TIMEOUT_MARGIN
+    if execution_timeout is not None:
+        airflow_timeout = min(airflow_timeout, execution_timeout.total_seconds())
+    lead = min(DEFER_TIMEOUT_MARGIN, airflow_timeout / 10)
+    return airflow_timeout - min(timeout, airflow_timeout - lead)
 
 
 def _why_on_worker(context: Context) -> str:

@@ -50,8 +50,9 @@ class StartedWaitTrigger(CloudExecutionTrigger):
     ``identifier_fields`` name the ids sent to the API, ``conn_id_field`` the connection id, and
     ``override_fields`` the per-task connection overrides (region, project id); any other field (a console
     link's cluster id) is only rendered. The deadline is the trigger's own timeout (``timeout_after``, set by
-    the triggerer) less ``deadline_margin``, the margin the sensor added so that this trigger's timeout event
-    comes first; without it (a trigger run by hand) it is ``timeout`` seconds from the start of :meth:`run`.
+    the triggerer) less ``deadline_margin``, which the sensor chose so that the deadline is its timeout and
+    this trigger's timeout event comes before Airflow's; without it (a trigger run by hand) it is ``timeout``
+    seconds from the start of :meth:`run`.
     A failed execution ends the task in the triggerer unless ``end_failures_in_trigger`` is False (a sensor
     whose ``soft_fail`` or ``never_fail`` turns the failure into a skip, which only the worker does).
     A task ended here is never finalized on a worker, where Airflow resolves extra links: ``links``

@@ -363,3 +363,27 @@ def test_dag_test_runs_the_sensor_on_a_worker_which_defers_and_succeeds(
     reason = "e.g. dag.test() runs every task on a worker" if STARTS_FROM_TRIGGER else "from 3.3"
     assert reason in logged
     assert ti.xcom_pull(task_ids="wait")["identifiers"]["execution_name"] == EXECUTION
+
+
+@pytest.mark.parametrize(
+    ("timeout", "execution_timeout", "deadline_after"),
+    [
+        (30, None, 30.0),
+        (1, None, 1.0),
+        (7 * 86400, dt.timedelta(seconds=10), 9.0),
+        (3600, dt.timedelta(minutes=10), 570.0),
+    ],
+)
+def test_the_deadline_is_the_sensor_timeout_and_always_precedes_airflow_trigger_timeout(
+    timeout: float, execution_timeout: dt.timedelta | None, deadline_after: float
+) -> None:
+    # Airflow's trigger timeout: the start args' timeout, or execution_timeout when shorter (defer_task).
+    dag = _dag(timeout=timeout, execution_timeout=execution_timeout)
+    args = dag.get_task("wait").start_trigger_args
+    assert args is not None and args.timeout is not None
+    airflow_timeout = args.timeout if execution_timeout is None else min(args.timeout, execution_timeout)
+    start = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.timezone.utc)
+    trigger = StartedWaitTrigger(**dict(args.trigger_kwargs or {}))
+    trigger.timeout_after = start + airflow_timeout
+    assert trigger.absolute_deadline() == pytest.approx(start.timestamp() + deadline_after)
+    assert trigger.absolute_deadline() < trigger.timeout_after.timestamp()
