@@ -7,6 +7,8 @@ its own name, and the trigger reads them only in :meth:`StartedWaitTrigger.run`,
 :class:`CloudExecutionTrigger`'s own loop; only its start (rendered fields, a deadline from the triggerer's
 absolute timeout of the trigger, which survives a restart) and its last event (the task ended in the
 triggerer where Airflow allows it, see :mod:`~airflow_provider_cloudflows.triggers.task_end`) differ.
+The triggerer renders with Jinja's sandboxed defaults: a DAG's ``user_defined_macros`` and ``_filters``
+(never serialized) and ``render_template_as_native_obj`` do not apply there.
 """
 
 from __future__ import annotations

@@ -387,3 +387,29 @@ def test_the_deadline_is_the_sensor_timeout_and_always_precedes_airflow_trigger_
     trigger.timeout_after = start + airflow_timeout
     assert trigger.absolute_deadline() == pytest.approx(start.timestamp() + deadline_after)
     assert trigger.absolute_deadline() < trigger.timeout_after.timestamp()
+
+
+def test_the_huawei_sensors_hand_their_project_and_link_cluster_to_the_trigger() -> None:
+    from airflow_provider_cloudflows.operators.links import HuaweiDwsClusterLink
+    from airflow_provider_cloudflows.sensors import HuaweiDwsJobSensor
+
+    with DAG("started_dws_job", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+        sensor = HuaweiDwsJobSensor(
+            task_id="wait",
+            job_id="{{ params.job }}",
+            cluster_id="{{ params.cluster }}",
+            project_id="p-1",
+            deferrable=True,
+            start_from_trigger=True,
+        )
+    assert (sensor.project_id, sensor.cluster_id) == ("p-1", "{{ params.cluster }}")
+    args = sensor.start_trigger_args
+    assert args is not None
+    kwargs = dict(args.trigger_kwargs or {})
+    assert (kwargs["project_id"], kwargs["cluster_id"], kwargs["job_id"]) == (
+        "p-1",
+        "{{ params.cluster }}",
+        "{{ params.job }}",
+    )
+    assert kwargs["override_fields"] == ["region", "project_id"]
+    assert [link["xcom_key"] for link in kwargs["links"]] == [HuaweiDwsClusterLink().xcom_key]
