@@ -260,6 +260,8 @@ class CloudExecutionSensor(BaseSensorOperator):
             failure_states=self.failure_states,
             # soft_fail and never_fail skip a failed wait: only the worker turns a failure into a skip.
             end_failures_in_trigger=not (self.soft_fail or getattr(self, "never_fail", False)),
+            # Airflow records the outlets' asset events only when a worker ends the task.
+            end_successes_in_trigger=not self.outlets,
             # The console links a worker would resolve in finalize(), which a task ended there never runs.
             links=[
                 console_link().to_json()

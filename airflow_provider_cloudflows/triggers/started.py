@@ -56,7 +56,9 @@ class StartedWaitTrigger(CloudExecutionTrigger):
     this trigger's timeout event comes before Airflow's; without it (a trigger run by hand) it is ``timeout``
     seconds from the start of :meth:`run`.
     A failed execution ends the task in the triggerer unless ``end_failures_in_trigger`` is False (a sensor
-    whose ``soft_fail`` or ``never_fail`` turns the failure into a skip, which only the worker does).
+    whose ``soft_fail`` or ``never_fail`` turns the failure into a skip, which only the worker does); a
+    success unless ``end_successes_in_trigger`` is False (a sensor with ``outlets``: Airflow records their
+    asset events only when a worker ends the task).
     A task ended here is never finalized on a worker, where Airflow resolves extra links: ``links``
     (:class:`~airflow_provider_cloudflows.consoles.ConsoleLink` as JSON) are computed from the rendered fields
     and the connection's extras, as the sensor's links are, and written with the task's end.
@@ -75,6 +77,7 @@ class StartedWaitTrigger(CloudExecutionTrigger):
         success_states: list[str] | None = None,
         failure_states: list[str] | None = None,
         end_failures_in_trigger: bool = True,
+        end_successes_in_trigger: bool = True,
         links: Iterable[Mapping[str, Any]] = (),
         **fields: Any,
     ) -> None:
@@ -97,6 +100,7 @@ class StartedWaitTrigger(CloudExecutionTrigger):
         self.override_fields = override_fields
         self.deadline_margin = float(deadline_margin)
         self.end_failures_in_trigger = end_failures_in_trigger
+        self.end_successes_in_trigger = end_successes_in_trigger
         self.links = [ConsoleLink.from_json(link) for link in links]
         clashing = sorted(name for name in fields if hasattr(self, name) or name in ("timeout_after", "field_names"))
         if clashing:
@@ -126,6 +130,7 @@ class StartedWaitTrigger(CloudExecutionTrigger):
                 "success_states": self.success_states,
                 "failure_states": self.failure_states,
                 "end_failures_in_trigger": self.end_failures_in_trigger,
+                "end_successes_in_trigger": self.end_successes_in_trigger,
                 "links": [link.to_json() for link in self.links],
                 **self.fields(),
             },
@@ -180,10 +185,12 @@ class StartedWaitTrigger(CloudExecutionTrigger):
                 yield self.ending(ended, xcoms)
 
     def ends_in_trigger(self, event: WaitEvent) -> bool:
-        """Whether ``event`` ends the task here: success, and failure unless the sensor may skip it."""
+        """Whether ``event`` ends the task here: a success or a failure, each unless the sensor said not to."""
         if not TASK_END_EVENTS_RETRY:
             return False
-        return isinstance(event, Succeeded) or (isinstance(event, Failed) and self.end_failures_in_trigger)
+        if isinstance(event, Succeeded):
+            return self.end_successes_in_trigger
+        return isinstance(event, Failed) and self.end_failures_in_trigger
 
     def ending(self, event: WaitEvent, xcoms: Mapping[str, Any] | None = None) -> TriggerEvent:
         """The task's end in the triggerer with ``xcoms``, or the wait's event for the worker."""

@@ -413,3 +413,17 @@ def test_the_huawei_sensors_hand_their_project_and_link_cluster_to_the_trigger()
     )
     assert kwargs["override_fields"] == ["region", "project_id"]
     assert [link["xcom_key"] for link in kwargs["links"]] == [HuaweiDwsClusterLink().xcom_key]
+
+
+@starts_from_trigger
+def test_a_sensor_with_outlets_succeeds_on_the_worker_which_records_their_asset_events(
+    cloud_emulator: CloudEmulator,
+) -> None:
+    from airflow.sdk import Asset
+
+    cloud_emulator.add_execution(cloudflow_execution(FLOW, EXECUTION, [(0, "Running"), (0.3, "Succeeded")]))
+    started = Started(_dag(outlets=[Asset("cloudflow://flow-a/done")]))
+    event = asyncio.run(started.first_event())
+    # A TaskSuccessEvent would end the task without its asset events (the triggerer only sets the state).
+    assert type(event) is TriggerEvent and event.payload["outcome"] == "success"
+    assert started.resume(event)["identifiers"]["execution_name"] == EXECUTION
