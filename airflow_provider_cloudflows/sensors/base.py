@@ -262,6 +262,7 @@ class CloudExecutionSensor(BaseSensorOperator):
             end_failures_in_trigger=not (self.soft_fail or getattr(self, "never_fail", False)),
             # Airflow records the outlets' asset events only when a worker ends the task.
             end_successes_in_trigger=not self.outlets,
+            push_return_value=self.do_xcom_push,
             # The console links a worker would resolve in finalize(), which a task ended there never runs.
             links=[
                 console_link().to_json()

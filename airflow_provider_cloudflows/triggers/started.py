@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow.triggers.base import TriggerEvent
+from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
 
 from airflow_provider_cloudflows.compat import TASK_END_EVENTS_RETRY, aextra_dejson, aget_connection
 from airflow_provider_cloudflows.consoles import ConsoleLink
@@ -58,7 +58,8 @@ class StartedWaitTrigger(CloudExecutionTrigger):
     A failed execution ends the task in the triggerer unless ``end_failures_in_trigger`` is False (a sensor
     whose ``soft_fail`` or ``never_fail`` turns the failure into a skip, which only the worker does); a
     success unless ``end_successes_in_trigger`` is False (a sensor with ``outlets``: Airflow records their
-    asset events only when a worker ends the task).
+    asset events only when a worker ends the task). ``push_return_value`` False (``do_xcom_push=False``)
+    ends a success without the return value.
     A task ended here is never finalized on a worker, where Airflow resolves extra links: ``links``
     (:class:`~airflow_provider_cloudflows.consoles.ConsoleLink` as JSON) are computed from the rendered fields
     and the connection's extras, as the sensor's links are, and written with the task's end.
@@ -78,6 +79,7 @@ class StartedWaitTrigger(CloudExecutionTrigger):
         failure_states: list[str] | None = None,
         end_failures_in_trigger: bool = True,
         end_successes_in_trigger: bool = True,
+        push_return_value: bool = True,
         links: Iterable[Mapping[str, Any]] = (),
         **fields: Any,
     ) -> None:
@@ -101,6 +103,7 @@ class StartedWaitTrigger(CloudExecutionTrigger):
         self.deadline_margin = float(deadline_margin)
         self.end_failures_in_trigger = end_failures_in_trigger
         self.end_successes_in_trigger = end_successes_in_trigger
+        self.push_return_value = push_return_value
         self.links = [ConsoleLink.from_json(link) for link in links]
         clashing = sorted(name for name in fields if hasattr(self, name) or name in ("timeout_after", "field_names"))
         if clashing:
@@ -131,6 +134,7 @@ class StartedWaitTrigger(CloudExecutionTrigger):
                 "failure_states": self.failure_states,
                 "end_failures_in_trigger": self.end_failures_in_trigger,
                 "end_successes_in_trigger": self.end_successes_in_trigger,
+                "push_return_value": self.push_return_value,
                 "links": [link.to_json() for link in self.links],
                 **self.fields(),
             },
@@ -194,7 +198,12 @@ class StartedWaitTrigger(CloudExecutionTrigger):
 
     def ending(self, event: WaitEvent, xcoms: Mapping[str, Any] | None = None) -> TriggerEvent:
         """The task's end in the triggerer with ``xcoms``, or the wait's event for the worker."""
-        return ending_event(event, self.log, xcoms=xcoms, ends_in_trigger=self.ends_in_trigger(event))
+        ends = self.ends_in_trigger(event)
+        if ends and isinstance(event, Succeeded) and not self.push_return_value:
+            # do_xcom_push=False: the links, but no return value, as a worker would push.
+            self.log.info("%s", event.message)
+            return TaskSuccessEvent(xcoms=dict(xcoms) if xcoms else None)
+        return ending_event(event, self.log, xcoms=xcoms, ends_in_trigger=ends)
 
     async def console_links(self) -> dict[str, str]:
         """The links' XComs, as a worker's ``finalize()`` would write them for the sensor (empty ones left out;

@@ -427,3 +427,12 @@ def test_a_sensor_with_outlets_succeeds_on_the_worker_which_records_their_asset_
     # A TaskSuccessEvent would end the task without its asset events (the triggerer only sets the state).
     assert type(event) is TriggerEvent and event.payload["outcome"] == "success"
     assert started.resume(event)["identifiers"]["execution_name"] == EXECUTION
+
+
+@starts_from_trigger
+@ends_in_trigger
+def test_without_xcom_push_the_task_ends_in_the_triggerer_with_its_link_only(cloud_emulator: CloudEmulator) -> None:
+    cloud_emulator.add_execution(cloudflow_execution(FLOW, EXECUTION, [(0, "Running"), (0.3, "Succeeded")]))
+    event = asyncio.run(Started(_dag(do_xcom_push=False)).first_event())
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms is not None and set(event.xcoms) == {AlibabaCloudFlowExecutionLink().xcom_key}
