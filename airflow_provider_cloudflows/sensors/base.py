@@ -98,11 +98,6 @@ class CloudExecutionSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if start_from_trigger and not deferrable:
-            raise ValueError(
-                f"{self.task_id}: start_from_trigger=True waits in the triggerer and needs deferrable=True; "
-                "got deferrable=False"
-            )
         # Checked at construction, so a DAG with a bad literal fails to parse instead of failing at run time;
         # templated values are checked once rendered, by the same rules (see ``_wait``).
         if self.poke_interval <= 0:
@@ -129,7 +124,9 @@ class CloudExecutionSensor(BaseSensorOperator):
             raise ValueError(f"success_states and failure_states overlap: {sorted(success & failure)}")
         self.success_states = sorted(success) if success is not None else None
         self.failure_states = sorted(failure) if failure is not None else None
-        self.deferrable = deferrable
+        # A wait started in the triggerer is a deferred wait: wherever it resumes (or runs, where Airflow
+        # does not start it there), it defers.
+        self.deferrable = deferrable or start_from_trigger
         # Airflow's own attributes: on 3.3+ the scheduler then hands the task straight to the triggerer.
         self.start_from_trigger = start_from_trigger
         if start_from_trigger:

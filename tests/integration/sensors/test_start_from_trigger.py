@@ -170,9 +170,9 @@ def test_the_serialized_dag_keeps_start_from_trigger_and_unrendered_kwargs_witho
     assert _secret(cloud_emulator_server) not in json.dumps(encoded, default=str)
 
 
-def test_start_from_trigger_without_deferrable_is_refused_naming_both() -> None:
-    with pytest.raises(ValueError, match=r"start_from_trigger=True.*deferrable=True.*deferrable=False"):
-        _dag(deferrable=False)
+def test_start_from_trigger_makes_the_wait_deferrable_whatever_the_default() -> None:
+    assert _dag(deferrable=False).get_task("wait").deferrable is True
+    assert _dag(deferrable=False, start_from_trigger=False).get_task("wait").deferrable is False
 
 
 def test_an_upstream_output_in_a_templated_field_is_refused_with_start_from_trigger() -> None:
