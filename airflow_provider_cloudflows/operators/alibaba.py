@@ -44,7 +44,8 @@ class AlibabaCloudFlowStartExecutionOperator(CloudExecutionOperator):
     :param timeout: start and wait must end within it (default 24 h), else the execution is cancelled
         (where possible) and the task fails with ``CloudExecutionTimeout``.
 
-    ``region``, ``deferrable``, ``cancel_on_kill`` and ``on_retry`` are described on
+    ``region``, ``deferrable``, ``cancel_on_kill``, ``on_retry`` and ``start_from_trigger`` (start and wait
+    in the triggerer, Airflow >= 3.3) are described on
     :class:`~airflow_provider_cloudflows.operators.base.CloudExecutionOperator`.
     """
 
