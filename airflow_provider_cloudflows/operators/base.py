@@ -91,6 +91,17 @@ class CloudExecutionTimeout(AirflowException):
     """The operator's own timeout passed before the execution ended (it was cancelled where possible)."""
 
 
+class _DerivedStartTriggerArgs:
+    """``start_trigger_args`` of an operator, derived from its fields on every read; None on the class, which
+    is what a mapped operator reads (mapped tasks then start on a worker)."""
+
+    def __get__(self, operator: CloudExecutionOperator | None, owner: type) -> StartTriggerArgs | None:
+        return None if operator is None else operator.derive_start_trigger_args()
+
+    def __set__(self, operator: CloudExecutionOperator, value: StartTriggerArgs | None) -> None:
+        """Nothing to keep: the value is derived."""
+
+
 class CloudExecutionOperator(BaseOperator):
     """Start a cloud execution, wait for it to end, cancel it when Airflow stops waiting.
 
@@ -119,6 +130,7 @@ class CloudExecutionOperator(BaseOperator):
     conn_id_param: ClassVar[str]
     hook_override_fields: ClassVar[tuple[str, ...]] = ("region",)
     ui_color = "#e8f4ff"
+    start_trigger_args = _DerivedStartTriggerArgs()  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -180,8 +192,7 @@ class CloudExecutionOperator(BaseOperator):
 
     # --- plumbing -------------------------------------------------------------------------------------
 
-    @property  # type: ignore[override]
-    def start_trigger_args(self) -> StartTriggerArgs | None:
+    def derive_start_trigger_args(self) -> StartTriggerArgs | None:
         """The trigger that starts and waits, built from the fields as they are now (templates unrendered:
         the triggerer renders them on the trigger)."""
         if not self.start_from_trigger:
@@ -210,11 +221,6 @@ class CloudExecutionOperator(BaseOperator):
             next_kwargs=None,
             timeout=timedelta(seconds=self.timeout + START_TIMEOUT_MARGIN),
         )
-
-    @start_trigger_args.setter
-    def start_trigger_args(self, value: StartTriggerArgs | None) -> None:
-        # BaseOperator's class attribute: nothing to keep, the property derives it from the fields.
-        pass
 
     @property
     def conn_id(self) -> str:

@@ -429,3 +429,27 @@ def test_a_kill_before_the_start_was_answered_sends_nothing_and_does_not_raise(
     asyncio.run(trigger.on_kill())
     assert cloud_emulator.count("batch", "TerminateJob") == 0
     assert cloud_emulator.count("batch", "SubmitJob") == 0
+
+
+def _serialization() -> Any:
+    """Airflow's DAG serializer: ``DagSerialization`` from 3.3, ``SerializedDAG`` before."""
+    from airflow.serialization import serialized_objects
+
+    return getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG
+
+
+def test_a_mapped_start_operator_serializes_and_is_left_to_a_worker() -> None:
+    with DAG("start_in_trigger_mapped", schedule=None, start_date=START) as dag:
+        TencentBatchSubmitJobOperator.partial(
+            task_id="run", placement=PLACEMENT, deferrable=True, start_from_trigger=True
+        ).expand(job=[{"JobName": "a", "Tasks": TASKS}, {"JobName": "b", "Tasks": TASKS}])
+    serializer = _serialization()
+    task = serializer.from_dict(serializer.to_dict(dag)).get_task("run")
+    assert task.start_trigger_args is None  # no trigger to start from: the scheduler sends it to a worker
+
+
+def test_an_operator_without_the_flag_serializes_no_start_trigger() -> None:
+    serializer = _serialization()
+    dag = _dag("batch", start_from_trigger=False)
+    task = serializer.from_dict(serializer.to_dict(dag)).get_task("run")
+    assert task.start_trigger_args is None and not task.start_from_trigger
