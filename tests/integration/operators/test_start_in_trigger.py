@@ -453,3 +453,41 @@ def test_an_operator_without_the_flag_serializes_no_start_trigger() -> None:
     dag = _dag("batch", start_from_trigger=False)
     task = serializer.from_dict(serializer.to_dict(dag)).get_task("run")
     assert task.start_trigger_args is None and not task.start_from_trigger
+
+
+@needs_3_3
+def test_a_trigger_past_its_deadline_sends_no_start_and_the_worker_fails_the_task_without_a_cancel(
+    cloud_emulator: CloudEmulator,
+) -> None:
+    dag = _dag("fnf")
+    # Restarted after the deferral's deadline (less the margin) passed: nothing may be started any more.
+    late = datetime.now(timezone.utc) + timedelta(seconds=START_TIMEOUT_MARGIN - 1)
+    ended = _only(asyncio.run(asyncio.wait_for(_events(_as_the_triggerer_builds(dag, timeout_after=late)), 30)))
+
+    assert ended.payload["outcome"] == "timeout" and RECORD_KEY not in ended.payload
+    with pytest.raises(CloudExecutionTimeout, match="no execution is known to have started"):
+        dag.get_task("run").execute_complete({"ti": FakeTI(1), "task_state_store": FakeStore()}, ended.payload)
+    assert cloud_emulator.requests == []
+
+
+@needs_3_3
+def test_the_trigger_kwargs_rebuild_the_same_trigger_and_hold_only_ids_and_fields() -> None:
+    trigger = _as_the_triggerer_builds(_dag("batch"))
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_cloudflows.triggers.start_in_trigger.StartInTriggerTrigger"
+    assert set(kwargs) == {
+        "start_action",
+        "conn_field",
+        "hook_fields",
+        "timeout",
+        "poll_interval",
+        "cancel_on_kill",
+        "on_retry",
+        "xcom_key",
+        "tencentcloud_conn_id",
+        "region",
+        "placement",
+        "job",
+    }
+    assert kwargs["job"]["JobName"] == "job-20260101"  # as rendered by the triggerer
+    assert type(trigger)(**kwargs).serialize() == (path, kwargs)
