@@ -122,7 +122,7 @@ class CloudExecutionOperator(BaseOperator):
     :param start_from_trigger: start and wait in the triggerer, never taking a worker slot (Airflow >= 3.3;
         below, the task starts on a worker and defers as usual). Only for starts idempotent by a key derived
         from the task instance (CloudFlow ``StartExecution``, Batch ``SubmitJob``), so that a restarted
-        triggerer reattaches instead of starting again; any other start refuses it at construction. Needs
+        triggerer reattaches instead of starting again; any other start refuses it at construction. Implies
         ``deferrable=True``.
     """
 
@@ -148,7 +148,6 @@ class CloudExecutionOperator(BaseOperator):
         super().__init__(**kwargs)
         setattr(self, self.conn_id_param, conn_id)
         self.region = region
-        self.deferrable = deferrable
         if poll_interval <= 0:
             raise ValueError("poll_interval must be positive")
         self.poll_interval = float(poll_interval)
@@ -168,11 +167,9 @@ class CloudExecutionOperator(BaseOperator):
             why = why_not_from_trigger(spec)
             if why is not None:
                 raise ValueError(f"{type(self).__name__}: start_from_trigger=True is not possible: {why}")
-            if not deferrable:
-                raise ValueError(
-                    f"{type(self).__name__}: start_from_trigger=True needs deferrable=True (the wait runs in the "
-                    "triggerer)"
-                )
+        # A wait started in the triggerer is a deferred wait wherever it resumes (or runs, where Airflow does
+        # not start it there).
+        self.deferrable = deferrable or start_from_trigger
         self.start_from_trigger = start_from_trigger
         self._hook: CloudHook | None = None
         self._record: dict[str, Any] | None = None

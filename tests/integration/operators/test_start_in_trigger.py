@@ -202,9 +202,8 @@ def test_the_emr_scale_out_refusal_names_its_five_minute_token() -> None:
 
 
 @pytest.mark.parametrize("service", sorted(OPERATORS))
-def test_start_from_trigger_without_deferrable_is_refused(service: str) -> None:
-    with pytest.raises(ValueError, match="start_from_trigger=True needs deferrable=True"):
-        OPERATORS[service](deferrable=False)
+def test_start_from_trigger_makes_the_wait_deferrable_whatever_the_default(service: str) -> None:
+    assert OPERATORS[service](deferrable=False).deferrable is True
 
 
 @needs_3_3
