@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from airflow.triggers.base import TaskFailedEvent, TaskSuccessEvent, TriggerEvent
@@ -49,6 +48,7 @@ from airflow_provider_cloudflows.triggers.events import (
     event_from_payload,
 )
 from airflow_provider_cloudflows.triggers.execution import Outage
+from airflow_provider_cloudflows.triggers.from_scheduler import deadline_from, set_fields
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
 from airflow_provider_cloudflows.triggers.task_end import ending_event
 from airflow_provider_cloudflows.waiting import error_event
@@ -112,12 +112,7 @@ class StartInTriggerTrigger(CloudRunTrigger):
         self.cancel_on_kill = cancel_on_kill
         self.on_retry = on_retry
         self.xcom_key = xcom_key
-        self.field_names = tuple(names)
-        for name in names:
-            if hasattr(self, name):
-                raise ValueError(f"field {name!r} would shadow the trigger's own attribute")
-        for name in names:
-            setattr(self, name, fields[name])
+        self.field_names = set_fields(self, {name: fields[name] for name in names})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """The start's kwargs as built (the fields as they are: rendered once the triggerer rendered them)."""
@@ -139,11 +134,7 @@ class StartInTriggerTrigger(CloudRunTrigger):
     def start_deadline(self) -> float:
         """The absolute end of start and wait: Airflow's ``timeout_after`` less the margin, else (a trigger run
         without one) the operator's timeout from now."""
-        after = getattr(self, "timeout_after", None)
-        if isinstance(after, datetime):
-            aware = after if after.tzinfo is not None else after.replace(tzinfo=timezone.utc)
-            return aware.timestamp() - START_TIMEOUT_MARGIN
-        return time.time() + float(self.timeout or 0.0)
+        return deadline_from(getattr(self, "timeout_after", None), margin=START_TIMEOUT_MARGIN, timeout=self.timeout)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Send the start, then yield the wait's one event (the task's end where Airflow allows it)."""
