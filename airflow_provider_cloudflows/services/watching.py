@@ -6,10 +6,11 @@ when its id, a documented final status and its end time are all there, of the do
 cannot prove is left out of it (and logged by the spec), never guessed.
 
 The generic :class:`WatchState` turns sweeps into "newly finished" exactly once: an execution is reported when
-it ends at or after the ``horizon`` and is not among the ids ``seen``. The horizon follows the newest end time
-reported, less :data:`SETTLE_SECONDS`, the time a vendor's list may take to show an execution that ended
-(and a clock's skew); ids are kept while their end is within it. The state is JSON, so it can live in
-Airflow's asset state store across triggerer restarts.
+it ended after the watch first started, within the settle window behind the ``horizon``, and is not among the
+ids ``seen``. The horizon follows the newest end time reported; the settle window (:data:`SETTLE_SECONDS`) is
+the time a vendor's list may take to show an execution that ended (and a clock's skew); ids are kept while
+their end is within it. The state is JSON, so it can live in Airflow's asset state store across triggerer
+restarts.
 """
 
 from __future__ import annotations
@@ -131,18 +132,20 @@ class WatchStateError(ValueError):
 
 @dataclass(frozen=True)
 class WatchState:
-    """Where a watch stands: everything that ended before ``horizon`` was handled, and so were ``seen``."""
+    """Where a watch stands: everything that ended before ``horizon`` was handled, and so were ``seen``; nothing
+    that ended before ``started`` (when the watch first started) is reported."""
 
     horizon: float
     seen: Mapping[str, float] = field(default_factory=dict)  # id -> end time
     resume_from: float | None = None
+    started: float = 0.0
 
     VERSION: ClassVar[int] = 1
 
     @classmethod
     def starting_at(cls, now: float) -> WatchState:
         """A new watch: executions that ended before ``now`` are not reported."""
-        return cls(horizon=now)
+        return cls(horizon=now, started=now)
 
     def since(self) -> float:
         """The earliest end time a sweep must still list."""
@@ -150,7 +153,7 @@ class WatchState:
 
     def take(self, sweep: Sweep, statuses: FinalStatus) -> tuple[list[Finished], WatchState]:
         """The executions of ``sweep`` to report now (oldest end first), and the state once they are handled."""
-        since = self.since()
+        since = max(self.since(), self.started)
         fresh: dict[str, Finished] = {}
         for item in sweep.finished:
             if item.id in self.seen or item.finished_at < since or item.id in fresh:
@@ -177,6 +180,7 @@ class WatchState:
             "horizon": self.horizon,
             "seen": dict(self.seen),
             "resume_from": self.resume_from,
+            "started": self.started,
         }
 
     @classmethod
@@ -185,8 +189,9 @@ class WatchState:
         if not isinstance(value, Mapping) or value.get("version") != cls.VERSION:
             raise WatchStateError(f"not a watch state of version {cls.VERSION}: {str(value)[:200]}")
         horizon, seen, resume_from = value.get("horizon"), value.get("seen"), value.get("resume_from")
-        if not _is_number(horizon) or not isinstance(seen, Mapping):
-            raise WatchStateError(f"a watch state needs a numeric horizon and a seen map: {str(value)[:200]}")
+        started = value.get("started")
+        if not _is_number(horizon) or not _is_number(started) or not isinstance(seen, Mapping):
+            raise WatchStateError(f"a watch state needs a numeric horizon, a start and a seen map: {str(value)[:200]}")
         if resume_from is not None and not _is_number(resume_from):
             raise WatchStateError(f"resume_from is not a number: {resume_from!r}")
         if not all(isinstance(k, str) and _is_number(t) for k, t in seen.items()):
@@ -195,6 +200,7 @@ class WatchState:
             horizon=float(horizon),
             seen={k: float(t) for k, t in seen.items()},
             resume_from=None if resume_from is None else float(resume_from),
+            started=float(started),
         )
 
 

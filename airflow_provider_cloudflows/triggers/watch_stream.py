@@ -186,6 +186,7 @@ async def load_state(stores: Iterable[StateStore], now: float, logger: logging.L
         horizon=min(s.horizon for s in states),
         seen=seen,
         resume_from=min(starts) if starts else None,
+        started=min(s.started for s in states),
     )
 
 

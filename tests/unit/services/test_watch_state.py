@@ -28,12 +28,23 @@ def sweep(*items: Finished, resume_from: float | None = None) -> Sweep:
     return Sweep(tuple(items), resume_from)
 
 
-def test_a_new_watch_reports_only_what_finishes_after_it_starts_give_or_take_the_settle_window() -> None:
+def test_a_new_watch_reports_only_what_finishes_after_it_starts() -> None:
     state = WatchState.starting_at(NOW)
     new, _ = state.take(
-        sweep(done("old", NOW - SETTLE_SECONDS - 1), done("settling", NOW - 5), done("new", NOW + 3)), FinalStatus.ANY
+        sweep(done("old", NOW - SETTLE_SECONDS - 1), done("just_before", NOW - 1), done("new", NOW + 3)),
+        FinalStatus.ANY,
     )
-    assert [f.id for f in new] == ["settling", "new"]
+    assert [f.id for f in new] == ["new"]
+
+
+def test_an_execution_listed_late_is_reported_within_the_settle_window_behind_the_newest_end() -> None:
+    state = WatchState.starting_at(NOW)
+    _, state = state.take(sweep(done("a", NOW + 1000)), FinalStatus.ANY)
+    late, _ = state.take(
+        sweep(done("a", NOW + 1000), done("late", NOW + 1000 - SETTLE_SECONDS + 1), done("too_late", NOW + 300)),
+        FinalStatus.ANY,
+    )
+    assert [f.id for f in late] == ["late"]
 
 
 def test_each_execution_is_reported_once_across_sweeps_that_list_it_again() -> None:
@@ -117,11 +128,13 @@ def test_the_state_round_trips_through_json() -> None:
         "text",
         {"horizon": NOW, "seen": {}},
         {"version": 2, "horizon": NOW, "seen": {}},
-        {"version": 1, "horizon": "soon", "seen": {}},
-        {"version": 1, "horizon": True, "seen": {}},
-        {"version": 1, "horizon": NOW, "seen": ["a"]},
-        {"version": 1, "horizon": NOW, "seen": {"a": "yesterday"}},
-        {"version": 1, "horizon": NOW, "seen": {}, "resume_from": "x"},
+        {"version": 1, "horizon": "soon", "seen": {}, "started": NOW},
+        {"version": 1, "horizon": True, "seen": {}, "started": NOW},
+        {"version": 1, "horizon": NOW, "seen": ["a"], "started": NOW},
+        {"version": 1, "horizon": NOW, "seen": {"a": "yesterday"}, "started": NOW},
+        {"version": 1, "horizon": NOW, "seen": {}, "started": "today"},
+        {"version": 1, "horizon": NOW, "seen": {}, "resume_from": "x", "started": NOW},
+        {"version": 1, "horizon": NOW, "seen": {}},
     ],
 )
 def test_a_stored_value_this_provider_did_not_write_is_a_typed_error(stored: object) -> None:

@@ -47,7 +47,8 @@ class ScriptedSweeper:
         await asyncio.sleep(0.01)
 
 
-def done(execution_id: str, status: S = S.SUCCEEDED, *, ago: float = 0.0) -> Finished:
+def done(execution_id: str, status: S = S.SUCCEEDED, *, ago: float = -5.0) -> Finished:
+    """An execution that ended ``ago`` seconds ago (by default: a moment after the watch starts)."""
     return Finished(execution_id, status, status.value.title(), time.time() - ago, {"name": execution_id})
 
 
