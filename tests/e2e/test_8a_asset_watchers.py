@@ -201,13 +201,17 @@ def _watch(stack: Stack, expected: Expected, unpaused: float, started: float, re
         lambda: all(count >= SETTLING_SWEEPS for count in _sweeps_after(stack, reported_at).values()),
         60,
     )
-    events = _asset_events(stack)
+    events: dict[str, list[dict[str, Any]]] = {}
 
     def runs_finished() -> dict[str, dict[str, dict[str, Any]]] | None:
+        # An event names the run it made once the scheduler has made it: read the events again each time.
+        events.update(_asset_events(stack))
         runs = {
             dag_id: {r["dag_run_id"]: r for r in stack.api.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100)["dag_runs"]}
             for dag_id in DAG_IDS
         }
+        if any(not e["created_dagruns"] for asset in ASSETS for e in events[asset]):
+            return None
         made = {(r["dag_id"], r["run_id"]) for asset in ASSETS for e in events[asset] for r in e["created_dagruns"]}
         listed = {(dag_id, run_id) for dag_id, by_id in runs.items() for run_id in by_id}
         if not made <= listed:
