@@ -1,0 +1,285 @@
+"""A watcher driven in memory the way the triggerer drives it: Airflow 3.3's shared-stream manager in ack mode
+(each event confirmed stored, or not, as the supervisor would), and the in-memory ``run()`` below 3.3.
+
+The vendor side is a scripted sweeper, so these tests are about the exactly-once bookkeeping only; the
+emulator-backed tests read real vendor lists."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import pytest
+
+from airflow_provider_cloudflows.compat import HAS_ASSET_STATE_STORE
+from airflow_provider_cloudflows.services.watching import (
+    SETTLE_SECONDS,
+    FinalStatus,
+    Finished,
+    Sweep,
+    WatchSpec,
+    WatchState,
+)
+from airflow_provider_cloudflows.status import ExecutionStatus as S
+from airflow_provider_cloudflows.triggers.watch_stream import STATE_KEY, WatchProducer, load_state, subscribers
+from airflow_provider_cloudflows.triggers.watchers import CloudFlowExecutionsTrigger
+
+needs_ack_mode = pytest.mark.skipif(not HAS_ASSET_STATE_STORE, reason="ack mode and the state store are Airflow 3.3+")
+
+
+class Store:
+    """An asset state store in memory."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.writes = 0
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    async def aset(self, key: str, value: Any) -> None:
+        self.values[key] = value
+        self.writes += 1
+
+
+class ScriptedSweeper:
+    """Answers the scripted sweeps in order, then the last one again and again."""
+
+    def __init__(self, *sweeps: Sweep) -> None:
+        self.sweeps = list(sweeps)
+        self.count = 0
+        self.log = logging.getLogger("test")
+
+    async def sweep(self, state: WatchState) -> Sweep | None:
+        self.count += 1
+        return self.sweeps.pop(0) if len(self.sweeps) > 1 else self.sweeps[0]
+
+    async def pause(self) -> None:
+        await asyncio.sleep(0.01)
+
+
+def done(execution_id: str, status: S = S.SUCCEEDED, *, ago: float = 0.0) -> Finished:
+    return Finished(execution_id, status, status.value.title(), time.time() - ago, {"name": execution_id})
+
+
+class ScriptedSpec(WatchSpec):
+    """Filters taken as given; the sweeps come from the script, not from this spec."""
+
+    name = vendor = title = "scripted"
+
+    def normalize(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        if not params.get("flow_name"):
+            raise ValueError("flow_name is required")
+        return dict(params)
+
+    def sweep(self, params: Mapping[str, Any], since: float, resume_from: float | None) -> Any:
+        raise AssertionError("the scripted sweeper answers instead")
+
+
+class Watcher(CloudFlowExecutionsTrigger):
+    """The CloudFlow watcher with its vendor replaced by a script (set on the class: the triggerer builds the
+    stream's producer from a new instance)."""
+
+    script: ClassVar[ScriptedSweeper]
+
+    @property
+    def spec(self) -> WatchSpec:
+        return ScriptedSpec()
+
+    async def _sweeper(self) -> Any:
+        return self.script
+
+
+def watcher(store: Store | None, trigger_id: int = 1, **kwargs: Any) -> Watcher:
+    trigger = Watcher(flow_name="etl", **kwargs)
+    trigger.trigger_id = trigger_id
+    if HAS_ASSET_STATE_STORE:
+        trigger.asset_state_store = store
+    return trigger
+
+
+async def run_like_the_triggerer(
+    manager: Any, trigger: Watcher, *, events: int, confirm: bool | list[bool] = True
+) -> list[dict[str, Any]]:
+    """What the triggerer's runner does with an event trigger's stream: bind each event, and confirm it stored
+    (as the supervisor does after writing it), until ``events`` events came; the runner then goes on pulling
+    (which closes the last event's binding), until :func:`stop`."""
+    key = trigger.shared_stream_key()
+    assert key is not None
+    payloads: list[dict[str, Any]] = []
+    enough = asyncio.Event()
+    stream = trigger.filter_shared_stream(manager.subscribe(trigger_id=trigger.trigger_id, trigger=trigger, key=key))
+
+    async def consume() -> None:
+        async for event in stream:
+            seq = manager.bind_pending_event(trigger_id=trigger.trigger_id, key=key)
+            payloads.append(event.payload)
+            store_it = confirm if isinstance(confirm, bool) else confirm[len(payloads) - 1]
+            if store_it and seq is not None:
+                manager.confirm_persisted([seq])
+            if len(payloads) >= events:
+                enough.set()
+
+    RUNNING.append(asyncio.create_task(consume()))
+    await asyncio.wait_for(enough.wait(), 10)
+    await asyncio.sleep(0.2)  # the advances of the confirmed events run
+    return payloads
+
+
+RUNNING: list[asyncio.Task[None]] = []
+
+
+async def stop(manager: Any, trigger: Watcher) -> None:
+    """The triggerer goes away (a kill loses whatever was not committed)."""
+    while RUNNING:
+        RUNNING.pop().cancel()
+    await manager.stop_all()
+    await trigger.cleanup()
+
+
+def manager() -> Any:
+    from airflow.triggers.shared_stream import SharedStreamManager
+
+    return SharedStreamManager(ack_timeout=5.0)
+
+
+@needs_ack_mode
+async def test_each_finished_execution_is_one_event_and_its_state_is_committed_once_stored() -> None:
+    store = Store()
+    trigger = watcher(store)
+    Watcher.script = ScriptedSweeper(Sweep((done("a"), done("b"))), Sweep((done("a"), done("b"), done("c"))))
+    mgr = manager()
+    payloads = await run_like_the_triggerer(mgr, trigger, events=3)
+    assert [p["id"] for p in payloads] == ["a", "b", "c"]
+    assert {p["watch"] for p in payloads} == {"alibaba_cloudflow_executions"}
+    assert set(WatchState.from_json(store.values[STATE_KEY]).seen) == {"a", "b", "c"}
+    await stop(mgr, trigger)
+    assert subscribers(trigger._stream_key) == []
+
+
+@needs_ack_mode
+async def test_an_event_airflow_did_not_confirm_is_reported_again_after_a_restart_and_a_confirmed_one_never() -> None:
+    store = Store()
+    first = watcher(store)
+    Watcher.script = ScriptedSweeper(Sweep((done("a"), done("b"))))
+    mgr = manager()
+    payloads = await run_like_the_triggerer(mgr, first, events=2, confirm=[True, False])
+    assert [p["id"] for p in payloads] == ["a", "b"]
+    await stop(mgr, first)  # killed before "b" was stored
+    assert set(WatchState.from_json(store.values[STATE_KEY]).seen) == {"a"}
+
+    second = watcher(store, trigger_id=2)
+    Watcher.script = ScriptedSweeper(Sweep((done("a"), done("b"), done("c"))))
+    mgr = manager()
+    again = await run_like_the_triggerer(mgr, second, events=2)
+    await asyncio.sleep(0.2)
+    await stop(mgr, second)
+    assert [p["id"] for p in again] == ["b", "c"]
+    assert set(WatchState.from_json(store.values[STATE_KEY]).seen) == {"a", "b", "c"}
+
+
+@needs_ack_mode
+async def test_what_the_status_filter_leaves_out_is_committed_as_handled() -> None:
+    store = Store()
+    trigger = watcher(store, statuses="failed")
+    Watcher.script = ScriptedSweeper(Sweep((done("ok"), done("bad", S.FAILED), done("ok2"))))
+    mgr = manager()
+    payloads = await run_like_the_triggerer(mgr, trigger, events=1)
+    await asyncio.sleep(0.2)
+    await stop(mgr, trigger)
+    assert [(p["id"], p["status"]) for p in payloads] == [("bad", "FAILED")]
+    assert set(WatchState.from_json(store.values[STATE_KEY]).seen) == {"ok", "bad", "ok2"}
+
+
+@needs_ack_mode
+async def test_watchers_of_the_same_list_share_one_poll_and_each_store_gets_the_state() -> None:
+    stores = [Store(), Store()]
+    triggers = [watcher(stores[0], trigger_id=1), watcher(stores[1], trigger_id=2)]
+    Watcher.script = ScriptedSweeper(Sweep((done("a"),)))
+    mgr = manager()
+    got = await asyncio.gather(*(run_like_the_triggerer(mgr, t, events=1) for t in triggers))
+    await asyncio.sleep(0.2)
+    assert [[p["id"] for p in payloads] for payloads in got] == [["a"], ["a"]]
+    assert triggers[0].shared_stream_key() == triggers[1].shared_stream_key()
+    assert all("a" in WatchState.from_json(s.values[STATE_KEY]).seen for s in stores)
+    for trigger in triggers:
+        await stop(mgr, trigger)
+
+
+async def test_a_state_store_holding_something_else_starts_the_watch_from_now() -> None:
+    store = Store()
+    store.values[STATE_KEY] = {"horizon": "yesterday"}
+    before = time.time()
+    state = await load_state([store], time.time())
+    assert state.horizon >= before
+    assert state.seen == {}
+
+
+async def test_the_producer_commits_nothing_airflow_has_not_confirmed() -> None:
+    store = Store()
+    producer = WatchProducer("k", "w", None, FinalStatus.ANY)
+    producer.state = WatchState.starting_at(time.time())
+    producer.pending = {"x": done("x")}
+    producer.state = producer.state.handled([done("x"), done("y")])
+    from airflow_provider_cloudflows.triggers import watch_stream
+
+    watch_stream.subscribe("k", 1, store)
+    try:
+        await producer.advance([])
+        assert set(WatchState.from_json(store.values[STATE_KEY]).seen) == {"y"}
+    finally:
+        watch_stream.unsubscribe("k", 1)
+
+
+async def test_below_the_state_store_a_watch_reports_in_memory_from_its_start() -> None:
+    trigger = watcher(None)
+    Watcher.script = ScriptedSweeper(
+        Sweep((done("before", ago=SETTLE_SECONDS + 5),)), Sweep((done("before", ago=SETTLE_SECONDS + 5), done("a")))
+    )
+    gen: AsyncIterator[Any] = trigger.run()
+    event = await asyncio.wait_for(gen.__anext__(), 5)
+    await gen.aclose()
+    assert event.payload["id"] == "a"
+
+
+def test_kwargs_round_trip_and_name_the_bad_parameter() -> None:
+    trigger = Watcher(flow_name="etl", statuses="succeeded", poll_interval=5)
+    path, kwargs = trigger.serialize()
+    rebuilt = Watcher(**kwargs)
+    assert path == f"{__name__}.Watcher"
+    assert rebuilt.serialize() == (path, kwargs)
+    assert "secret" not in str(kwargs).lower()
+    with pytest.raises(ValueError, match="Watcher: statuses must be one of"):
+        Watcher(flow_name="etl", statuses="done")
+    with pytest.raises(ValueError, match="Watcher: poll_interval must be positive"):
+        Watcher(flow_name="etl", poll_interval=0)
+    with pytest.raises(ValueError, match="Watcher: flow_name is required"):
+        Watcher(flow_name="")
+
+
+async def test_a_watch_whose_connection_cannot_be_read_logs_it_and_tries_again(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from airflow_provider_cloudflows.triggers import watch_stream
+
+    monkeypatch.setattr(watch_stream, "MAX_BACKOFF", 0.01)
+    sweeper = ScriptedSweeper(Sweep())
+    calls = 0
+
+    async def factory() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise LookupError("The conn_id `alibabacloud_default` isn't defined")
+        return sweeper
+
+    with caplog.at_level(logging.ERROR):
+        assert await watch_stream.ready_sweeper(factory) is sweeper
+    assert calls == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        f"the watch cannot read its connection (try {n}): LookupError: The conn_id `alibabacloud_default` isn't defined"
+        for n in (1, 2)
+    ]
