@@ -26,7 +26,7 @@ from tests.e2e.phase_dags import wait_parsed
 from tests.e2e.run_report import RunReport
 from tests.e2e.specs import SFT_SPEC, TERMINAL_RUN_STATES
 from tests.e2e.stack import Stack
-from tests.e2e.waiting import progress, wait_until
+from tests.e2e.waiting import parse_time, progress, wait_until
 from tests.e2e.xcom_expectations import xcom_problems
 
 DAG_ID: str = SFT_SPEC["dag_id"]
@@ -117,6 +117,11 @@ def started(stack: Stack, connections: dict[str, dict[str, Any]], report: RunRep
     wait_until(f"the {DAG_ID} run to finish", finished, 240, interval=1.0)
     report.timing("start from trigger: trigger -> run finished", time.monotonic() - triggered)
     tis = _all_task_instances(stack, run_id)
+    run_start = parse_time(stack.api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")["start_date"])
+    ends = sorted(t for t in (parse_time(tis[task_id].get("end_date")) for task_id in SUCCESSES if task_id in tis) if t)
+    if run_start is not None and ends:
+        report.timing("start from trigger: run start -> first success ended in the triggerer", ends[0] - run_start)
+        report.timing("start from trigger: run start -> last success ended in the triggerer", ends[-1] - run_start)
     worker_starts: Counter[tuple[str, int]] = Counter(
         (row["task_id"], int(row["try_number"] or 0)) for row in _event_logs(stack, run_id)
     )
