@@ -50,6 +50,7 @@ _TABLE: dict[str, tuple[Kind, str]] = {
     "tencent_batch_terminate_job": (Kind.CANCEL, "actions.tencent.BatchTerminateJob"),
     "alibaba_cloudflow_stop_execution": (Kind.CANCEL, "actions.alibaba.CloudFlowStopExecution"),
     # Watches (lists read for executions that finished): added with their specs.
+    "huawei_dws_snapshots": (Kind.WATCH, "services.huawei_dws_snapshots_watch.HuaweiDwsSnapshots"),
 }
 
 

@@ -1,8 +1,8 @@
 """Huawei Cloud (APIG, SDK-HMAC-SHA256), as the emulator serves it: DWS, IAM and the ECS metadata service.
 
 ``protocol`` is the HTTP side (REST routing, AK/SK verification, envelopes); ``dws_models`` holds the DWS
-builders and state rules and ``dws`` / ``dws_actions`` its operations; this package assembles them into
-handlers.
+builders and state rules and ``dws`` / ``dws_actions`` its operations; ``dws_snapshots`` lists the snapshots
+(``plan_dws_snapshot`` scripts one); this package assembles them into handlers.
 """
 
 from __future__ import annotations
@@ -23,6 +23,12 @@ from cloudflows_emulator.huawei.dws_models import (
     dws_record,
     dws_task,
     dws_try_later,
+)
+from cloudflows_emulator.huawei.dws_snapshots import (
+    LIST_SNAPSHOTS,
+    SNAPSHOT_OPERATIONS,
+    dws_snapshot,
+    plan_dws_snapshot,
 )
 from cloudflows_emulator.huawei.iam import DOMAIN_ID, IAM_SERVICE, LIST_PROJECTS, iam_answer
 from cloudflows_emulator.huawei.identity import (
@@ -49,6 +55,7 @@ __all__ = [
     "FAILURE_VIEWS",
     "LIST_CLUSTER_DETAILS",
     "LIST_PROJECTS",
+    "LIST_SNAPSHOTS",
     "TOKEN_EXPIRED",
     "TRY_LATER",
     "DwsPhase",
@@ -58,6 +65,7 @@ __all__ = [
     "dws_cluster",
     "dws_job",
     "dws_record",
+    "dws_snapshot",
     "dws_task",
     "dws_try_later",
     "ecs_metadata",
@@ -65,13 +73,18 @@ __all__ = [
     "id_tokens_received",
     "metadata_handlers",
     "plan_dws_action",
+    "plan_dws_snapshot",
     "script_error",
 ]
 
 
 def api_handler() -> VendorHandler:
-    """A fresh handler of the signed APIs: DWS (status reads and write actions) and IAM."""
-    dws = dataclasses.replace(DWS_SERVICE, operations=DWS_SERVICE.operations + DWS_ACTION_OPERATIONS)
+    """A fresh handler of the signed APIs: DWS (status reads, snapshots and write actions) and IAM."""
+    dws = dataclasses.replace(
+        DWS_SERVICE,
+        operations=DWS_SERVICE.operations + SNAPSHOT_OPERATIONS + DWS_ACTION_OPERATIONS,
+        builders={**DWS_SERVICE.builders, "dws_snapshot": dws_snapshot},
+    )
     return HuaweiHandler([dws, IAM_SERVICE, *IDENTITY_SERVICES])
 
 

@@ -2,7 +2,8 @@
 
 - ``POST /v1.0/{project_id}/snapshots`` ``{"snapshot": {name, cluster_id, description}}`` -> ``{"snapshot":
   {"id"}}``; the cluster then runs a SNAPSHOTTING task (a :func:`dws_task`, scripted beforehand with
-  :func:`plan_dws_action`; default: running, succeeded after ~3 s).
+  :func:`plan_dws_action`; default: running, succeeded after ~3 s); ``ListSnapshots`` lists the snapshot,
+  CREATING until the task ends (``dws_snapshots``).
 - ``POST /v1.0/{project_id}/clusters/{cluster_id}/resize`` ``{"scale_out": {"count": n}, ...}`` -> ``{}``
   (DWS documents an empty response); the cluster runs a GROWING task.
 - ``POST /v1.0/{project_id}/snapshots/{snapshot_id}/actions`` ``{"restore": {"name", ...}}`` ->
@@ -29,6 +30,7 @@ from cloudflows_emulator.core.executions import Execution
 from cloudflows_emulator.core.handler import ApiCall, ApiError
 from cloudflows_emulator.huawei.dws_models import CLUSTER_NOT_FOUND, dws_task
 from cloudflows_emulator.huawei.dws_models import SERVICE as DWS
+from cloudflows_emulator.huawei.dws_snapshots import add_task_snapshot
 from cloudflows_emulator.huawei.protocol import RestOperation
 from cloudflows_emulator.scripting import now_utc
 
@@ -156,9 +158,20 @@ async def create_snapshot(call: ApiCall, emulator: Emulator) -> dict[str, Any]:
         raise ApiError("DWS.0001", "Incorrect parameter: snapshot.cluster_id is required.", 400)
     call.key = (cluster_id,)
     nodes = _cluster_nodes(emulator, cluster_id)
-    _start_task(emulator, cluster_id, "SNAPSHOTTING", number_of_node=nodes)
+    plan = _start_task(emulator, cluster_id, "SNAPSHOTTING", number_of_node=nodes)
     snapshot_id = str(uuid.uuid4())
     emulator.scratch("dws_actions").setdefault("snapshots", {})[snapshot_id] = {"cluster_id": cluster_id, "name": name}
+    # Listed by ListSnapshots (dws_snapshots), ending with the task just started.
+    description = snapshot.get("description")
+    add_task_snapshot(
+        emulator,
+        emulator.get_execution(DWS, (cluster_id,)),
+        snapshot_id=snapshot_id,
+        cluster_id=cluster_id,
+        name=name,
+        description=description if isinstance(description, str) else "",
+        end=plan["end"],
+    )
     return {"snapshot": {"id": snapshot_id}}
 
 
