@@ -58,6 +58,7 @@ QUOTAS: dict[str, dict[str, Quota]] = {
         "fnf:StartExecution": Quota(100, burst=100),
         "fnf:DescribeExecution": Quota(5, burst=50),
         "fnf:GetExecutionHistory": Quota(5, burst=50),
+        "fnf:ListExecutions": Quota(2, burst=10),
         "fnf:*": Quota(2, burst=10),
     },
     "huaweicloud": {

@@ -50,6 +50,8 @@ _TABLE: dict[str, tuple[Kind, str]] = {
     "tencent_batch_terminate_job": (Kind.CANCEL, "actions.tencent.BatchTerminateJob"),
     "alibaba_cloudflow_stop_execution": (Kind.CANCEL, "actions.alibaba.CloudFlowStopExecution"),
     # Watches (lists read for executions that finished): added with their specs.
+    "alibaba_cloudflow_executions": (Kind.WATCH, "services.alibaba_cloudflow_watch.AlibabaCloudFlowExecutions"),
+    "tencent_batch_jobs": (Kind.WATCH, "services.tencent_batch_watch.TencentBatchJobs"),
     "huawei_dws_snapshots": (Kind.WATCH, "services.huawei_dws_snapshots_watch.HuaweiDwsSnapshots"),
 }
 

@@ -36,10 +36,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote, urlencode
 
 from airflow.sdk import BaseOperatorLink
 
+from airflow_provider_cloudflows.consoles import (
+    ALIBABA_CHINA_CONSOLE,
+    ALIBABA_INTL_CONSOLE,
+    CHINA_CONSOLE,
+    HUAWEI_CHINA_CONSOLE,
+    HUAWEI_INTL_CONSOLE,
+    INTL_CONSOLE,
+    PAGES,
+    ConsoleLink,
+    is_china_region,
+    is_international,
+    tencent_console_url,
+)
 from airflow_provider_cloudflows.hooks.base import extra_value
 
 if TYPE_CHECKING:
@@ -47,45 +59,26 @@ if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
 XCOM_EXECUTION = "cloudflows_execution"
-CHINA_CONSOLE = "https://console.cloud.tencent.com"
-INTL_CONSOLE = "https://console.tencentcloud.com"
-ALIBABA_CHINA_CONSOLE = "https://fnf.console.aliyun.com"
-ALIBABA_INTL_CONSOLE = "https://fnf.console.alibabacloud.com"
-HUAWEI_CHINA_CONSOLE = "https://console.huaweicloud.com"
-HUAWEI_INTL_CONSOLE = "https://console-intl.huaweicloud.com"
 
-
-def is_international(endpoint: str | None, *, site: str | None = None, console: str | None = None) -> bool:
-    """Whether a Tencent connection is the international site's: the ``console`` extra, else the ``site``
-    extra, else whether its endpoint (template) is on the international domain."""
-    for chosen in (console, site):
-        if chosen in ("china", "intl"):
-            return chosen == "intl"
-    return bool(endpoint) and ".intl.tencentcloudapi.com" in str(endpoint)
-
-
-def tencent_console_url(
-    path: str, query: Mapping[str, Any], *, endpoint: str | None, site: str | None = None, console: str | None = None
-) -> str:
-    """A console URL on the China or the international site, with the set query parameters."""
-    base = INTL_CONSOLE if is_international(endpoint, site=site, console=console) else CHINA_CONSOLE
-    params = {k: str(v) for k, v in query.items() if v not in (None, "")}
-    return f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
-
-
-def is_china_region(region: str | None, console: str | None = None) -> bool:
-    """Whether an Alibaba / Huawei region is served by the China console (a guess, see the module doc).
-
-    ``console`` (the connection extra, ``china`` or ``intl``) overrides the guess.
-    """
-    if console in ("china", "intl"):
-        return console == "china"
-    return bool(region) and str(region).startswith("cn-") and str(region) != "cn-hongkong"
-
-
-def _query(params: Mapping[str, Any]) -> str:
-    kept = {k: str(v) for k, v in params.items() if v not in (None, "")}
-    return f"?{urlencode(kept)}" if kept else ""
+# The console helpers live in ``consoles`` (pure, for triggers too) and stay importable from here.
+__all__ = [
+    "ALIBABA_CHINA_CONSOLE",
+    "ALIBABA_INTL_CONSOLE",
+    "CHINA_CONSOLE",
+    "HUAWEI_CHINA_CONSOLE",
+    "HUAWEI_INTL_CONSOLE",
+    "INTL_CONSOLE",
+    "XCOM_EXECUTION",
+    "AlibabaCloudFlowExecutionLink",
+    "HuaweiDwsClusterLink",
+    "TencentBatchJobLink",
+    "TencentCynosdbClusterLink",
+    "TencentEmrClusterLink",
+    "is_china_region",
+    "is_international",
+    "pushes_record",
+    "tencent_console_url",
+]
 
 
 def pushes_record(operator: BaseOperator) -> bool:
@@ -131,10 +124,16 @@ class _ConsoleLink(BaseOperatorLink):
     vendor: ClassVar[str]
     # Further operator attributes the page needs (read when the task has no execution record).
     also: ClassVar[tuple[str, ...]] = ()
+    # The page (``consoles.PAGES``) the link opens.
+    page: ClassVar[str]
 
     def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
-        """The page for these ids (subclasses)."""
-        raise NotImplementedError
+        """The page for these ids (with the connection's ``console`` / ``site`` extras)."""
+        return PAGES[self.page](ids, region, endpoint)
+
+    def console_link(self) -> ConsoleLink:
+        """What computes this link from a task's rendered fields where no worker runs (a trigger)."""
+        return ConsoleLink(xcom_key=self.xcom_key, page=self.page, identifier=self.identifier, also=self.also)
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """From the pushed execution record, else the operator's rendered fields; empty when unknown."""
@@ -163,13 +162,9 @@ class _ConsoleLink(BaseOperatorLink):
 
 
 class _TencentConsoleLink(_ConsoleLink):
-    """A Tencent console page for the task's execution."""
+    """A Tencent console page for the task's execution (the site: see :func:`is_international`)."""
 
     vendor = "tencentcloud"
-
-    def console_url(self, path: str, query: Mapping[str, Any], ids: Mapping[str, Any], endpoint: str | None) -> str:
-        """``path`` on the console of the connection's site (see :func:`is_international`)."""
-        return tencent_console_url(path, query, endpoint=endpoint, site=ids.get("site"), console=ids.get("console"))
 
 
 class TencentBatchJobLink(_TencentConsoleLink):
@@ -177,10 +172,7 @@ class TencentBatchJobLink(_TencentConsoleLink):
 
     name = "Tencent Batch job"
     identifier = "job_id"
-
-    def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
-        """``/batch/job/detail`` of the job, in its region."""
-        return self.console_url("/batch/job/detail", {"region": region, "jobId": ids["job_id"]}, ids, endpoint)
+    page = "tencent_batch_job"
 
 
 class TencentEmrClusterLink(_TencentConsoleLink):
@@ -188,12 +180,7 @@ class TencentEmrClusterLink(_TencentConsoleLink):
 
     name = "Tencent EMR cluster"
     identifier = "instance_id"
-
-    def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
-        """``/emr/static/hardware`` of the cluster, in its region."""
-        return self.console_url(
-            "/emr/static/hardware", {"clusterId": ids["instance_id"], "region": region}, ids, endpoint
-        )
+    page = "tencent_emr_cluster"
 
 
 class TencentCynosdbClusterLink(_TencentConsoleLink):
@@ -201,12 +188,7 @@ class TencentCynosdbClusterLink(_TencentConsoleLink):
 
     name = "Tencent CynosDB cluster"
     identifier = "cluster_id"
-
-    def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
-        """``/cynosdb/mysql/detail`` of the cluster, in its region."""
-        return self.console_url(
-            "/cynosdb/mysql/detail", {"clusterId": ids["cluster_id"], "region": region}, ids, endpoint
-        )
+    page = "tencent_cynosdb_cluster"
 
 
 class AlibabaCloudFlowExecutionLink(_ConsoleLink):
@@ -216,12 +198,7 @@ class AlibabaCloudFlowExecutionLink(_ConsoleLink):
     identifier = "execution_name"
     vendor = "alibabacloud"
     also = ("flow_name",)
-
-    def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
-        """``/fnf/{region}/flows/{flow}/executions/{execution}`` (a guessed path, see the module doc)."""
-        base = ALIBABA_CHINA_CONSOLE if is_china_region(region, ids.get("console")) else ALIBABA_INTL_CONSOLE
-        flow, execution = quote(str(ids.get("flow_name") or ""), safe=""), quote(str(ids["execution_name"]), safe="")
-        return f"{base}/fnf/{quote(str(region or ''), safe='')}/flows/{flow}/executions/{execution}"
+    page = "alibaba_cloudflow_execution"
 
 
 class HuaweiDwsClusterLink(_ConsoleLink):
@@ -230,8 +207,4 @@ class HuaweiDwsClusterLink(_ConsoleLink):
     name = "Huawei DWS cluster"
     identifier = "cluster_id"
     vendor = "huaweicloud"
-
-    def url(self, ids: Mapping[str, Any], region: str | None, endpoint: str | None) -> str:
-        """``/dws/?region={region}#/cluster/detail?clusterId={id}`` (the fragment is a guess)."""
-        base = HUAWEI_CHINA_CONSOLE if is_china_region(region, ids.get("console")) else HUAWEI_INTL_CONSOLE
-        return f"{base}/dws/{_query({'region': region})}#/cluster/detail{_query({'clusterId': ids['cluster_id']})}"
+    page = "huawei_dws_cluster"

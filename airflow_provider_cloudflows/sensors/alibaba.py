@@ -34,6 +34,8 @@ class AlibabaCloudFlowExecutionSensor(CloudExecutionSensor):
     :param failure_states: ``Status`` values that fail (default Failed, Stopped, TimedOut).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
         ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
+    :param start_from_trigger: on Airflow 3.3+ the task starts in the triggerer and no worker runs the
+        wait (Airflow still starts a mapped task on a worker); implies ``deferrable=True``.
     """
 
     service = "alibaba_cloudflow_execution"

@@ -5,9 +5,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
+from airflow.triggers.base import StartTriggerArgs
+
 from airflow_provider_cloudflows.compat import (
+    STARTS_FROM_TRIGGER,
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
@@ -23,6 +27,7 @@ from airflow_provider_cloudflows.hooks.base import CloudHook
 from airflow_provider_cloudflows.services import get_service
 from airflow_provider_cloudflows.status import Verdict
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+from airflow_provider_cloudflows.triggers.started import StartedWaitTrigger
 from airflow_provider_cloudflows.wait_engine.worker import (
     CHECK_BUDGET,
     CheckFailed,
@@ -88,6 +93,8 @@ class CloudExecutionSensor(BaseSensorOperator):
         success_states: Iterable[Any] | None = None,
         failure_states: Iterable[Any] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        start_from_trigger: bool = False,
+        fields: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -105,6 +112,10 @@ class CloudExecutionSensor(BaseSensorOperator):
                 raise ValueError(f"{type(self).__name__}: {exc}") from None
         self.conn_id = conn_id
         self.region = region
+        # Further templated attributes of a subclass (a project id, a console link's cluster id), set here so
+        # that the trigger's kwargs below see them.
+        for name, value in (fields or {}).items():
+            setattr(self, name, value)
         table = spec.table
         # Validated now, not at run time: a typo in a state name would otherwise wait until the timeout.
         success = table.validate_overrides("success_states", _state_list("success_states", success_states))
@@ -113,7 +124,13 @@ class CloudExecutionSensor(BaseSensorOperator):
             raise ValueError(f"success_states and failure_states overlap: {sorted(success & failure)}")
         self.success_states = sorted(success) if success is not None else None
         self.failure_states = sorted(failure) if failure is not None else None
-        self.deferrable = deferrable
+        # A wait started in the triggerer is a deferred wait: wherever it resumes (or runs, where Airflow
+        # does not start it there), it defers.
+        self.deferrable = deferrable or start_from_trigger
+        # Airflow's own attributes: on 3.3+ the scheduler then hands the task straight to the triggerer.
+        self.start_from_trigger = start_from_trigger
+        if start_from_trigger:
+            self.start_trigger_args = self._start_trigger_args()
         self._hook: CloudHook | None = None
         self._wait_state: Wait | None = None
         # The sensor's deadline (epoch seconds) once execute() knows it; it caps every check's deadline.
@@ -193,6 +210,12 @@ class CloudExecutionSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         """Poke with the provider's own deadline-bound loop, reschedule through the base class, or check once
         and defer to the trigger."""
+        if self.start_from_trigger:
+            self.log.info(
+                "%s: start_from_trigger is set but the task started on a worker (%s); it defers from here",
+                self.task_id,
+                _why_on_worker(context),
+            )
         if not self.deferrable:
             if self.reschedule:
                 # Airflow's machinery (the task leaves its slot between pokes); each check is still cut at the
@@ -209,6 +232,49 @@ class CloudExecutionSensor(BaseSensorOperator):
             if observed.verdict is Verdict.SUCCESS:
                 return wait.state(observed.snapshot)
         self._defer(wait, deadline=time.time() + self.timeout, remaining=float(self.timeout))
+
+    def _start_trigger_args(self) -> StartTriggerArgs:
+        """Where the triggerer starts the task: every templated field unrendered under its own name (the
+        triggerer renders those), the sensor's timeout plus the deferral's margin as Airflow's backstop."""
+        fields: dict[str, Any] = {}
+        for name in self.template_fields:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (str, int, float, bool)):
+                raise ValueError(
+                    f"{self.task_id}: with start_from_trigger=True, {name} must be a value or a template string "
+                    f"(the triggerer renders it), got {type(value).__name__}"
+                )
+            fields[name] = value
+        trigger = StartedWaitTrigger(
+            service=self.service,
+            identifier_fields=self.identifier_fields,
+            conn_id_field=self.conn_id_param,
+            override_fields=self.hook_override_fields,
+            timeout=float(self.timeout),
+            deadline_margin=started_deadline_margin(float(self.timeout), self.execution_timeout),
+            poll_interval=self.poke_interval,
+            success_states=self.success_states,
+            failure_states=self.failure_states,
+            # soft_fail and never_fail skip a failed wait: only the worker turns a failure into a skip.
+            end_failures_in_trigger=not (self.soft_fail or getattr(self, "never_fail", False)),
+            # Airflow records the outlets' asset events only when a worker ends the task.
+            end_successes_in_trigger=not self.outlets,
+            push_return_value=self.do_xcom_push,
+            # The console links a worker would resolve in finalize(), which a task ended there never runs.
+            links=[
+                console_link().to_json()
+                for link in self.operator_extra_links
+                if (console_link := getattr(link, "console_link", None)) is not None
+            ],
+            **fields,
+        )
+        classpath, kwargs = trigger.serialize()
+        return StartTriggerArgs(
+            trigger_cls=classpath,
+            trigger_kwargs=kwargs,
+            next_method="execute_complete",
+            timeout=defer_timeout(float(self.timeout)),
+        )
 
     def _reschedule_deadline(self, context: Context) -> float | None:
         """The timeout's end counted from the first try; None (each check its own budget) when unknown.
@@ -325,6 +391,32 @@ class CloudExecutionSensor(BaseSensorOperator):
         wait.memory.update(memory)
         self.log.info("%s: deferring again with the wait's memory %s", wait.subject, sorted(memory))
         self._defer(wait, deadline=deadline, remaining=deadline - time.time())
+
+
+def started_deadline_margin(timeout: float, execution_timeout: timedelta | None) -> float:
+    """How long before the trigger's own timeout a started wait's deadline falls.
+
+    Airflow times the trigger out at the start plus the start args' timeout (the sensor's timeout plus
+    :data:`DEFER_TIMEOUT_MARGIN`), or plus ``execution_timeout`` when that is shorter. The wait ends at the
+    sensor's timeout, and always a little before Airflow's own: by the margin, or by a tenth of a shorter
+    ``execution_timeout``, so that a short one does not end the wait before its first poll.
+    """
+    airflow_timeout = timeout + DEFER_TIMEOUT_MARGIN
+    if execution_timeout is not None:
+        airflow_timeout = min(airflow_timeout, execution_timeout.total_seconds())
+    lead = min(DEFER_TIMEOUT_MARGIN, airflow_timeout / 10)
+    return airflow_timeout - min(timeout, airflow_timeout - lead)
+
+
+def _why_on_worker(context: Context) -> str:
+    """Why a task with ``start_from_trigger`` runs ``execute()`` on a worker, for its log."""
+    if not STARTS_FROM_TRIGGER:
+        return "Airflow starts tasks in the triggerer from 3.3"
+    ti = context.get("ti")
+    map_index = getattr(ti, "map_index", None)
+    if isinstance(map_index, int) and map_index >= 0:
+        return "Airflow starts no mapped task in the triggerer"
+    return "the scheduler did not hand it to the triggerer, e.g. dag.test() runs every task on a worker"
 
 
 class _SensorEnding:

@@ -36,6 +36,8 @@ class HuaweiDwsClusterTaskSensor(CloudExecutionSensor):
     :param failure_states: task ``status`` values that fail (default FAILED, ROLLBACK_FAIL, ROLLBACK_SUCCESS).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
         ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
+    :param start_from_trigger: on Airflow 3.3+ the task starts in the triggerer and no worker runs the
+        wait (Airflow still starts a mapped task on a worker); implies ``deferrable=True``.
     """
 
     service = "huawei_dws_cluster_task"
@@ -67,6 +69,8 @@ class HuaweiDwsClusterTaskSensor(CloudExecutionSensor):
                 "from what earlier checks saw); use deferrable=True or mode='poke'"
             )
         super().__init__(
-            conn_id=huaweicloud_conn_id, identifiers={"cluster_id": cluster_id, "action_name": action_name}, **kwargs
+            conn_id=huaweicloud_conn_id,
+            identifiers={"cluster_id": cluster_id, "action_name": action_name},
+            fields={"project_id": project_id},
+            **kwargs,
         )
-        self.project_id = project_id

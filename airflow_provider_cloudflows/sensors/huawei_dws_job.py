@@ -35,6 +35,8 @@ class HuaweiDwsJobSensor(CloudExecutionSensor):
     :param failure_states: ``status`` values that fail (default FAIL, STOP).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
         ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
+    :param start_from_trigger: on Airflow 3.3+ the task starts in the triggerer and no worker runs the
+        wait (Airflow still starts a mapped task on a worker); implies ``deferrable=True``.
     """
 
     service = "huawei_dws_job"
@@ -53,6 +55,9 @@ class HuaweiDwsJobSensor(CloudExecutionSensor):
         huaweicloud_conn_id: str = HuaweiCloudHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        super().__init__(conn_id=huaweicloud_conn_id, identifiers={"job_id": job_id}, **kwargs)
-        self.cluster_id = cluster_id
-        self.project_id = project_id
+        super().__init__(
+            conn_id=huaweicloud_conn_id,
+            identifiers={"job_id": job_id},
+            fields={"cluster_id": cluster_id, "project_id": project_id},
+            **kwargs,
+        )

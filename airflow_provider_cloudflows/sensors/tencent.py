@@ -38,6 +38,8 @@ class TencentEmrFlowSensor(_TencentSensor):
     :param failure_states: ``FlowTotalStatus`` values that fail (default -1 and -3).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
         ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
+    :param start_from_trigger: on Airflow 3.3+ the task starts in the triggerer and no worker runs the
+        wait (Airflow still starts a mapped task on a worker); implies ``deferrable=True``.
     """
 
     service = "tencent_emr_flow"
@@ -76,6 +78,8 @@ class TencentCynosdbFlowSensor(_TencentSensor):
     :param failure_states: ``Status`` values that fail (default 1).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
         ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
+    :param start_from_trigger: on Airflow 3.3+ the task starts in the triggerer and no worker runs the
+        wait (Airflow still starts a mapped task on a worker); implies ``deferrable=True``.
     """
 
     service = "tencent_cynosdb_flow"
@@ -106,6 +110,8 @@ class TencentBatchTaskSensor(_TencentSensor):
     :param failure_states: ``TaskState`` values that fail (default FAILED, FAILED_INTERRUPTED).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
         ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
+    :param start_from_trigger: on Airflow 3.3+ the task starts in the triggerer and no worker runs the
+        wait (Airflow still starts a mapped task on a worker); implies ``deferrable=True``.
     """
 
     service = "tencent_batch_task"

@@ -29,6 +29,8 @@ class TencentBatchJobSensor(_TencentSensor):
     :param failure_states: ``JobState`` values that fail (default FAILED, FAILED_INTERRUPTED).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``); otherwise
         ``mode`` (``poke`` or ``reschedule``) and ``poke_interval`` apply as for any Airflow sensor.
+    :param start_from_trigger: on Airflow 3.3+ the task starts in the triggerer and no worker runs the
+        wait (Airflow still starts a mapped task on a worker); implies ``deferrable=True``.
     """
 
     service = "tencent_batch_job"

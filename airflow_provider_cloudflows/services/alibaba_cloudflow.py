@@ -12,7 +12,7 @@ and ``Output``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_cloudflows.errors import CloudApiError
@@ -32,6 +32,7 @@ from airflow_provider_cloudflows.services.base import (
 from airflow_provider_cloudflows.status import ExecutionStatus as S
 from airflow_provider_cloudflows.status import StateTable, Verdict
 from airflow_provider_cloudflows.transport.alibaba import VENDOR, AlibabaCall
+from airflow_provider_cloudflows.transport.messages import ApiResponse
 
 VERSION = "2019-03-15"
 MAX_WAIT_SECONDS = 60
@@ -49,7 +50,8 @@ LIST_FROM = 200
 RUNNING = "Running"
 
 
-def _check_name(ids: Mapping[str, Any], name: str) -> str:
+def check_name(ids: Mapping[str, Any], name: str) -> str:
+    """The CloudFlow name ``ids[name]``, or a ValueError naming the parameter and the documented rule."""
     value = ids.get(name)
     if not isinstance(value, str) or not NAME_RULE.fullmatch(value):
         raise ValueError(
@@ -62,6 +64,28 @@ def _check_name(ids: Mapping[str, Any], name: str) -> str:
 def _is_failure_event(event: Mapping[str, Any]) -> bool:
     kind = text(event.get("Type")) or ""
     return kind.endswith(("Failed", "TimedOut")) and kind != "ExecutionFailed"
+
+
+def listed_executions(body: Mapping[str, Any], flow_name: str) -> list[Mapping[str, Any]]:
+    """The object items of one ListExecutions page that name ``flow_name`` as their flow (others prove nothing)."""
+    return [item for item in objects(body.get("Executions")) if item.get("FlowName") == flow_name]
+
+
+def history_events(names: Mapping[str, str]) -> Generator[Any, ApiResponse, list[Mapping[str, Any]]]:
+    """GetExecutionHistory of one execution (``FlowName``, ``ExecutionName``), up to ``MAX_HISTORY_PAGES``
+    pages: its events; a vendor error propagates."""
+    events: list[Mapping[str, Any]] = []
+    token = ""
+    for _ in range(MAX_HISTORY_PAGES):
+        params = {**names, "Limit": str(HISTORY_PAGE)}
+        if token:
+            params["NextToken"] = token
+        page = yield AlibabaCall("GetExecutionHistory", VERSION, params)
+        events.extend(objects(mapping(page.body).get("Events")))
+        token = text(page.body.get("NextToken"), 1000) or ""
+        if not token:
+            break
+    return events
 
 
 def failure_reason(events: list[Mapping[str, Any]]) -> str | None:
@@ -111,7 +135,7 @@ class AlibabaCloudFlowExecution(ServiceSpec):
 
     def normalize(self, ids: Mapping[str, Any]) -> dict[str, Any]:
         """Names are checked against the documented rules before any call."""
-        return {"flow_name": _check_name(ids, "flow_name"), "execution_name": _check_name(ids, "execution_name")}
+        return {"flow_name": check_name(ids, "flow_name"), "execution_name": check_name(ids, "execution_name")}
 
     def check(self, ids: Mapping[str, Any], ctx: CheckContext) -> Check:
         """DescribeExecution (long-polled); on failure, GetExecutionHistory for the failing step."""
@@ -164,7 +188,7 @@ class AlibabaCloudFlowExecution(ServiceSpec):
                 params["NextToken"] = token
             page = yield AlibabaCall("ListExecutions", VERSION, params)
             request_id = page.request_id
-            listing.add([item for item in objects(page.body.get("Executions")) if item.get("FlowName") == group])
+            listing.add(listed_executions(page.body, group))
             token = text(page.body.get("NextToken"), 1000) or ""
             if not token or listing.complete():
                 break
@@ -181,18 +205,8 @@ class AlibabaCloudFlowExecution(ServiceSpec):
         }
 
     def _history_reason(self, names: Mapping[str, str]) -> Any:
-        events: list[Mapping[str, Any]] = []
-        token = ""
         try:
-            for _ in range(MAX_HISTORY_PAGES):
-                params = {**names, "Limit": str(HISTORY_PAGE)}
-                if token:
-                    params["NextToken"] = token
-                page = yield AlibabaCall("GetExecutionHistory", VERSION, params)
-                events.extend(objects(mapping(page.body).get("Events")))
-                token = text(page.body.get("NextToken"), 1000) or ""
-                if not token:
-                    break
+            events = yield from history_events(names)
         except CloudApiError as exc:
             # The execution has failed either way; an unreadable history must not hide that.
             return f"(GetExecutionHistory failed: {exc})"

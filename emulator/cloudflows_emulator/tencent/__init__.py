@@ -17,7 +17,7 @@ from cloudflows_emulator.tencent.actions import (
 )
 from cloudflows_emulator.tencent.batch import BATCH_SERVICE, BatchPhase, batch_task
 from cloudflows_emulator.tencent.batch_job_models import plan_batch_job
-from cloudflows_emulator.tencent.batch_jobs import BATCH_JOB_OPERATIONS
+from cloudflows_emulator.tencent.batch_jobs import BATCH_JOB_OPERATIONS, submit_batch_job
 from cloudflows_emulator.tencent.cynosdb import CYNOSDB_SERVICE, FAILED, PROCESSING, SUCCEEDED, cynosdb_flow
 from cloudflows_emulator.tencent.emr import EMR_SERVICE, EmrPhase, emr_flow
 from cloudflows_emulator.tencent.identity import (
@@ -48,6 +48,7 @@ __all__ = [
     "plan_cynosdb_flow",
     "plan_emr_flow",
     "set_cvm_role",
+    "submit_batch_job",
 ]
 
 
