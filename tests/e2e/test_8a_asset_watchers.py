@@ -2,12 +2,12 @@
 
 Two asset-scheduled DAGs (``dags/asset_watchers_dag.py``) are unpaused, which starts their watchers in the
 triggerer: one reports the succeeded CloudFlow executions of a flow, the other the failed Batch jobs carrying a
-tag. Executions end while the triggerer runs, then the triggerer is killed with SIGKILL, more end (one started
-before the kill) while none runs, and a new triggerer starts. Every execution the filters admit is reported by
-exactly one asset event naming it, each event makes exactly one DAG run, and the run's task reads the ids of its
-events; what the filters refuse, and what ended before the watch started, is never reported. The module's name
-places it after the other phases that need a triggerer and before the canaries, which stop the stack; the
-DAGs are paused again at the end, so their watchers stop.
+tag. Executions end while the triggerer runs, then every running triggerer is killed with SIGKILL, more end
+(one started before the kill) while none runs, and a new triggerer starts. Every execution the filters admit
+is reported by exactly one asset event naming it, each event makes exactly one DAG run, and the run's task
+reads the ids of its events; what the filters refuse, and what ended before the watch started, is never
+reported. The module's name places it after the other phases that need a triggerer and before the canaries,
+which stop the stack; the DAGs are paused again at the end, so their watchers stop.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.e2e.phase_dags import set_paused, wait_parsed
 from tests.e2e.run_report import RunReport
 from tests.e2e.specs import TERMINAL_RUN_STATES, WATCH_SPEC
 from tests.e2e.stack import Stack
-from tests.e2e.waiting import parse_time, progress, wait_until
+from tests.e2e.waiting import PhaseAborted, parse_time, progress, wait_until
 
 FLOW: dict[str, Any] = WATCH_SPEC["cloudflow"]
 BATCH: dict[str, Any] = WATCH_SPEC["batch"]
@@ -71,7 +71,8 @@ class Watched:
     events: dict[str, list[dict[str, Any]]]  # asset name -> its asset events
     killed: float
     restarted: float
-    old_returncode: int | None
+    killed_returncodes: list[int | None]  # of every triggerer that ran at the kill
+    triggerer_alive_in_outage: bool
     span_running_at_kill: bool
     runs: dict[str, dict[str, dict[str, Any]]]  # dag id -> run id -> run
     xcoms: dict[tuple[str, str], Any]  # (dag id, run id) -> the run's XCom
@@ -176,9 +177,14 @@ def _watch(stack: Stack, expected: Expected, unpaused: float, started: float, re
     # One execution still running at the kill, ending during the outage.
     span_registered = time.time()
     _flows(stack, expected, {"ok_span": ("Succeeded", SPAN_SECONDS)})
-    old = stack.processes.component("triggerer")
-    stack.processes.kill(old, signal.SIGKILL)
+    # Every triggerer still running (an earlier phase may have left more than one, or not the newest).
+    running = [c for c in stack.processes.components if c.name == "triggerer" and stack.processes.alive(c)]
+    if not running:
+        raise PhaseAborted("no triggerer runs: nothing to kill")
+    for component in running:
+        stack.processes.kill(component, signal.SIGKILL)
     killed = time.time()
+    alive_in_outage = any(stack.processes.alive(c) for c in stack.processes.components if c.name == "triggerer")
     progress(f"triggerer killed; {OUTAGE:.0f}s without a triggerer while executions end")
     _flows(stack, expected, {"ok_b1": ("Succeeded", 2), "failed_b": ("Failed", 2)})
     outage_jobs = {_submit(stack, expected, fails=True), _submit(stack, expected, fails=False)}
@@ -231,7 +237,8 @@ def _watch(stack: Stack, expected: Expected, unpaused: float, started: float, re
         events=events,
         killed=killed,
         restarted=restarted,
-        old_returncode=old.popen.returncode,
+        killed_returncodes=[c.popen.returncode for c in running],
+        triggerer_alive_in_outage=alive_in_outage,
         span_running_at_kill=killed < span_registered + SPAN_SECONDS,
         runs=runs,
         xcoms=xcoms,
@@ -309,8 +316,10 @@ def test_the_batch_payload_names_the_failed_job_and_its_vendor_state(watched: Wa
     assert not problems, "; ".join(problems)
 
 
-def test_the_killed_triggerer_dies_by_sigkill(watched: Watched) -> None:
-    assert watched.old_returncode == -signal.SIGKILL, f"returncode={watched.old_returncode}"
+def test_every_running_triggerer_dies_by_sigkill_and_none_runs_during_the_outage(watched: Watched) -> None:
+    assert watched.killed_returncodes, "no triggerer was running"
+    assert all(code == -signal.SIGKILL for code in watched.killed_returncodes), watched.killed_returncodes
+    assert not watched.triggerer_alive_in_outage, "a triggerer process still runs after the kill"
 
 
 def test_nothing_is_reported_while_no_triggerer_runs(watched: Watched) -> None:
