@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.metadata
 import json
 import logging
@@ -22,6 +23,10 @@ _HOME = ROOT / ".airflow_home" / f"tests-airflow-{importlib.metadata.version('ap
 isolate_airflow_home(_HOME)
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "example_dags"))
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+# Unit test mode draws a new fernet key in every process, but the DB of a home outlives the process: rows one
+# run encrypted (the asset watchers' triggers, which every DAG sync decrypts) must be readable by the next.
+_FERNET_KEY = base64.urlsafe_b64encode(b"cloudflows-test-suite-fernet-key").decode()
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", _FERNET_KEY)
 # dag.test() only runs DAGs found in a bundle: the examples, and the DAGs the tests build in tests/dags.
 os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     [

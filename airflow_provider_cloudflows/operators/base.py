@@ -16,6 +16,10 @@ does the lifecycle:
    failing the task; ``cancel_on_kill=False`` leaves the remote execution running in both cases.
 
 Success returns the final state dict (the XCom) like the sensors, plus the start reply's fields.
+
+``start_from_trigger=True`` (Airflow >= 3.3, for starts idempotent by a key the trigger derives from the task
+instance) hands the whole task to :class:`StartInTriggerTrigger`, which starts and waits without a worker;
+an event that resumes the worker carries the start's record, kept here as if this worker had started it.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
 from airflow.sdk import BaseOperator
+from airflow.triggers.base import StartTriggerArgs
 
 from airflow_provider_cloudflows.actions import get_start
 from airflow_provider_cloudflows.actions.base import StartSpec
+from airflow_provider_cloudflows.actions.task_requests import FROM_TRIGGER, why_not_from_trigger
 from airflow_provider_cloudflows.compat import AirflowException, conf
 from airflow_provider_cloudflows.errors import CloudApiError, CloudExecutionFailed, NotFoundError
 from airflow_provider_cloudflows.hooks import build_hook
@@ -52,6 +58,11 @@ from airflow_provider_cloudflows.services.driver import run_check
 from airflow_provider_cloudflows.status import Verdict
 from airflow_provider_cloudflows.triggers.events import Failed, Succeeded, TimedOut
 from airflow_provider_cloudflows.triggers.run import CloudRunTrigger
+from airflow_provider_cloudflows.triggers.start_in_trigger import (
+    RECORD_KEY,
+    START_TIMEOUT_MARGIN,
+    StartInTriggerTrigger,
+)
 from airflow_provider_cloudflows.wait_engine.worker import (
     CheckFailed,
     Observation,
@@ -80,6 +91,17 @@ class CloudExecutionTimeout(AirflowException):
     """The operator's own timeout passed before the execution ended (it was cancelled where possible)."""
 
 
+class _DerivedStartTriggerArgs:
+    """``start_trigger_args`` of an operator, derived from its fields on every read; None on the class, which
+    is what a mapped operator reads (mapped tasks then start on a worker)."""
+
+    def __get__(self, operator: CloudExecutionOperator | None, owner: type) -> StartTriggerArgs | None:
+        return None if operator is None else operator.derive_start_trigger_args()
+
+    def __set__(self, operator: CloudExecutionOperator, value: StartTriggerArgs | None) -> None:
+        """Nothing to keep: the value is derived."""
+
+
 class CloudExecutionOperator(BaseOperator):
     """Start a cloud execution, wait for it to end, cancel it when Airflow stops waiting.
 
@@ -97,12 +119,18 @@ class CloudExecutionOperator(BaseOperator):
         returns its state, ``"start_new"`` starts another. A running one is always reattached to (with
         ``"start_new"`` it is cancelled first, where possible); a failed one always starts again.
     :param region: overrides the connection's region.
+    :param start_from_trigger: start and wait in the triggerer, never taking a worker slot (Airflow >= 3.3;
+        below, the task starts on a worker and defers as usual). Only for starts idempotent by a key derived
+        from the task instance (CloudFlow ``StartExecution``, Batch ``SubmitJob``), so that a restarted
+        triggerer reattaches instead of starting again; any other start refuses it at construction. Implies
+        ``deferrable=True``.
     """
 
     start_action: ClassVar[str]
     conn_id_param: ClassVar[str]
     hook_override_fields: ClassVar[tuple[str, ...]] = ("region",)
     ui_color = "#e8f4ff"
+    start_trigger_args = _DerivedStartTriggerArgs()  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -114,12 +142,12 @@ class CloudExecutionOperator(BaseOperator):
         timeout: float | timedelta = DEFAULT_TIMEOUT,
         cancel_on_kill: bool | None = None,
         on_retry: OnRetry = "reattach",
+        start_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         setattr(self, self.conn_id_param, conn_id)
         self.region = region
-        self.deferrable = deferrable
         if poll_interval <= 0:
             raise ValueError("poll_interval must be positive")
         self.poll_interval = float(poll_interval)
@@ -135,6 +163,14 @@ class CloudExecutionOperator(BaseOperator):
         if on_retry not in ("reattach", "start_new"):
             raise ValueError(f"on_retry must be 'reattach' or 'start_new', got {on_retry!r}")
         self.on_retry = on_retry
+        if start_from_trigger:
+            why = why_not_from_trigger(spec)
+            if why is not None:
+                raise ValueError(f"{type(self).__name__}: start_from_trigger=True is not possible: {why}")
+        # A wait started in the triggerer is a deferred wait wherever it resumes (or runs, where Airflow does
+        # not start it there).
+        self.deferrable = deferrable or start_from_trigger
+        self.start_from_trigger = start_from_trigger
         self._hook: CloudHook | None = None
         self._record: dict[str, Any] | None = None
 
@@ -152,6 +188,36 @@ class CloudExecutionOperator(BaseOperator):
         """Called on the worker before the task fails on a failed execution (e.g. to fetch logs)."""
 
     # --- plumbing -------------------------------------------------------------------------------------
+
+    def derive_start_trigger_args(self) -> StartTriggerArgs | None:
+        """The trigger that starts and waits, built from the fields as they are now (templates unrendered:
+        the triggerer renders them on the trigger)."""
+        if not self.start_from_trigger:
+            return None
+        request = FROM_TRIGGER[self.start_action]
+        hook_fields = [name for name in self.hook_override_fields if name in self.template_fields]
+        names = (self.conn_id_param, *hook_fields, *request.fields)
+        if not all(hasattr(self, name) for name in names):
+            return None  # asked while a subclass's __init__ has not set its fields yet
+        trigger = StartInTriggerTrigger(
+            start_action=self.start_action,
+            conn_field=self.conn_id_param,
+            hook_fields=hook_fields,
+            timeout=self.timeout,
+            poll_interval=self.poll_interval,
+            cancel_on_kill=self.cancel_on_kill,
+            on_retry=self.on_retry,
+            xcom_key=XCOM_EXECUTION,
+            **{name: getattr(self, name) for name in names},
+        )
+        path, kwargs = trigger.serialize()
+        return StartTriggerArgs(
+            trigger_cls=path,
+            trigger_kwargs=kwargs,
+            next_method="execute_complete",
+            next_kwargs=None,
+            timeout=timedelta(seconds=self.timeout + START_TIMEOUT_MARGIN),
+        )
 
     @property
     def conn_id(self) -> str:
@@ -244,8 +310,14 @@ class CloudExecutionOperator(BaseOperator):
     def execute_complete(self, context: Context, event: Mapping[str, Any]) -> Any:
         """Turn the trigger's event into the task's outcome (cancelling on the operator's timeout)."""
         ended = read_event(event)
-        state = ended.state if isinstance(ended, (Succeeded, Failed, TimedOut)) else None
-        record = self._record = self._recorded(context) or {"identifiers": (state or {}).get("identifiers")}
+        started = event.get(RECORD_KEY) if isinstance(event, Mapping) else None
+        if isinstance(started, Mapping):
+            # Started by the trigger: kept as a start on this worker would keep it (links, a retry's reattach).
+            record = self._record = dict(started)
+            self._persist(context, record)
+        else:
+            state = ended.state if isinstance(ended, (Succeeded, Failed, TimedOut)) else None
+            record = self._record = self._recorded(context) or {"identifiers": (state or {}).get("identifiers")}
         return conclude(ended, _OperatorEnding(self, record, self.hook.get_conn()), self.log)
 
     def _defer_with_memory(self, record: Mapping[str, Any], memory: Mapping[str, Any], deadline: float) -> None:
@@ -374,7 +446,9 @@ class CloudExecutionOperator(BaseOperator):
         return cancel_execution(self.spec.cancel, record, client, why, deadline=deadline, log=self.log)
 
     def _timed_out(self, message: str, record: Mapping[str, Any], client: CloudClient[Any]) -> NoReturn:
-        if self.cancel_on_kill:
+        if not record.get("identifiers"):
+            cancelled = "no execution is known to have started, so none was cancelled"
+        elif self.cancel_on_kill:
             cancelled = self._cancel(record, client, f"the operator's timeout ({self.timeout:.0f}s) passed").text
         else:
             cancelled = "it was left running (cancel_on_kill is off)"

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow_provider_cloudflows.actions.base import Started, StartSpec, client_token
 from airflow_provider_cloudflows.actions.driver import run_action
+from airflow_provider_cloudflows.actions.task_requests import started_record
 from airflow_provider_cloudflows.compat import AirflowException, AirflowFailException
 from airflow_provider_cloudflows.errors import CloudApiError, WriteOutcomeUnknown
 from airflow_provider_cloudflows.operators.records import (
-    Phase,
     Resend,
     forget_refused_start,
     mark_reported_unknown,
@@ -88,21 +88,9 @@ class Starter:
             f" (ClientToken {token})" if token else "",
             started.request_id,
         )
-        api = client.api
-        return {
-            "phase": Phase.STARTED.value,
-            "identifiers": dict(started.identifiers),
-            "output": dict(started.output),
-            "try_number": ti.try_number,
-            "client_token": token,
-            "start_action": self.start_action,
-            "service": started.service or self.spec.service,
-            "wait_options": dict(started.wait_options),
-            "vendor": self.spec.vendor,
-            "region": getattr(api, "region", None),
-            "endpoint": getattr(api, "endpoint", None),
-            "params": link_params(),
-        }
+        return started_record(
+            self.spec, started, try_number=ti.try_number, token=token, api=client.api, link_params=link_params()
+        )
 
     def _record_sending(
         self, context: Context, client: CloudClient[Any], token: str | None, first_sent: float | None

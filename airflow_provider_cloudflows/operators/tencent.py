@@ -9,6 +9,7 @@ import binascii
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_cloudflows.actions.task_requests import TaskKey, batch_request
 from airflow_provider_cloudflows.actions.tencent import CYNOSDB_FLOW_ACTIONS
 from airflow_provider_cloudflows.hooks.tencent import TencentCloudHook
 from airflow_provider_cloudflows.operators.base import CloudExecutionOperator
@@ -53,7 +54,8 @@ class TencentBatchSubmitJobOperator(_TencentOperator):
     :param timeout: start and wait must end within it (default 24 h), else the execution is cancelled
         (where possible) and the task fails with ``CloudExecutionTimeout``.
 
-    ``region``, ``deferrable``, ``cancel_on_kill`` and ``on_retry`` are described on
+    ``region``, ``deferrable``, ``cancel_on_kill``, ``on_retry`` and ``start_from_trigger`` (start and wait
+    in the triggerer, Airflow >= 3.3) are described on
     :class:`~airflow_provider_cloudflows.operators.base.CloudExecutionOperator`.
     """
 
@@ -76,8 +78,8 @@ class TencentBatchSubmitJobOperator(_TencentOperator):
         self.fetch_logs_on_failure = fetch_logs_on_failure
 
     def start_params(self, context: Context) -> dict[str, Any]:
-        """``Placement`` and ``Job`` as rendered."""
-        return {"Placement": dict(self.placement), "Job": dict(self.job)}
+        """``Placement`` and ``Job`` as rendered (the request a trigger builds the same way)."""
+        return batch_request({"placement": self.placement, "job": self.job}, TaskKey.of(context["ti"]), self.on_retry)
 
     def on_execution_failed(self, state: Mapping[str, Any], client: CloudClient[Any]) -> None:
         """Copy the failed instances' stdout/stderr into the task log."""

@@ -13,9 +13,8 @@ The triggerer renders with Jinja's sandboxed defaults: a DAG's ``user_defined_ma
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
@@ -34,6 +33,7 @@ from airflow_provider_cloudflows.triggers.events import (
     event_from_payload,
 )
 from airflow_provider_cloudflows.triggers.execution import CloudExecutionTrigger
+from airflow_provider_cloudflows.triggers.from_scheduler import deadline_from, set_fields
 from airflow_provider_cloudflows.triggers.task_end import ending_event
 from airflow_provider_cloudflows.waiting import error_event
 
@@ -105,12 +105,7 @@ class StartedWaitTrigger(CloudExecutionTrigger):
         self.end_successes_in_trigger = end_successes_in_trigger
         self.push_return_value = push_return_value
         self.links = [ConsoleLink.from_json(link) for link in links]
-        clashing = sorted(name for name in fields if hasattr(self, name) or name in ("timeout_after", "field_names"))
-        if clashing:
-            raise ValueError(f"StartedWaitTrigger: the field(s) {clashing} would hide attributes of the trigger")
-        for name, value in fields.items():
-            setattr(self, name, value)
-        self.field_names = tuple(fields)
+        self.field_names = set_fields(self, fields, reserved=("timeout_after", "field_names"))
         # Set by the triggerer before run(): the trigger's absolute timeout (the task's ``trigger_timeout``).
         self.timeout_after: datetime | None = None
 
@@ -142,12 +137,7 @@ class StartedWaitTrigger(CloudExecutionTrigger):
 
     def absolute_deadline(self) -> float:
         """Epoch seconds: the triggerer's timeout of this trigger less the margin, else ``timeout`` from now."""
-        after = self.timeout_after
-        if after is None:
-            return time.time() + float(self.timeout or 0.0)
-        if after.tzinfo is None:  # the metadata DB's timestamps are UTC
-            after = after.replace(tzinfo=timezone.utc)
-        return after.timestamp() - self.deadline_margin
+        return deadline_from(self.timeout_after, margin=self.deadline_margin, timeout=self.timeout)
 
     def _start(self) -> Errored | None:
         """Read the rendered fields into the wait's arguments; an error event naming a field left unusable."""

@@ -26,23 +26,9 @@ from airflow_provider_cloudflows.services.watching import (
 from airflow_provider_cloudflows.status import ExecutionStatus as S
 from airflow_provider_cloudflows.triggers.watch_stream import STATE_KEY, WatchProducer, load_state, subscribers
 from airflow_provider_cloudflows.triggers.watchers import CloudFlowExecutionsTrigger
+from tests.triggerer_streams import Store, Triggerer, watched
 
 needs_ack_mode = pytest.mark.skipif(not HAS_ASSET_STATE_STORE, reason="ack mode and the state store are Airflow 3.3+")
-
-
-class Store:
-    """An asset state store in memory."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-        self.writes = 0
-
-    async def aget(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    async def aset(self, key: str, value: Any) -> None:
-        self.values[key] = value
-        self.writes += 1
 
 
 class ScriptedSweeper:
@@ -94,56 +80,8 @@ class Watcher(CloudFlowExecutionsTrigger):
 
 
 def watcher(store: Store | None, trigger_id: int = 1, **kwargs: Any) -> Watcher:
-    trigger = Watcher(flow_name="etl", **kwargs)
-    trigger.trigger_id = trigger_id
-    if HAS_ASSET_STATE_STORE:
-        trigger.asset_state_store = store
+    trigger: Watcher = watched(Watcher(flow_name="etl", **kwargs), store, trigger_id)
     return trigger
-
-
-async def run_like_the_triggerer(
-    manager: Any, trigger: Watcher, *, events: int, confirm: bool | list[bool] = True
-) -> list[dict[str, Any]]:
-    """What the triggerer's runner does with an event trigger's stream: bind each event, and confirm it stored
-    (as the supervisor does after writing it), until ``events`` events came; the runner then goes on pulling
-    (which closes the last event's binding), until :func:`stop`."""
-    key = trigger.shared_stream_key()
-    assert key is not None
-    payloads: list[dict[str, Any]] = []
-    enough = asyncio.Event()
-    stream = trigger.filter_shared_stream(manager.subscribe(trigger_id=trigger.trigger_id, trigger=trigger, key=key))
-
-    async def consume() -> None:
-        async for event in stream:
-            seq = manager.bind_pending_event(trigger_id=trigger.trigger_id, key=key)
-            payloads.append(event.payload)
-            store_it = confirm if isinstance(confirm, bool) else confirm[len(payloads) - 1]
-            if store_it and seq is not None:
-                manager.confirm_persisted([seq])
-            if len(payloads) >= events:
-                enough.set()
-
-    RUNNING.append(asyncio.create_task(consume()))
-    await asyncio.wait_for(enough.wait(), 10)
-    await asyncio.sleep(0.2)  # the advances of the confirmed events run
-    return payloads
-
-
-RUNNING: list[asyncio.Task[None]] = []
-
-
-async def stop(manager: Any, trigger: Watcher) -> None:
-    """The triggerer goes away (a kill loses whatever was not committed)."""
-    while RUNNING:
-        RUNNING.pop().cancel()
-    await manager.stop_all()
-    await trigger.cleanup()
-
-
-def manager() -> Any:
-    from airflow.triggers.shared_stream import SharedStreamManager
-
-    return SharedStreamManager(ack_timeout=5.0)
 
 
 @needs_ack_mode
@@ -151,12 +89,12 @@ async def test_each_finished_execution_is_one_event_and_its_state_is_committed_o
     store = Store()
     trigger = watcher(store)
     Watcher.script = ScriptedSweeper(Sweep((done("a"), done("b"))), Sweep((done("a"), done("b"), done("c"))))
-    mgr = manager()
-    payloads = await run_like_the_triggerer(mgr, trigger, events=3)
+    triggerer = Triggerer()
+    payloads = await triggerer.run(trigger, events=3)
     assert [p["id"] for p in payloads] == ["a", "b", "c"]
     assert {p["watch"] for p in payloads} == {"alibaba_cloudflow_executions"}
     assert set(WatchState.from_json(store.values[STATE_KEY]).seen) == {"a", "b", "c"}
-    await stop(mgr, trigger)
+    await triggerer.stop(trigger)
     assert subscribers(trigger._stream_key) == []
 
 
@@ -165,18 +103,18 @@ async def test_an_event_airflow_did_not_confirm_is_reported_again_after_a_restar
     store = Store()
     first = watcher(store)
     Watcher.script = ScriptedSweeper(Sweep((done("a"), done("b"))))
-    mgr = manager()
-    payloads = await run_like_the_triggerer(mgr, first, events=2, confirm=[True, False])
+    triggerer = Triggerer()
+    payloads = await triggerer.run(first, events=2, confirm=[True, False])
     assert [p["id"] for p in payloads] == ["a", "b"]
-    await stop(mgr, first)  # killed before "b" was stored
+    await triggerer.stop(first)  # killed before "b" was stored
     assert set(WatchState.from_json(store.values[STATE_KEY]).seen) == {"a"}
 
     second = watcher(store, trigger_id=2)
     Watcher.script = ScriptedSweeper(Sweep((done("a"), done("b"), done("c"))))
-    mgr = manager()
-    again = await run_like_the_triggerer(mgr, second, events=2)
+    triggerer = Triggerer()
+    again = await triggerer.run(second, events=2)
     await asyncio.sleep(0.2)
-    await stop(mgr, second)
+    await triggerer.stop(second)
     assert [p["id"] for p in again] == ["b", "c"]
     assert set(WatchState.from_json(store.values[STATE_KEY]).seen) == {"a", "b", "c"}
 
@@ -186,10 +124,10 @@ async def test_what_the_status_filter_leaves_out_is_committed_as_handled() -> No
     store = Store()
     trigger = watcher(store, statuses="failed")
     Watcher.script = ScriptedSweeper(Sweep((done("ok"), done("bad", S.FAILED), done("ok2"))))
-    mgr = manager()
-    payloads = await run_like_the_triggerer(mgr, trigger, events=1)
+    triggerer = Triggerer()
+    payloads = await triggerer.run(trigger, events=1)
     await asyncio.sleep(0.2)
-    await stop(mgr, trigger)
+    await triggerer.stop(trigger)
     assert [(p["id"], p["status"]) for p in payloads] == [("bad", "FAILED")]
     assert set(WatchState.from_json(store.values[STATE_KEY]).seen) == {"ok", "bad", "ok2"}
 
@@ -199,14 +137,13 @@ async def test_watchers_of_the_same_list_share_one_poll_and_each_store_gets_the_
     stores = [Store(), Store()]
     triggers = [watcher(stores[0], trigger_id=1), watcher(stores[1], trigger_id=2)]
     Watcher.script = ScriptedSweeper(Sweep((done("a"),)))
-    mgr = manager()
-    got = await asyncio.gather(*(run_like_the_triggerer(mgr, t, events=1) for t in triggers))
+    triggerer = Triggerer()
+    got = await asyncio.gather(*(triggerer.run(t, events=1) for t in triggers))
     await asyncio.sleep(0.2)
     assert [[p["id"] for p in payloads] for payloads in got] == [["a"], ["a"]]
     assert triggers[0].shared_stream_key() == triggers[1].shared_stream_key()
     assert all("a" in WatchState.from_json(s.values[STATE_KEY]).seen for s in stores)
-    for trigger in triggers:
-        await stop(mgr, trigger)
+    await triggerer.stop(*triggers)
 
 
 async def test_a_state_store_holding_something_else_starts_the_watch_from_now() -> None:
