@@ -7,14 +7,18 @@ so the tests script it over HTTP, never in memory.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
 
-from tests.e2e.specs import HANDOVER_SPEC, RESEND_SPEC
+from airflow_provider_cloudflows.signing.tc3 import sign_tc3
+from tests.e2e.specs import HANDOVER_SPEC, RESEND_SPEC, WATCH_SPEC
+
+_ALERT: dict[str, Any] = WATCH_SPEC["batch"]
 
 # Batch jobs scripted by JobName before their SubmitJob (the control API cannot: the job id is not known yet).
-EMULATOR_PLANS: dict[str, dict[str, list[list[Any]]]] = {
+EMULATOR_PLANS: dict[str, dict[str, list[Any]]] = {
     HANDOVER_SPEC["batch"]["job_name"]: {
         HANDOVER_SPEC["batch"]["task_name"]: [
             [0, "SUBMITTED"],
@@ -25,6 +29,14 @@ EMULATOR_PLANS: dict[str, dict[str, list[list[Any]]]] = {
     RESEND_SPEC["job_name"]: {
         RESEND_SPEC["task_name"]: [[0, "SUBMITTED"], [1, "RUNNING"], [RESEND_SPEC["running_seconds"], "SUCCEED"]]
     },
+    _ALERT["failing_job_name"]: {
+        _ALERT["task_name"]: [
+            [0, "SUBMITTED"],
+            [1, "RUNNING"],
+            {"at": 3, "state": "FAILED", "exit_code": 3, "reason": _ALERT["failure_reason"]},
+        ]
+    },
+    _ALERT["succeeding_job_name"]: {_ALERT["task_name"]: [[0, "SUBMITTED"], [1, "RUNNING"], [3, "SUCCEED"]]},
 }
 # The emulator's command line with scenario "e2e": "demo" plus the job plans given as JSON in argv[1].
 EMULATOR_BOOT = """\
@@ -93,6 +105,35 @@ class EmulatorControl:
     def set_identity_lifetime(self, seconds: float | None) -> None:
         """Cap the lifetime of the temporary keys its STS issues (None: as asked)."""
         self.http.post("/_emulator/identity", json={"lifetime": seconds}).raise_for_status()
+
+    def submit_batch_job(self, job_name: str, task_name: str, tags: dict[str, str]) -> str:
+        """Submit a Batch job as a Tencent client would (TC3-signed ``SubmitJob`` with the emulator's built-in
+        key); its JobId. Its tasks follow the plan the emulator was started with for ``job_name``."""
+        from cloudflows_emulator import DEFAULT_TENCENT_CREDENTIALS
+
+        job = {
+            "JobName": job_name,
+            "Tasks": [{"TaskName": task_name, "Application": {"DeliveryForm": "LOCAL", "Command": "true"}}],
+            "Tags": [{"Key": key, "Value": value} for key, value in tags.items()],
+        }
+        body = json.dumps({"Placement": {"Zone": "ap-guangzhou-3"}, "Job": job}).encode()
+        headers = sign_tc3(
+            DEFAULT_TENCENT_CREDENTIALS,
+            service="batch",
+            host=self.url.split("://", 1)[1],
+            action="SubmitJob",
+            version="2017-03-12",
+            region="ap-guangzhou",
+            body=body,
+            timestamp=int(time.time()),
+        )
+        reply = self.http.post("/", content=body, headers=headers)
+        reply.raise_for_status()
+        answer = reply.json()["Response"]
+        if "JobId" not in answer:
+            raise RuntimeError(f"SubmitJob {job_name}: {answer}")
+        job_id: str = answer["JobId"]
+        return job_id
 
     def issued(self, vendor: str) -> int:
         """How many temporary keys it issued for ``vendor`` (refreshes counted)."""
