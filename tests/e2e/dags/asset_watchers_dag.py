@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetWatcher, task
+
 from airflow_provider_cloudflows.triggers.watchers import BatchJobsTrigger, CloudFlowExecutionsTrigger
 
 SPEC = json.loads(Path(__file__).with_name("asset_watchers.json").read_text())
