@@ -16,6 +16,7 @@ that finished while no triggerer ran it (at most once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -39,6 +40,12 @@ log = logging.getLogger(__name__)
 
 # The key of a watch's state in each watched asset's state store.
 STATE_KEY = "cloudflows_watch"
+# Airflow links assets whose watchers have identical arguments to one trigger, whose state store then
+# answers only by asset (a ValueError naming them): such a watch keeps its state in memory.
+SHARED_TRIGGER = (
+    "this watcher's trigger watches several assets (identical watcher arguments), so it keeps its state in "
+    "memory: give each asset's watcher distinct arguments (e.g. another poll_interval)"
+)
 # One sweep (all its pages, retries included) spends at most this long.
 SWEEP_BUDGET = 120.0
 # Failed sweeps back off from the poll interval up to this long.
@@ -167,7 +174,12 @@ async def load_state(stores: Iterable[StateStore], now: float, logger: logging.L
     (a store that holds none starts at ``now``; one holding something else is logged and starts there too)."""
     states: list[WatchState] = []
     for store in stores:
-        stored = await store.aget(STATE_KEY)
+        try:
+            stored = await store.aget(STATE_KEY)
+        except ValueError as exc:
+            logger.error("%s; %s", exc, SHARED_TRIGGER)
+            states.append(WatchState.starting_at(now))
+            continue
         if stored is None:
             states.append(WatchState.starting_at(now))
             continue
@@ -191,10 +203,12 @@ async def load_state(stores: Iterable[StateStore], now: float, logger: logging.L
 
 
 async def save_state(stores: Iterable[StateStore], state: WatchState) -> None:
-    """Commit ``state`` to every watcher's store."""
+    """Commit ``state`` to every watcher's store (one that cannot be addressed keeps nothing: see
+    :data:`SHARED_TRIGGER`)."""
     value = state.to_json()
     for store in stores:
-        await store.aset(STATE_KEY, value)
+        with contextlib.suppress(ValueError):
+            await store.aset(STATE_KEY, value)
 
 
 class WatchProducer:

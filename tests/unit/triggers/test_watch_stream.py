@@ -221,3 +221,27 @@ async def test_a_watch_whose_connection_cannot_be_read_logs_it_and_tries_again(
         f"the watch cannot read its connection (try {n}): LookupError: The conn_id `alibabacloud_default` isn't defined"
         for n in (1, 2)
     ]
+
+
+class SeveralAssets(Store):
+    """The state store of a trigger linked to two assets, as Airflow's accessors answer without an asset."""
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        raise ValueError("Task has 2 concrete inlets and outlets — use context['asset_state_store'][MY_ASSET]")
+
+    async def aset(self, key: str, value: Any) -> None:
+        raise ValueError("Task has 2 concrete inlets and outlets — use context['asset_state_store'][MY_ASSET]")
+
+
+@needs_ack_mode
+async def test_a_watch_on_several_assets_says_why_and_still_reports_from_memory(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    trigger = watcher(SeveralAssets())
+    Watcher.script = ScriptedSweeper(Sweep((done("a"),)))
+    triggerer = Triggerer()
+    with caplog.at_level(logging.ERROR):
+        payloads = await triggerer.run(trigger, events=1)
+    await triggerer.stop(trigger)
+    assert [p["id"] for p in payloads] == ["a"]
+    assert any("give each asset's watcher distinct arguments" in r.getMessage() for r in caplog.records)
