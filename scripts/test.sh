@@ -3,9 +3,8 @@
 #   bootstrap both venvs -> ruff check . -> ruff format --check . -> mypy (package, config in pyproject)
 #   -> pytest -q at the LATEST Airflow (.venv) and, at the same time, at the LOWEST Airflow
 #   (.venv-airflow-<version>) -> scripts/e2e.sh, if present.
-# The two pytest runs and the end-to-end test overlap: most of their time is spent waiting on scripted
-# timelines and polls, so one run's waits leave the CPU to the others (the suite passes next to busy-loop CPU
-# hogs). PYTEST_TOGETHER=0 runs the pytest runs one after the other, E2E_TOGETHER=0 the e2e test after them.
+# The two pytest runs overlap: most tests wait on scripted timelines, so one run's waits leave the CPU to the
+# other (the suite passes next to busy-loop CPU hogs). PYTEST_TOGETHER=0 runs them one after the other.
 # Every step that can still run runs: a failing check does not hide the others' results. A step is skipped
 # only when what it needs is missing (its venv did not bootstrap) or it is switched off. The end is a summary
 # of every step (ok / FAILED / skipped and why, with its seconds); the exit status is non-zero if any failed.
@@ -47,29 +46,6 @@ skip() {
     printf '\n==> %s: skipped (%s)\n' "$1" "$2"
     SUMMARY+=("$(printf '%-7s %7s  %s (%s)' skipped - "$1" "$2")")
 }
-
-# in_background NAME COMMAND [ARGS...]: start a step beside the others, its output kept for later.
-in_background() {
-    local log
-    log="$(mktemp)"
-    BACKGROUND_LOG[$1]=$log
-    BACKGROUND_STARTED[$1]=$SECONDS
-    shift
-    ("$@" >"${log}" 2>&1; echo $? >"${log}.status") &
-    BACKGROUND_PID[$log]=$!
-}
-
-# finish_background NAME: wait for a step started by in_background, show its output, record its outcome.
-finish_background() {
-    local log=${BACKGROUND_LOG[$1]} status=FAILED
-    wait "${BACKGROUND_PID[$log]}"
-    printf '\n==> %s (ran beside the others)\n' "$1"
-    cat "$log"
-    [[ "$(cat "$log.status")" == 0 ]] && status=ok
-    rm -f "$log" "$log.status"
-    record "$1" "$status" "$((SECONDS - BACKGROUND_STARTED[$1]))"
-}
-declare -A BACKGROUND_LOG BACKGROUND_STARTED BACKGROUND_PID
 
 run_pytest() {
     local venv=$1
@@ -128,28 +104,22 @@ run_lowest() {
         run_pytest "$LOWEST_VENV" -m "not latest_only" "$@"
 }
 
-# The end-to-end test (a real scheduler/triggerer against the emulator), if scripts/e2e.sh is there: beside the
-# pytest runs unless E2E_TOGETHER=0.
-E2E_READY=
-if [[ ! -f scripts/e2e.sh ]]; then
-    E2E_SKIP="no scripts/e2e.sh"
-elif [[ -z "$LATEST_VENV_OK" ]]; then
-    E2E_SKIP=".venv did not bootstrap"
-else
-    E2E_READY=1
-fi
-E2E_BESIDE=
-if [[ -n "$E2E_READY" && "${E2E_TOGETHER:-1}" != 0 ]]; then
-    E2E_BESIDE=1
-    in_background "scripts/e2e.sh" bash scripts/e2e.sh
-fi
-
 if [[ -n "$LATEST_VENV_OK" && -n "$LOWEST_RUN" && "${PYTEST_TOGETHER:-1}" != 0 ]]; then
     # Both at once, 3 workers each; the lowest's output follows the latest's.
     DEFAULT_WORKERS=3
-    in_background "pytest at Airflow $LOWEST" run_lowest "$@"
+    LOWEST_LOG="$(mktemp)"
+    lowest_started=$SECONDS
+    (run_lowest "$@" >"$LOWEST_LOG" 2>&1; echo $? >"$LOWEST_LOG.status") &
+    lowest_pid=$!
     step "pytest at Airflow $LATEST" run_pytest .venv "$@"
-    finish_background "pytest at Airflow $LOWEST"
+    wait "$lowest_pid"
+    lowest_took=$((SECONDS - lowest_started))
+    printf '\n==> pytest at Airflow %s (ran beside the latest)\n' "$LOWEST"
+    cat "$LOWEST_LOG"
+    lowest_status=FAILED
+    [[ "$(cat "$LOWEST_LOG.status")" == 0 ]] && lowest_status=ok
+    rm -f "$LOWEST_LOG" "$LOWEST_LOG.status"
+    record "pytest at Airflow $LOWEST" "$lowest_status" "$lowest_took"
 else
     DEFAULT_WORKERS=4
     if [[ -n "$LATEST_VENV_OK" ]]; then
@@ -164,12 +134,13 @@ else
     fi
 fi
 
-if [[ -n "$E2E_BESIDE" ]]; then
-    finish_background "scripts/e2e.sh"
-elif [[ -n "$E2E_READY" ]]; then
-    step "scripts/e2e.sh" bash scripts/e2e.sh
+# End-to-end checks (a real scheduler/triggerer against the emulator), added by scripts/e2e.sh when it exists.
+if [[ ! -f scripts/e2e.sh ]]; then
+    skip "scripts/e2e.sh" "no scripts/e2e.sh"
+elif [[ -z "$LATEST_VENV_OK" ]]; then
+    skip "scripts/e2e.sh" ".venv did not bootstrap"
 else
-    skip "scripts/e2e.sh" "$E2E_SKIP"
+    step "scripts/e2e.sh" bash scripts/e2e.sh
 fi
 
 printf '\n==> summary\n'
