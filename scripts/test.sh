@@ -95,10 +95,10 @@ else
     done
 fi
 
-# The property tests exercise the provider's own readers, which do not depend on Airflow: their 2,000 examples
-# per service run at the latest version; the lowest runs them too, with fewer examples. Tests whose outcome does
-# not depend on the Airflow version (marker latest_only: the emulator, the signers, the benchmarks' smoke runs)
-# run at the latest only.
+# Tests whose outcome does not depend on the Airflow version (marker latest_only, tests/conftest.py: the
+# emulator, the signers, the service specs' readers with their 2,000-example property tests, the benchmarks'
+# smoke runs) run at the latest only; the property tests of the writes run at the lowest too, with fewer
+# examples.
 run_lowest() {
     CLOUDFLOWS_FUZZ_EXAMPLES="${CLOUDFLOWS_FUZZ_EXAMPLES_LOWEST:-300}" \
         run_pytest "$LOWEST_VENV" -m "not latest_only" "$@"

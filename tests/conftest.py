@@ -104,11 +104,19 @@ def quiet_provider_logs() -> Iterator[None]:
 
 
 # Tests whose outcome does not depend on the Airflow version: one run of them, at the latest, is enough. The
-# emulator and the signers import no Airflow; the benchmarks' smoke runs check that a script still runs (what
-# they drive is tested at every version by the tests of its own behaviour); the wheels' contents, the docs'
-# quotes and the AST guard do not involve Airflow.
-_LATEST_ONLY_DIRS = ("emulator", "signing")
-_LATEST_ONLY_MODULES = ("test_quota_model.py", "test_wheels.py", "test_docs_examples.py", "test_ast_guard.py")
+# emulator and the signers import no Airflow; the service specs' readers (in memory and over HTTP) and the
+# transport's units decide from vendor answers alone (the hooks that build their clients are tested at every
+# version by tests/integration/hooks, sensors, triggers and operators); the benchmarks' smoke runs check that a
+# script still runs (what they drive is tested at every version by the tests of its own behaviour); the
+# wheels' contents, the docs' quotes, the import graph and the AST guard do not involve Airflow.
+_LATEST_ONLY_DIRS = ("emulator", "signing", "unit/services", "unit/transport", "integration/services")
+_LATEST_ONLY_MODULES = (
+    "test_quota_model.py",
+    "test_wheels.py",
+    "test_docs_examples.py",
+    "test_ast_guard.py",
+    "test_provider_structure.py",
+)
 _LATEST_ONLY_TESTS = (
     "test_scale_triggerer_runs_at_small_n",
     "test_bench_triggers_runs_quick",
@@ -125,7 +133,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         parts = item.path.resolve().relative_to(tests).parts
         if (
-            (parts and parts[0] in _LATEST_ONLY_DIRS)
+            any("/".join(parts[: len(d.split("/"))]) == d for d in _LATEST_ONLY_DIRS)
             or item.path.name in _LATEST_ONLY_MODULES
             or item.name in _LATEST_ONLY_TESTS
         ):
