@@ -170,7 +170,9 @@ class LoopbackServer:
             head.append("Content-Type: application/json")
         if not no_body:
             head.append(f"Content-Length: {length}")
-        if reply.close:
+        if reply.close or no_body or reply.declared_length is not None:
+            # The server closes after these (see _handle): said, so that no client sends its next request
+            # into a connection being closed (a keep-alive race a loaded machine turns into a ReadError).
             head.append("Connection: close")
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
         if not no_body:
