@@ -3,17 +3,21 @@
 Two asset-scheduled DAGs (``dags/asset_watchers_dag.py``) are unpaused, which starts their watchers in the
 triggerer: one reports the succeeded CloudFlow executions of a flow, the other the failed Batch jobs carrying a
 tag. Executions end while the triggerer runs, then every running triggerer is killed with SIGKILL, more end
-(one started before the kill) while none runs, and a new triggerer starts. Every execution the filters admit
-is reported by exactly one asset event naming it, each event makes exactly one DAG run, and the run's task
-reads the ids of its events; what the filters refuse, and what ended before the watch started, is never
-reported. The module's name places it after the other phases that need a triggerer and before the canaries,
-which stop the stack; the DAGs are paused again at the end, so their watchers stop.
+(one started before the kill) while none runs, and a new triggerer starts and adopts both watchers. A second
+triggerer starts beside it (high availability); then the first is killed with SIGKILL, more executions end, and
+the second adopts the watchers once the first's heartbeat is stale. Every execution the filters admit is
+reported by exactly one asset event naming it, each event makes exactly one DAG run, and the run's task reads
+the ids of its events; what the filters refuse, and what ended before the watch started, is never reported.
+The module's name places it after the other phases that need a triggerer and before the canaries, which stop
+the stack; the DAGs are paused again at the end, so their watchers stop, and one triggerer is left running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +27,7 @@ import pytest
 
 from tests.e2e.airflow_config import TRIGGERER_HEALTH_THRESHOLD
 from tests.e2e.phase_dags import set_paused, wait_parsed
+from tests.e2e.processes import Component
 from tests.e2e.run_report import RunReport
 from tests.e2e.specs import TERMINAL_RUN_STATES, WATCH_SPEC
 from tests.e2e.stack import Stack
@@ -63,6 +68,22 @@ class Expected:
     before_watch: dict[str, set[str]] = field(default_factory=lambda: {FLOW["asset"]: set(), BATCH["asset"]: set()})
     before_kill: set[str] = field(default_factory=set)
     during_outage: set[str] = field(default_factory=set)
+    before_handover: set[str] = field(default_factory=set)
+    during_handover: set[str] = field(default_factory=set)
+
+
+@dataclass
+class HandOver:
+    """Two triggerers: the one holding the watchers is killed, the other adopts them."""
+
+    holder_job: int
+    other_job: int
+    owners_before: dict[str, int | None]  # asset name -> triggerer job of its watcher, just before the kill
+    owners_after: dict[str, int | None]  # the same once the other triggerer adopted
+    killed: float
+    adopted: float
+    holder_returncode: int | None
+    other_alive_at_end: bool
 
 
 @dataclass
@@ -76,6 +97,7 @@ class Watched:
     killed_returncodes: list[int | None]  # of every triggerer that ran at the kill
     triggerer_alive_in_outage: bool
     span_running_at_kill: bool
+    handover: HandOver
     runs: dict[str, dict[str, dict[str, Any]]]  # dag id -> run id -> run
     xcoms: dict[tuple[str, str], Any]  # (dag id, run id) -> the run's XCom
 
@@ -104,6 +126,35 @@ def _id(event: dict[str, Any]) -> str:
 
 def _ids(events: list[dict[str, Any]]) -> set[str]:
     return {_id(e) for e in events}
+
+
+def _watcher_owners(stack: Stack) -> dict[str, int | None]:
+    """The triggerer job each watched asset's trigger is assigned to (read-only from the metadata DB)."""
+    uri = f"file:{stack.home / 'airflow.db'}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+        rows = db.execute(
+            "SELECT a.name, t.triggerer_id FROM asset_watcher w JOIN asset a ON a.id = w.asset_id "
+            "JOIN trigger t ON t.id = w.trigger_id"
+        ).fetchall()
+    return {name: triggerer for name, triggerer in rows if name in ASSETS}
+
+
+def _owned_by(stack: Stack, job: int) -> bool:
+    owners = _watcher_owners(stack)
+    return set(owners) == set(ASSETS) and set(owners.values()) == {job}
+
+
+def _new_triggerer_job(stack: Stack, component: Component, known: set[int]) -> int | None:
+    """The job id of a triggerer started after the jobs ``known`` were listed, once it heartbeats."""
+    if component.popen.poll() is not None:
+        raise PhaseAborted(f"a triggerer exited with {component.popen.returncode}")
+    jobs = stack.api.get("/api/v2/jobs", job_type="TriggererJob", limit=100)["jobs"]
+    new = [int(job["id"]) for job in jobs if int(job["id"]) not in known and job["latest_heartbeat"]]
+    return new[0] if len(new) == 1 else None
+
+
+def _triggerer_jobs(stack: Stack) -> set[int]:
+    return {int(job["id"]) for job in stack.api.get("/api/v2/jobs", job_type="TriggererJob", limit=100)["jobs"]}
 
 
 def _sweeps_after(stack: Stack, since: float) -> dict[str, int]:
@@ -195,8 +246,18 @@ def _watch(stack: Stack, expected: Expected, unpaused: float, started: float, re
     expected.during_outage = {"ok_span", "ok_b1", "failed_b"} | outage_jobs
     while time.time() < killed + OUTAGE:
         time.sleep(0.5)
-    restarted = stack.start_triggerer().started
+    known = _triggerer_jobs(stack)
+    holder = stack.start_triggerer()
+    restarted = holder.started
     report.timing("watchers: triggerer outage (kill -> new triggerer started)", restarted - killed)
+    holder_job = wait_until("the new triggerer to heartbeat", lambda: _new_triggerer_job(stack, holder, known), 60)
+    # The second triggerer starts once the first holds both watchers: SQLite has no row locks, so two
+    # triggerers starting together may both claim a trigger for a moment (a database with SKIP LOCKED cannot).
+    wait_until("the new triggerer to adopt both watchers", lambda: _owned_by(stack, holder_job), 60)
+    other = stack.start_triggerer()
+    other_job = wait_until(
+        "the second triggerer to heartbeat", lambda: _new_triggerer_job(stack, other, known | {holder_job}), 60
+    )
 
     def all_reported() -> float | None:
         events = _asset_events(stack)
@@ -204,13 +265,36 @@ def _watch(stack: Stack, expected: Expected, unpaused: float, started: float, re
             return None
         return time.time()
 
+    def settled(since: float) -> None:
+        wait_until(
+            f"{SETTLING_SWEEPS} more sweeps of each watch",
+            lambda: all(count >= SETTLING_SWEEPS for count in _sweeps_after(stack, since).values()),
+            60,
+        )
+
     reported_at = wait_until("every admitted execution to be reported", all_reported, 120, interval=0.5)
     report.timing("watchers: new triggerer started -> every outage execution reported", reported_at - restarted)
-    wait_until(
-        f"{SETTLING_SWEEPS} more sweeps of each watch",
-        lambda: all(count >= SETTLING_SWEEPS for count in _sweeps_after(stack, reported_at).values()),
-        60,
+    settled(reported_at)
+
+    # The hand-over: the triggerer holding both watchers dies while the other runs; executions end meanwhile.
+    expected.before_handover = {i for ids in expected.reported.values() for i in ids}
+    owners_before = _watcher_owners(stack)
+    stack.processes.kill(holder, signal.SIGKILL)
+    handed = time.time()
+    progress(f"triggerer job {holder_job} killed; job {other_job} should adopt the watchers")
+    _flows(stack, expected, {"ok_c1": ("Succeeded", 2)})
+    expected.during_handover = {"ok_c1", _submit(stack, expected, fails=True)}
+    adopted = wait_until(
+        "the other triggerer to adopt both watchers",
+        lambda: time.time() if _owned_by(stack, other_job) else None,
+        TRIGGERER_HEALTH_THRESHOLD + 60,
+        interval=0.5,
     )
+    report.timing("watchers: holder killed -> the other triggerer adopted both watchers", adopted - handed)
+    owners_after = _watcher_owners(stack)
+    reported_at = wait_until("every hand-over execution to be reported", all_reported, 120, interval=0.5)
+    report.timing("watchers: holder killed -> every hand-over execution reported", reported_at - handed)
+    settled(reported_at)
     events: dict[str, list[dict[str, Any]]] = {}
 
     def runs_finished() -> dict[str, dict[str, dict[str, Any]]] | None:
@@ -230,6 +314,16 @@ def _watch(stack: Stack, expected: Expected, unpaused: float, started: float, re
         return runs if finished else None
 
     runs = wait_until("every triggered run to finish", runs_finished, 120, interval=1.0)
+    handover = HandOver(
+        holder_job=holder_job,
+        other_job=other_job,
+        owners_before=owners_before,
+        owners_after=owners_after,
+        killed=handed,
+        adopted=adopted,
+        holder_returncode=holder.popen.returncode,
+        other_alive_at_end=stack.processes.alive(other),
+    )
     xcoms = {
         (dag_id, run_id): stack.api.xcom_or_error(dag_id, run_id, "reported_ids")
         for dag_id, by_id in runs.items()
@@ -244,6 +338,7 @@ def _watch(stack: Stack, expected: Expected, unpaused: float, started: float, re
         killed_returncodes=[c.popen.returncode for c in running],
         triggerer_alive_in_outage=alive_in_outage,
         span_running_at_kill=killed < span_registered + SPAN_SECONDS,
+        handover=handover,
         runs=runs,
         xcoms=xcoms,
     )
@@ -357,15 +452,38 @@ def test_executions_ending_while_no_triggerer_runs_are_reported_once_after_the_r
     assert not wrong, f"seconds after the restart of each event: {wrong}"
 
 
-def test_no_execution_reported_before_the_kill_is_reported_again_after_the_restart(watched: Watched) -> None:
+@pytest.mark.parametrize("kill", ["outage", "hand-over"])
+def test_no_execution_reported_before_a_kill_is_reported_again_after_it(watched: Watched, kill: str) -> None:
+    killed, before = (
+        (watched.killed, watched.expected.before_kill)
+        if kill == "outage"
+        else (watched.handover.killed, watched.expected.before_handover)
+    )
     again = {
-        _id(e)
-        for asset in ASSETS
-        for e in watched.events[asset]
-        if (parse_time(e["timestamp"]) or 0) > watched.killed and _id(e) in watched.expected.before_kill
-    }
-    assert watched.expected.before_kill, "nothing was reported before the kill"
+        _id(e) for asset in ASSETS for e in watched.events[asset] if (parse_time(e["timestamp"]) or 0) > killed
+    } & before
+    assert before, f"nothing was reported before the {kill} kill"
     assert not again, sorted(str(i) for i in again)
+
+
+def test_the_watchers_of_a_killed_triggerer_are_adopted_by_the_other_running_triggerer(watched: Watched) -> None:
+    handover = watched.handover
+    assert handover.holder_job != handover.other_job
+    assert handover.owners_before == dict.fromkeys(ASSETS, handover.holder_job), handover
+    assert handover.owners_after == dict.fromkeys(ASSETS, handover.other_job), handover
+    assert handover.holder_returncode == -signal.SIGKILL, handover
+    assert handover.other_alive_at_end, "the adopting triggerer stopped before the end of the phase"
+
+
+def test_executions_ending_during_the_hand_over_are_reported_once_after_the_kill(watched: Watched) -> None:
+    during = watched.expected.during_handover
+    after: dict[str, list[float]] = {i: [] for i in during}
+    for asset in ASSETS:
+        for event in watched.events[asset]:
+            if _id(event) in during:
+                after[_id(event)].append((parse_time(event["timestamp"]) or 0) - watched.handover.killed)
+    assert len(during) == 2, sorted(during)
+    assert all(len(seconds) == 1 and seconds[0] > 0 for seconds in after.values()), after
 
 
 @pytest.mark.parametrize("asset", list(ASSETS))
