@@ -258,13 +258,11 @@ async def test_crowds_of_waits_refresh_each_identity_once_per_lifetime_over_thre
         *(asyncio.to_thread(worker, source) for source in LOAD_SOURCES),
     )
 
-    # The discriminating count is how many key fetches run at once: the event loop and the worker thread
-    # each run one single flight, so a refresh is fetched at most twice together, however many waits are
-    # due (without single flight every one of the 5 waits of a source would fetch). ExpiredTime is whole
-    # seconds, so a 2 s key lives 1-2 s, less the time its answer took to arrive (at most the slowest
-    # read), and is refreshed after 85% of that: the number of refreshes is bounded by the measured span
-    # over that shortest life, and at least the span over the longest. T is measured, not planned: a loaded
-    # machine starts the crowd late.
+    # Single flight per flight owner: the event loop and the worker thread each fetch a due key once, so at
+    # most two fetches of a source run together however many waits are due (without it, each of the 5
+    # waits of a source would fetch). ExpiredTime is whole seconds: a 2 s key lives 1-2 s less the time
+    # its answer takes to arrive (at most the slowest read) and is refreshed after 85% of that, which
+    # bounds the refreshes over the span the crowd was actually served (its start depends on load).
     slowest = max(read_durations)
     for source, action in LOAD_SOURCES.items():
         fetched = sorted(r.received or r.time for r in cloud_emulator.requests if r.action == action)
