@@ -239,14 +239,16 @@ async def _one_event(trigger: CloudExecutionTrigger) -> dict[str, Any]:
 
 
 async def test_seen_running_survives_a_triggerer_restart(cloud_emulator: CloudEmulator) -> None:
-    # The task shows up only after the sensor's first check and runs while the first trigger watches; it ends
-    # when the test moves the emulator's script on, not at a moment a busy machine could miss.
-    task = dws_task(CLUSTER, phases=[(0.3, "RUNNING", 20)], end_at=600)
+    # The task shows up only once the test moves the emulator's script on after the sensor's first check, and
+    # runs while the first trigger watches; it ends when the test moves the script on again: no moment a busy
+    # machine could miss.
+    task = dws_task(CLUSTER, phases=[(60, "RUNNING", 20)], end_at=600)
     task.timeline.insert(0, (0.0, _idle()))
     cloud_emulator.add_execution(task)
     sensor = _sensor()
     with pytest.raises(TaskDeferred) as first:
         sensor.execute({})  # type: ignore[arg-type]
+    cloud_emulator.advance(60)
     first_kwargs = first.value.trigger.serialize()[1]
     event = await _one_event(_restarted(first.value.trigger))
     assert event["outcome"] == "memory", event
