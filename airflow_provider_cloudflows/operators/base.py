@@ -187,6 +187,11 @@ class CloudExecutionOperator(BaseOperator):
     def on_execution_failed(self, state: Mapping[str, Any], client: CloudClient[Any]) -> None:
         """Called on the worker before the task fails on a failed execution (e.g. to fetch logs)."""
 
+    def failure_needs_worker(self) -> bool:
+        """Whether a failed execution started from the trigger resumes the worker, for
+        :meth:`on_execution_failed` (else the triggerer ends the task where Airflow allows it)."""
+        return False
+
     # --- plumbing -------------------------------------------------------------------------------------
 
     def derive_start_trigger_args(self) -> StartTriggerArgs | None:
@@ -208,6 +213,7 @@ class CloudExecutionOperator(BaseOperator):
             cancel_on_kill=self.cancel_on_kill,
             on_retry=self.on_retry,
             xcom_key=XCOM_EXECUTION,
+            end_failures_in_trigger=not self.failure_needs_worker(),
             **{name: getattr(self, name) for name in names},
         )
         path, kwargs = trigger.serialize()

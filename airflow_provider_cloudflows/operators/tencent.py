@@ -81,6 +81,11 @@ class TencentBatchSubmitJobOperator(_TencentOperator):
         """``Placement`` and ``Job`` as rendered (the request a trigger builds the same way)."""
         return batch_request({"placement": self.placement, "job": self.job}, TaskKey.of(context["ti"]), self.on_retry)
 
+    def failure_needs_worker(self) -> bool:
+        """The failed instances' logs are copied by the worker: a failed job started from the trigger resumes
+        it (one worker process per failure; a success still needs none)."""
+        return bool(getattr(self, "fetch_logs_on_failure", True))  # read before __init__ ends too
+
     def on_execution_failed(self, state: Mapping[str, Any], client: CloudClient[Any]) -> None:
         """Copy the failed instances' stdout/stderr into the task log."""
         if not self.fetch_logs_on_failure:

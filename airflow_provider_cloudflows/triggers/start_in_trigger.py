@@ -70,6 +70,8 @@ class StartInTriggerTrigger(CloudRunTrigger):
     :param cancel_on_kill: cancel the started execution when a user kills the deferred task.
     :param on_retry: the operator's ``on_retry`` (what a later try does with an ended execution).
     :param xcom_key: the XCom the execution's record goes to (what the console links read).
+    :param end_failures_in_trigger: end the task in the triggerer on a failed execution (where Airflow
+        allows it); False resumes the worker, which fetches the failure's details (a Batch job's logs).
     :param fields: the operator's templated fields the request is built from, by their own names.
     """
 
@@ -86,6 +88,7 @@ class StartInTriggerTrigger(CloudRunTrigger):
         cancel_on_kill: bool = True,
         on_retry: str = "reattach",
         xcom_key: str,
+        end_failures_in_trigger: bool = True,
         **fields: Any,
     ) -> None:
         spec = get_start(start_action)
@@ -112,6 +115,7 @@ class StartInTriggerTrigger(CloudRunTrigger):
         self.cancel_on_kill = cancel_on_kill
         self.on_retry = on_retry
         self.xcom_key = xcom_key
+        self.end_failures_in_trigger = end_failures_in_trigger
         self.field_names = set_fields(self, {name: fields[name] for name in names})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -127,6 +131,7 @@ class StartInTriggerTrigger(CloudRunTrigger):
                 "cancel_on_kill": self.cancel_on_kill,
                 "on_retry": self.on_retry,
                 "xcom_key": self.xcom_key,
+                "end_failures_in_trigger": self.end_failures_in_trigger,
                 **{name: getattr(self, name) for name in self.field_names},
             },
         )
@@ -218,7 +223,7 @@ class StartInTriggerTrigger(CloudRunTrigger):
 
     def _ending(self, event: WaitEvent, record: Mapping[str, Any]) -> TriggerEvent:
         """The task's end where the triggerer may end it, else the wait's event with the start's record."""
-        if isinstance(event, (Succeeded, Failed)):
+        if isinstance(event, Succeeded) or (isinstance(event, Failed) and self.end_failures_in_trigger):
             result = {**dict(record.get("output") or {}), **event.state}
             final = ending_event(event, self.log, return_value=result, xcoms={self.xcom_key: dict(record)})
             if isinstance(final, (TaskSuccessEvent, TaskFailedEvent)):

@@ -25,6 +25,7 @@ from airflow.triggers.base import TaskFailedEvent, TaskSuccessEvent
 
 from airflow_provider_cloudflows.actions.task_requests import STARTED_PHASE, TaskKey, default_execution_name
 from airflow_provider_cloudflows.compat import STARTS_FROM_TRIGGER, TASK_END_EVENTS_RETRY
+from airflow_provider_cloudflows.errors import CloudExecutionFailed
 from airflow_provider_cloudflows.operators import (
     AlibabaCloudFlowStartExecutionOperator,
     CloudExecutionOperator,
@@ -40,7 +41,7 @@ from airflow_provider_cloudflows.operators.records import STATE_KEY, Phase
 from airflow_provider_cloudflows.triggers.start_in_trigger import RECORD_KEY, START_TIMEOUT_MARGIN
 from cloudflows_emulator import CloudEmulator
 from cloudflows_emulator.alibaba import plan_cloudflow_execution
-from cloudflows_emulator.tencent import plan_batch_job
+from cloudflows_emulator.tencent import BatchPhase, plan_batch_job
 from tests.helpers import FakeStore, FakeTI, dag_test
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -337,6 +338,48 @@ def test_a_start_whose_answers_are_lost_is_sent_again_under_its_key_and_starts_o
     assert _executions(cloud_emulator, service) == 1
 
 
+def _plan_failed_batch_job(emulator: CloudEmulator) -> None:
+    plan_batch_job(
+        emulator,
+        {"A": [BatchPhase(0, "RUNNING"), BatchPhase(0.5, "FAILED", failed_instances=[0], exit_code=3, reason="OOM")]},
+        logs={"A": {0: ("loading 10 GB", "Traceback: MemoryError")}},
+    )
+
+
+@needs_3_3
+def test_a_failed_batch_job_resumes_the_worker_which_copies_its_instance_logs(
+    cloud_emulator: CloudEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _plan_failed_batch_job(cloud_emulator)
+    dag = _dag("batch")
+    ended = _only(asyncio.run(asyncio.wait_for(_events(_as_the_triggerer_builds(dag)), 30)))
+
+    assert not isinstance(ended, (TaskSuccessEvent, TaskFailedEvent))  # the worker resumes
+    assert ended.payload["outcome"] == "failure"
+    assert cloud_emulator.count(action="DescribeTaskLogs") == 0  # not fetched by the trigger
+    ti, store = FakeTI(1), FakeStore()
+    with pytest.raises(CloudExecutionFailed, match="OOM"):
+        dag.get_task("run").execute_complete({"ti": ti, "task_state_store": store}, ended.payload)
+    logged = capsys.readouterr().out  # the task's log lines
+    assert "Traceback: MemoryError" in logged and "loading 10 GB" in logged
+    assert cloud_emulator.count(action="DescribeTaskLogs", ok=True) == 1
+    assert ti.xcoms[XCOM_EXECUTION] == ended.payload[RECORD_KEY]  # the start kept as a worker start keeps it
+
+
+@needs_3_3
+@ends_in_trigger
+def test_a_failed_batch_job_without_log_copying_fails_the_task_in_the_triggerer(
+    cloud_emulator: CloudEmulator,
+) -> None:
+    _plan_failed_batch_job(cloud_emulator)
+    trigger = _as_the_triggerer_builds(_dag("batch", fetch_logs_on_failure=False))
+    ended = _only(asyncio.run(asyncio.wait_for(_events(trigger), 30)))
+
+    assert isinstance(ended, TaskFailedEvent)
+    assert ended.xcoms is not None and ended.xcoms[XCOM_EXECUTION]["identifiers"]["job_id"]
+    assert cloud_emulator.count(action="DescribeTaskLogs") == 0
+
+
 def _executions(emulator: CloudEmulator, service: str) -> int:
     """How many executions the cloud holds: Batch jobs (one per ClientToken), CloudFlow executions."""
     if service == "batch":
@@ -487,6 +530,7 @@ def test_the_trigger_kwargs_rebuild_the_same_trigger_and_hold_only_ids_and_field
         "cancel_on_kill",
         "on_retry",
         "xcom_key",
+        "end_failures_in_trigger",
         "tencentcloud_conn_id",
         "region",
         "placement",
