@@ -40,8 +40,10 @@ RUNNING_LONG = [(0, "Running"), (60, "Succeeded")]
 @pytest.fixture(autouse=True)
 def _cluster(emulator_connections: None, cloud_emulator: CloudEmulator) -> None:
     cloud_emulator.add_execution(dws_cluster(CLUSTER))
+    # A DWS action's end counts only if a check saw it running: it runs long enough for the operator's first
+    # check after the start (records written in between) even on a starved CI worker.
     for action in ("SNAPSHOTTING", "GROWING", "RESTORING"):
-        plan_dws_action(cloud_emulator, action, [(0, "RUNNING", 30), (0.6, "RUNNING", 70)], end_at=1.2)
+        plan_dws_action(cloud_emulator, action, [(0, "RUNNING", 30), (2.0, "RUNNING", 70)], end_at=4.0)
 
 
 class Output:
@@ -126,7 +128,7 @@ def test_operator_starts_waits_and_returns_the_state(
 
 
 def test_restore_without_job_id_waits_on_restoring(cloud_emulator: CloudEmulator, out: Output) -> None:
-    plan_dws_action(cloud_emulator, "RESTORING", [(0, "RUNNING", 30)], end_at=1.0, job=False)
+    plan_dws_action(cloud_emulator, "RESTORING", [(0, "RUNNING", 30)], end_at=4.0, job=False)
     ti, text = out.run("op_dws_restore_sync", run_conf={"snapshot_id": _snapshot(cloud_emulator)})
     assert ti.state == TaskInstanceState.SUCCESS, text
     state = ti.xcom_pull(task_ids="run")
@@ -140,7 +142,7 @@ def test_dws_failure_names_the_job_error(cloud_emulator: CloudEmulator, out: Out
         "RESTORING",
         [(0, "RUNNING", 10)],
         end="failed",
-        end_at=0.8,
+        end_at=4.0,
         failed_code="DWS.6001",
         failed_detail="not enough quota",
     )
