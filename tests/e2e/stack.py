@@ -70,6 +70,11 @@ class Stack:
         """Start another ``airflow triggerer``."""
         return self.processes.start("triggerer", [AIRFLOW, "triggerer", "--skip-serve-logs"])
 
+    def triggerer_jobs(self) -> list[dict[str, Any]]:
+        """Every triggerer job the metadata DB records (``/api/v2/jobs``), running or ended."""
+        jobs: list[dict[str, Any]] = self.api.get("/api/v2/jobs", job_type="TriggererJob", limit=100)["jobs"]
+        return jobs
+
     def health(self) -> dict[str, str | None]:
         """The status ``/api/v2/monitor/health`` reports for each component."""
         reply = httpx.get(f"{self.api_url}/api/v2/monitor/health", timeout=5, trust_env=False).json()

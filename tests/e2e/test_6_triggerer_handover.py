@@ -82,11 +82,6 @@ class _Run:
         return "\n".join(p.read_text(errors="replace") for p in folder.glob(f"attempt=1.log.trigger.{job}.log"))
 
 
-def _triggerer_jobs(stack: Stack) -> list[dict[str, Any]]:
-    jobs: list[dict[str, Any]] = stack.api.get("/api/v2/jobs", job_type="TriggererJob", limit=100)["jobs"]
-    return jobs
-
-
 def _stall(stack: Stack, component: Component) -> set[int]:
     """SIGSTOP every process of the component, at a moment none is writing to the SQLite DB (a stalled writer
     would stall every other component's writes too); the pids stopped."""
@@ -152,7 +147,7 @@ def handover(stack: Stack, connections: dict[str, dict[str, Any]]) -> Handover:
     job_id = wait_until("the Batch job's SubmitJob in the request log", submitted_job, 10)
     keys = {FLOW["task_id"]: (FLOW["flow_name"], FLOW["execution_name"]), BATCH["task_id"]: (job_id,)}
 
-    known = {job["id"] for job in _triggerer_jobs(stack)}
+    known = {job["id"] for job in stack.triggerer_jobs()}
     second = stack.start_triggerer()
     try:
         observed = _hand_over(stack, run, first, first_job, second, known, keys)
@@ -185,7 +180,7 @@ def _hand_over(
         if second.popen.poll() is not None:
             tail = second.output.read_text(errors="replace")[-2000:]
             raise PhaseAborted(f"the second triggerer exited with {second.popen.returncode}: {tail}")
-        new = [job["id"] for job in _triggerer_jobs(stack) if job["id"] not in known and job["latest_heartbeat"]]
+        new = [job["id"] for job in stack.triggerer_jobs() if job["id"] not in known and job["latest_heartbeat"]]
         return new[0] if new else None
 
     adopter = wait_until("the second triggerer to heartbeat", second_job, 120)

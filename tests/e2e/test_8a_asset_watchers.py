@@ -148,13 +148,8 @@ def _new_triggerer_job(stack: Stack, component: Component, known: set[int]) -> i
     """The job id of a triggerer started after the jobs ``known`` were listed, once it heartbeats."""
     if component.popen.poll() is not None:
         raise PhaseAborted(f"a triggerer exited with {component.popen.returncode}")
-    jobs = stack.api.get("/api/v2/jobs", job_type="TriggererJob", limit=100)["jobs"]
-    new = [int(job["id"]) for job in jobs if int(job["id"]) not in known and job["latest_heartbeat"]]
+    new = [int(job["id"]) for job in stack.triggerer_jobs() if int(job["id"]) not in known and job["latest_heartbeat"]]
     return new[0] if len(new) == 1 else None
-
-
-def _triggerer_jobs(stack: Stack) -> set[int]:
-    return {int(job["id"]) for job in stack.api.get("/api/v2/jobs", job_type="TriggererJob", limit=100)["jobs"]}
 
 
 def _sweeps_after(stack: Stack, since: float) -> dict[str, int]:
@@ -246,7 +241,7 @@ def _watch(stack: Stack, expected: Expected, unpaused: float, started: float, re
     expected.during_outage = {"ok_span", "ok_b1", "failed_b"} | outage_jobs
     while time.time() < killed + OUTAGE:
         time.sleep(0.5)
-    known = _triggerer_jobs(stack)
+    known = {int(job["id"]) for job in stack.triggerer_jobs()}
     first = stack.start_triggerer()
     restarted = first.started
     report.timing("watchers: triggerer outage (kill -> new triggerer started)", restarted - killed)
