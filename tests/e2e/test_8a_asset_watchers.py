@@ -277,7 +277,7 @@ def _watch(stack: Stack, expected: Expected, unpaused: float, started: float, re
     expected.before_handover = {i for ids in expected.reported.values() for i in ids}
     owners_before = _watcher_owners(stack)
     holder_job = owners_before.get(FLOW["asset"])
-    if holder_job not in triggerers:
+    if holder_job is None or holder_job not in triggerers:
         raise PhaseAborted(f"the CloudFlow watcher is held by triggerer job {holder_job}, not {sorted(triggerers)}")
     other_job = next(job for job in triggerers if job != holder_job)
     holder, other = triggerers[holder_job], triggerers[other_job]
