@@ -14,7 +14,9 @@ The task instance's ``pid`` and ``hostname``, which only a starting task process
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -24,9 +26,9 @@ import pytest
 
 from tests.e2e.phase_dags import wait_parsed
 from tests.e2e.run_report import RunReport
-from tests.e2e.specs import SFT_SPEC, TERMINAL_RUN_STATES
+from tests.e2e.specs import SFT_SPEC, TERMINAL_RUN_STATES, TERMINAL_TI_STATES
 from tests.e2e.stack import Stack
-from tests.e2e.waiting import parse_time, progress, wait_until
+from tests.e2e.waiting import StackTimeout, parse_time, progress, wait_until
 from tests.e2e.xcom_expectations import xcom_problems
 
 DAG_ID: str = SFT_SPEC["dag_id"]
@@ -38,6 +40,8 @@ EXECUTOR_EVENT = re.compile(
     r"Received executor event with state (\w+) for task instance "
     r"TaskInstanceKey\(dag_id='([^']+)', task_id='([^']+)', run_id='([^']+)', try_number=(\d+)"
 )
+# What the triggerer logs when it falls behind or loses track of a trigger.
+STALL_MARKERS = ("was blocked", "deadlocked", "maximum capacity", "unknown request frame", "Traceback")
 
 
 @dataclass
@@ -114,7 +118,10 @@ def started(stack: Stack, connections: dict[str, dict[str, Any]], report: RunRep
         most_deferred = max(most_deferred, sum(1 for ti in tis.values() if ti["state"] == "deferred"))
         return stack.api.run_state(DAG_ID, run_id) in TERMINAL_RUN_STATES
 
-    wait_until(f"the {DAG_ID} run to finish", finished, 240, interval=1.0)
+    try:
+        wait_until(f"the {DAG_ID} run to finish", finished, 240, interval=1.0)
+    except StackTimeout as exc:
+        raise StackTimeout(f"{exc}\n{_stall_facts(stack, run_id)}") from None
     report.timing("start from trigger: trigger -> run finished", time.monotonic() - triggered)
     tis = _all_task_instances(stack, run_id)
     run_start = parse_time(stack.api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")["start_date"])
@@ -148,6 +155,37 @@ def started(stack: Stack, connections: dict[str, dict[str, Any]], report: RunRep
         + f"; at most {most_deferred} tasks deferred at once"
     )
     return observed
+
+
+def _stall_facts(stack: Stack, run_id: str) -> str:
+    """What a run that did not finish left behind: its unfinished tasks, with their triggers and what the
+    scheduler, the triggerer and the task's logs last said of them, the triggerer jobs and their warnings."""
+    tis = _all_task_instances(stack, run_id)
+    with contextlib.closing(sqlite3.connect(f"file:{stack.home / 'airflow.db'}?mode=ro", uri=True, timeout=10)) as db:
+        owners = dict(db.execute("SELECT id, triggerer_id FROM trigger").fetchall())
+        trigger_of = dict(
+            db.execute("SELECT task_id, trigger_id FROM task_instance WHERE run_id = ?", (run_id,)).fetchall()
+        )
+    outputs = {name: stack.output_of(name).splitlines() for name in ("scheduler", "triggerer")}
+    unfinished = sorted(t for t, ti in tis.items() if ti["state"] not in TERMINAL_TI_STATES)
+    facts = [
+        f"task states {dict(Counter(str(ti['state']) for ti in tis.values()))}",
+        f"triggers per triggerer {dict(Counter(owners.values()))}",
+        f"triggerer jobs {[(j['id'], j['state'], j['latest_heartbeat']) for j in stack.triggerer_jobs()]}",
+        "triggerer warnings " + str({m: sum(m in line for line in outputs["triggerer"]) for m in STALL_MARKERS}),
+    ]
+    for task_id in unfinished[:5]:
+        trigger = trigger_of.get(task_id)
+        facts.append(
+            f"{task_id}: state {tis[task_id]['state']}, try {tis[task_id]['try_number']}, "
+            f"trigger {trigger} on triggerer {owners.get(trigger) if trigger else None}"
+        )
+        for name, lines in outputs.items():
+            said = [line[:300] for line in lines if f"task_id='{task_id}'" in line or f"task {task_id}" in line]
+            facts += [f"  {name}: {line}" for line in said[-3:]]
+        for log in sorted(stack.task_log_folder(DAG_ID, run_id, task_id).glob("*.log")):
+            facts += [f"  {log.name}: {line[:300]}" for line in log.read_text(errors="replace").splitlines()[-4:]]
+    return "\n".join(facts)
 
 
 def _all_task_instances(stack: Stack, run_id: str) -> dict[str, dict[str, Any]]:
