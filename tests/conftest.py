@@ -11,7 +11,7 @@ import pathlib
 from collections.abc import Iterator
 from typing import Any
 
-from cloudflows_emulator.testing import isolate_airflow_home
+from cloudflows_emulator.testing import isolate_airflow_home, reuse_in_process_execution_api
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # One home (and SQLite DB) per Airflow version: the suite runs at the latest and at the lowest supported
@@ -54,6 +54,8 @@ pytest_plugins = ["cloudflows_emulator.pytest_plugin"]
 # fixture is first used): see serialize_ast_parse and import_provider_modules.
 serialize_ast_parse()
 import_provider_modules()
+# dag.test() at Airflow < 3.3 builds its in-process Execution API again for every task: once per worker instead.
+reuse_in_process_execution_api()
 
 
 @pytest.fixture(autouse=True)

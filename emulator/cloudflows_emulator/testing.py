@@ -17,6 +17,7 @@ which runs after the project's ``conftest.py`` is loaded and before any test mod
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import subprocess
@@ -31,7 +32,14 @@ if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun
     from airflow.sdk import DAG
 
-__all__ = ["dag_test", "isolate_airflow_home", "isolated_airflow_home", "migrate_airflow_db", "sync_dag_to_db"]
+__all__ = [
+    "dag_test",
+    "isolate_airflow_home",
+    "isolated_airflow_home",
+    "migrate_airflow_db",
+    "reuse_in_process_execution_api",
+    "sync_dag_to_db",
+]
 
 _MIGRATE_TIMEOUT = 600.0
 
@@ -117,6 +125,21 @@ def dag_test(dag: DAG, *, connections: Mapping[str, str] | None = None, **test_k
     in the same process.
     """
     sync_dag_to_db(dag)
+    reuse_in_process_execution_api()
     with mock.patch.dict(os.environ, dict(connections or {})):
         run: DagRun = dag.test(**test_kwargs)
     return run
+
+
+def reuse_in_process_execution_api() -> None:
+    """Make ``dag.test()`` build Airflow's in-process Execution API once per process, as Airflow 3.3 does.
+
+    Before 3.3 every task ``dag.test()`` runs builds a new in-process API app, whose versioned routers take
+    seconds of CPU to generate (Cadwyn), and starts a new event-loop thread for it. Airflow 3.3 caches the one
+    app (``functools.lru_cache`` on ``in_process_api_server``), which this applies to older versions; where it
+    is cached already, nothing changes. Drop it once the lowest supported Airflow caches it.
+    """
+    from airflow.sdk.execution_time import supervisor
+
+    if not hasattr(supervisor.in_process_api_server, "cache_info"):
+        supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(supervisor.in_process_api_server)
