@@ -86,7 +86,9 @@ orphaned_tasks_check_interval = 30
 task_queued_timeout = 300
 
 [triggerer]
-capacity = 100
+# Airflow's default. The start-from-trigger phase defers 103 tasks at once: at 100, three waited for a slot
+# and two of those started only after their own 20 s timeouts had passed.
+capacity = 1000
 job_heartbeat_sec = 2
 # A dead triggerer's triggers are taken over once its heartbeat is this old.
 triggerer_health_check_threshold = {TRIGGERER_HEALTH_THRESHOLD}
