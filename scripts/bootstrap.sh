@@ -134,10 +134,13 @@ if [[ ${#UV[@]} -gt 0 ]]; then
     log "installing -e .[test] -e ./emulator pinned by constraints/airflow-$LOCK_VERSION.txt into $VNAME (uv)"
     # sync: exactly the locked set (anything else is removed); then the project itself, within the same pins
     # (a dependency added to pyproject.toml but not yet locked still installs, unpinned: re-run scripts/lock.sh).
+    # Compiled at install: Python reads .pyc files even when PYTHONDONTWRITEBYTECODE is set (as on the machine
+    # this was written on), where otherwise every process (pytest workers, the real stack's components)
+    # compiles Airflow from source again, several seconds of CPU each.
     if [[ "${UV[0]}" != "$VPY" ]]; then  # (a uv living inside this venv would sync itself away)
-        "${UV[@]}" pip sync --quiet --python "$VPY" "$LOCK"
+        "${UV[@]}" pip sync --quiet --compile-bytecode --python "$VPY" "$LOCK"
     fi
-    "${UV[@]}" pip install --quiet --python "$VPY" -e ".[test]" -e "./emulator[pytest]" -c "$LOCK"
+    "${UV[@]}" pip install --quiet --compile-bytecode --python "$VPY" -e ".[test]" -e "./emulator[pytest]" -c "$LOCK"
 else
     log "uv could not be had; falling back to venv + pip"
     if [[ ! -x "$VPY" ]]; then
