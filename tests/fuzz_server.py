@@ -157,7 +157,10 @@ class LoopbackServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
-            writer.close()
+            # A handler still open when its loop stops ends at garbage collection, once the loop is closed:
+            # its transport went with the loop.
+            if not self._loop.is_closed():
+                writer.close()
 
     async def _write(self, writer: asyncio.StreamWriter, reply: Reply) -> None:
         no_body = reply.status in (204, 304)
