@@ -121,7 +121,11 @@ def started(stack: Stack, connections: dict[str, dict[str, Any]], report: RunRep
     try:
         wait_until(f"the {DAG_ID} run to finish", finished, 240, interval=1.0)
     except StackTimeout as exc:
-        raise StackTimeout(f"{exc}\n{_stall_facts(stack, run_id)}") from None
+        try:
+            facts = _stall_facts(stack, run_id)
+        except Exception as unread:  # the timeout is the finding; facts that cannot be read must not hide it
+            facts = f"(what the stack left behind could not be read: {type(unread).__name__}: {unread})"
+        raise StackTimeout(f"{exc}\n{facts}") from None
     report.timing("start from trigger: trigger -> run finished", time.monotonic() - triggered)
     tis = _all_task_instances(stack, run_id)
     run_start = parse_time(stack.api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")["start_date"])
