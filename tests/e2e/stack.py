@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,9 +81,16 @@ class Stack:
         reply = httpx.get(f"{self.api_url}/api/v2/monitor/health", timeout=5, trust_env=False).json()
         return {name: (reply.get(name) or {}).get("status") for name in HEALTH_COMPONENTS}
 
+    @contextlib.contextmanager
+    def read_db(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection to the metadata DB, waiting up to 10 s for a component's write to end."""
+        uri = f"file:{self.home / 'airflow.db'}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+            yield db
+
     def db_connection_rows(self) -> dict[str, tuple[int, int]]:
         """``conn_id -> (is_encrypted, is_extra_encrypted)`` of every connection row of the metadata DB."""
-        with contextlib.closing(sqlite3.connect(f"file:{self.home / 'airflow.db'}?mode=ro", uri=True)) as db:
+        with self.read_db() as db:
             rows = db.execute("SELECT conn_id, is_encrypted, is_extra_encrypted FROM connection").fetchall()
         return {row[0]: (int(row[1]), int(row[2])) for row in rows}
 

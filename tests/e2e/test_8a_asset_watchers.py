@@ -14,10 +14,8 @@ the stack; the DAGs are paused again at the end, so their watchers stop, and one
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
-import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -130,8 +128,7 @@ def _ids(events: list[dict[str, Any]]) -> set[str]:
 
 def _watcher_owners(stack: Stack) -> dict[str, int | None]:
     """The triggerer job each watched asset's trigger is assigned to (read-only from the metadata DB)."""
-    uri = f"file:{stack.home / 'airflow.db'}?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
+    with stack.read_db() as db:
         rows = db.execute(
             "SELECT a.name, t.triggerer_id FROM asset_watcher w JOIN asset a ON a.id = w.asset_id "
             "JOIN trigger t ON t.id = w.trigger_id"

@@ -14,9 +14,7 @@ The task instance's ``pid`` and ``hostname``, which only a starting task process
 
 from __future__ import annotations
 
-import contextlib
 import re
-import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -165,7 +163,7 @@ def _stall_facts(stack: Stack, run_id: str) -> str:
     """What a run that did not finish left behind: its unfinished tasks, with their triggers and what the
     scheduler, the triggerer and the task's logs last said of them, the triggerer jobs and their warnings."""
     tis = _all_task_instances(stack, run_id)
-    with contextlib.closing(sqlite3.connect(f"file:{stack.home / 'airflow.db'}?mode=ro", uri=True, timeout=10)) as db:
+    with stack.read_db() as db:
         owners = dict(db.execute("SELECT id, triggerer_id FROM trigger").fetchall())
         trigger_of = dict(
             db.execute("SELECT task_id, trigger_id FROM task_instance WHERE run_id = ?", (run_id,)).fetchall()

@@ -4,9 +4,7 @@ process's output. The stack is stopped first, so that every log is complete and 
 
 from __future__ import annotations
 
-import contextlib
 import re
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +36,7 @@ def _db_hits(stopped: StoppedStack) -> dict[str, list[str]]:
     """Canary labels found in the metadata DB dump, by table."""
     stack = stopped.stack
     hits: dict[str, list[str]] = {}
-    with contextlib.closing(sqlite3.connect(f"file:{stack.home / 'airflow.db'}?mode=ro", uri=True)) as db:
+    with stack.read_db() as db:
         for line in db.iterdump():
             found = stack.canaries.find(line.encode())
             if found:
