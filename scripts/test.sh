@@ -148,10 +148,9 @@ if [[ -n "$LATEST_VENV_OK" && -n "$LOWEST_RUN" && "${PYTEST_TOGETHER:-1}" != 0 ]
     # Both at once; the lowest's output follows the latest's. The latest has twice the tests, and they mostly
     # sleep on scripted timelines, so it gets more workers: with 3 each, it ran its last 225 s alone on a
     # half-idle machine.
-    DEFAULT_WORKERS=3
     LOWEST_LOG="$(mktemp)"
     lowest_started=$SECONDS
-    (run_lowest "$@" >"$LOWEST_LOG" 2>&1; echo $? >"$LOWEST_LOG.status") &
+    (DEFAULT_WORKERS=3 && run_lowest "$@" >"$LOWEST_LOG" 2>&1; echo $? >"$LOWEST_LOG.status") &
     DEFAULT_WORKERS=5
     lowest_pid=$!
     step "pytest at Airflow $LATEST" run_pytest .venv "$@"
